@@ -1,0 +1,27 @@
+#include "arch.h"
+
+#include <string.h>
+
+#include "arch_qwen3.h"
+
+static const struct architecture *const registry[] = {
+    &arch_qwen3,
+};
+
+const struct architecture *arch_find(const char *model_type)
+{
+    for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
+        if (strcmp(registry[i]->model_type, model_type) == 0) return registry[i];
+    return NULL;
+}
+
+const char *arch_supported_list(void)
+{
+    static char list[256];
+    if (!list[0])
+        for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++) {
+            if (i) strcat(list, ", ");
+            strcat(list, registry[i]->model_type);
+        }
+    return list;
+}

@@ -1,0 +1,23 @@
+/* An architecture is a table: its model_type, the Hugging Face class name,
+ * and the function that binds its tensor names to the fields of struct model.
+ * The forward pass is shared; adding a family means adding a table entry and
+ * a bind function, not forking the session. */
+#ifndef HYRECALL_ARCH_H
+#define HYRECALL_ARCH_H
+
+#include "model.h"
+#include "weight_binder.h"
+
+struct architecture {
+    const char *model_type;
+    const char *hf_class;
+    const char *description;
+    int (*bind)(struct weight_binder *b, struct model *m);
+};
+
+/* The entry for model_type, or NULL. */
+const struct architecture *arch_find(const char *model_type);
+/* Comma-separated list of supported model_type values, for error messages. */
+const char *arch_supported_list(void);
+
+#endif

@@ -1,0 +1,102 @@
+/* hyrecall inspect MODEL_DIR: what the model is and what it will cost. */
+#include <stdio.h>
+#include <string.h>
+
+#include "../arch.h"
+#include "../cpu.h"
+#include "../model.h"
+#include "../session.h"
+#include "stb_ds.h"
+#include "cli.h"
+
+static const char *HELP =
+    "usage: hyrecall inspect MODEL_DIR [--context N] [--threads N]\n\n"
+    "Loads MODEL_DIR (config.json + model.safetensors or its sharded index), validates every\n"
+    "tensor against the config, and prints the architecture, the layer plan, tensor count and\n"
+    "dtypes, parameters, bytes mapped, and the memory one session needs at --context tokens\n"
+    "(default 32768).\n\nexit codes: 0 ok, 1 invalid model, 2 usage error\n";
+
+static void human_bytes(int64_t b, char *out, size_t n)
+{
+    const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)b;
+    int u = 0;
+    while (v >= 1024 && u < 4) v /= 1024, u++;
+    snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+    const char *dir = NULL;
+    long context = 32768, threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(HELP, stdout);
+            return EXIT_OK;
+        } else if (strcmp(a, "--context") == 0) {
+            if (!(v = cli_value("inspect", argc, argv, &i)) ||
+                cli_parse_int("inspect", a, v, 1, 1L << 40, &context))
+                return EXIT_USAGE;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (!(v = cli_value("inspect", argc, argv, &i)) || cli_parse_int("inspect", a, v, 1, 4096, &threads))
+                return EXIT_USAGE;
+        } else if (a[0] == '-') {
+            cli_usage_error("inspect", "unknown option '%s'", a);
+            return EXIT_USAGE;
+        } else if (!dir) {
+            dir = a;
+        } else {
+            cli_usage_error("inspect", "unexpected argument '%s'", a);
+            return EXIT_USAGE;
+        }
+    }
+    if (!dir) {
+        cli_usage_error("inspect", "MODEL_DIR is required");
+        return EXIT_USAGE;
+    }
+    cpu_set_threads((int)threads);
+    struct model m;
+    struct hr_error e;
+    if (model_load(dir, &m, &e) != 0) {
+        fprintf(stderr, "hyrecall inspect: %s\n", e.msg);
+        return EXIT_RUNTIME;
+    }
+    const struct model_config *c = &m.cfg;
+    printf("model          %s\n", dir);
+    printf("architecture   %s (%s)\n", c->model_type, m.arch->hf_class);
+    printf("               %s\n", m.arch->description);
+    printf("dimensions     hidden %d, intermediate %d, vocab %d, heads %d (kv %d) x %d\n", c->hidden_size,
+           c->intermediate_size, c->vocab_size, c->num_heads, c->num_kv_heads, c->head_dim);
+    printf("rope           theta %g, rotary dim %d of %d%s\n", c->rope_theta, c->rotary_dim, c->head_dim,
+           c->rope_type == ROPE_LINEAR ? ", linear scaling" : "");
+    printf("layer plan     %d layers:", c->num_layers);
+    for (int i = 0; i < c->num_layers; i++) {
+        if (i % 4 == 0) printf("\n              ");
+        if (m.layers[i].kind == LAYER_SLIDING_ATTENTION)
+            printf(" %2d:sliding(%d)", i, m.layers[i].window);
+        else
+            printf(" %2d:%s", i, layer_kind_name(m.layers[i].kind));
+    }
+    printf("\n");
+
+    int64_t per_dtype[DT_COUNT] = {0};
+    for (ptrdiff_t fi = 0; fi < arrlen(m.weights.files); fi++)
+        for (ptrdiff_t ti = 0; ti < arrlen(m.weights.files[fi].tensors); ti++)
+            per_dtype[m.weights.files[fi].tensors[ti].dtype]++;
+    printf("tensors        %zu in %td file(s):", st_tensor_count(&m.weights), arrlen(m.weights.files));
+    for (int t = 0; t < DT_COUNT; t++)
+        if (per_dtype[t]) printf(" %s %lld", dtype_name((enum dtype)t), (long long)per_dtype[t]);
+    printf("\nparameters     %lld%s\n", (long long)m.num_params, c->tie_word_embeddings ? " (embeddings tied)" : "");
+    char b1[32], b2[32], b3[32], b4[32];
+    human_bytes((int64_t)m.weights.mapped_bytes, b1, sizeof b1);
+    human_bytes(m.owned_bytes, b2, sizeof b2);
+    printf("memory         %s mapped read-only, %s converted to float32\n", b1, b2);
+    human_bytes(session_state_bytes(&m, context), b3, sizeof b3);
+    human_bytes(session_scratch_bytes(&m, SESSION_DEFAULT_BATCH), b4, sizeof b4);
+    printf("session        %s of caches at %ld tokens, %s of activations (batch %d)\n", b3, context, b4,
+           SESSION_DEFAULT_BATCH);
+    printf("cpu            OpenBLAS core %s, %d threads\n", cpu_openblas_core(), cpu_threads());
+    model_free(&m);
+    return EXIT_OK;
+}

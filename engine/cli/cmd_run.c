@@ -1,0 +1,140 @@
+/* hyrecall run: greedy generation from token ids, and reference dumps. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../cpu.h"
+#include "../generate.h"
+#include "../model.h"
+#include "../version.h"
+#include "cli.h"
+
+static const char *HELP =
+    "usage: hyrecall run -m MODEL_DIR --ids 1,2,3 [-n N] [--threads N] [--dump OUT.safetensors]\n\n"
+    "Prefills the prompt token ids in one batched pass, then decodes N tokens greedily (default 16)\n"
+    "and prints the generated ids on one line, separated by spaces. Generation stops early at an\n"
+    "eos id of generation_config.json / config.json.\n\n"
+    "  -m, --model DIR     Hugging Face model directory\n"
+    "  --ids IDS           prompt token ids, comma separated\n"
+    "  -n, --max-new N     tokens to generate (default 16)\n"
+    "  --threads N         threads for OpenMP and OpenBLAS (default: all cores)\n"
+    "  --dump FILE         also write reference outputs to FILE (refuses to overwrite):\n"
+    "                        input_ids I32 [T]; logits F32 [T, V] (prompt, one parallel pass);\n"
+    "                        generated_ids I32 [G]; full_logits_last F32 [G, V] (row i: logits\n"
+    "                        after feeding generated_ids[i]); metadata: hyrecall_version,\n"
+    "                        model_dir, model_type, threads, prompt_len, generated.\n"
+    "                        With --dump every generated token is fed, eos included.\n\n"
+    "exit codes: 0 ok, 1 invalid model or runtime failure, 2 usage error\n";
+
+struct run_options {
+    const char *model_dir, *dump_path;
+    int32_t *ids;
+    int num_ids;
+    long max_new, threads;
+};
+
+static int parse(int argc, char **argv, struct run_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->max_new = 16;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(HELP, stdout);
+            exit(EXIT_OK);
+        } else if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) {
+            if (!(o->model_dir = cli_value("run", argc, argv, &i))) return -1;
+        } else if (strcmp(a, "--ids") == 0) {
+            free(o->ids);
+            if (!(v = cli_value("run", argc, argv, &i)) || cli_parse_ids("run", a, v, &o->ids, &o->num_ids))
+                return -1;
+        } else if (strcmp(a, "-n") == 0 || strcmp(a, "--max-new") == 0) {
+            if (!(v = cli_value("run", argc, argv, &i)) || cli_parse_int("run", a, v, 0, 1 << 24, &o->max_new))
+                return -1;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (!(v = cli_value("run", argc, argv, &i)) || cli_parse_int("run", a, v, 1, 4096, &o->threads))
+                return -1;
+        } else if (strcmp(a, "--dump") == 0) {
+            if (!(o->dump_path = cli_value("run", argc, argv, &i))) return -1;
+        } else {
+            return cli_usage_error("run", "unknown option '%s'", a);
+        }
+    }
+    if (!o->model_dir) return cli_usage_error("run", "-m MODEL_DIR is required");
+    if (!o->ids) return cli_usage_error("run", "--ids is required");
+    return 0;
+}
+
+static int write_dump(const struct run_options *o, const struct model *m, const float *prompt_logits,
+                      const int32_t *gen, int n_gen, const float *step_logits, struct hr_error *e)
+{
+    const int64_t V = m->cfg.vocab_size;
+    char threads[32], prompt_len[32], generated[32];
+    snprintf(threads, sizeof threads, "%d", cpu_threads());
+    snprintf(prompt_len, sizeof prompt_len, "%d", o->num_ids);
+    snprintf(generated, sizeof generated, "%d", n_gen);
+    const char *meta[] = {"format",    "hyrecall-reference-v1", "hyrecall_version", HYRECALL_VERSION,
+                          "model_dir", o->model_dir,            "model_type",       m->cfg.model_type,
+                          "threads",   threads,                 "prompt_len",       prompt_len,
+                          "generated", generated,               NULL};
+    struct st_write_tensor t[] = {
+        {"input_ids", DT_I32, 1, {o->num_ids}, o->ids},
+        {"logits", DT_F32, 2, {o->num_ids, V}, prompt_logits},
+        {"generated_ids", DT_I32, 1, {n_gen}, gen},
+        {"full_logits_last", DT_F32, 2, {n_gen, V}, step_logits},
+    };
+    return st_write_file(o->dump_path, t, 4, meta, false, e);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_options o;
+    if (parse(argc, argv, &o) != 0) {
+        free(o.ids);
+        return EXIT_USAGE;
+    }
+    cpu_set_threads((int)o.threads);
+    struct hr_error e;
+    struct model m;
+    if (model_load(o.model_dir, &m, &e) != 0) {
+        fprintf(stderr, "hyrecall run: %s\n", e.msg);
+        free(o.ids);
+        return EXIT_RUNTIME;
+    }
+    const int64_t V = m.cfg.vocab_size;
+    int32_t *gen = malloc(((size_t)o.max_new + 1) * sizeof *gen);
+    float *prompt_logits = o.dump_path ? malloc((size_t)(o.num_ids * V) * sizeof(float)) : NULL;
+    float *step_logits = o.dump_path ? malloc((size_t)((o.max_new + 1) * V) * sizeof(float)) : NULL;
+    struct session s;
+    int rc = EXIT_OK, n_gen = 0;
+    if (!gen || (o.dump_path && (!prompt_logits || !step_logits))) {
+        fprintf(stderr, "hyrecall run: out of memory\n");
+        rc = EXIT_RUNTIME;
+    } else if (session_init(&s, &m, 0, &e) != 0) {
+        fprintf(stderr, "hyrecall run: %s\n", e.msg);
+        rc = EXIT_RUNTIME;
+    } else {
+        struct generate_request r = {.prompt = o.ids,
+                                     .prompt_len = o.num_ids,
+                                     .max_new = (int)o.max_new,
+                                     .stop_ids = m.cfg.eos_ids,
+                                     .num_stop = m.cfg.num_eos,
+                                     .prompt_logits = prompt_logits,
+                                     .step_logits = step_logits};
+        if (generate_greedy(&s, &r, gen, &n_gen, &e) != 0 ||
+            (o.dump_path && write_dump(&o, &m, prompt_logits, gen, n_gen, step_logits, &e) != 0)) {
+            fprintf(stderr, "hyrecall run: %s\n", e.msg);
+            rc = EXIT_RUNTIME;
+        } else {
+            for (int i = 0; i < n_gen; i++) printf(i ? " %d" : "%d", gen[i]);
+            printf("\n");
+        }
+        session_free(&s);
+    }
+    free(gen);
+    free(prompt_logits);
+    free(step_logits);
+    free(o.ids);
+    model_free(&m);
+    return rc;
+}

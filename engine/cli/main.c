@@ -1,0 +1,49 @@
+/* hyrecall: a CPU reference engine for hybrid linear-attention models. */
+#include <stdio.h>
+#include <string.h>
+
+#include "../cpu.h"
+#include "../version.h"
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"inspect", cmd_inspect, "describe a model directory: architecture, layer plan, tensors, memory"},
+    {"run", cmd_run, "generate greedily from token ids; --dump writes reference logits"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "hyrecall %s — CPU reference engine for hybrid linear-attention language models\n\n"
+                 "usage: hyrecall COMMAND [options]   (hyrecall COMMAND --help for its options)\n\ncommands:\n",
+            HYRECALL_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nexit codes: 0 success, 1 runtime failure (bad model files, I/O), 2 usage error\n"
+                 "environment: OPENBLAS_CORETYPE overrides the OpenBLAS kernel choice\n");
+}
+
+int main(int argc, char **argv)
+{
+    cpu_select_openblas_core(argv);
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("hyrecall %s\n", HYRECALL_VERSION);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "hyrecall: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

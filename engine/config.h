@@ -1,0 +1,51 @@
+/* config.json of a Hugging Face model directory, parsed into plain numbers.
+ * Both spellings of RoPE settings are accepted: the classic top-level
+ * `rope_theta` / `rope_scaling` and transformers 5's `rope_parameters`. */
+#ifndef HYRECALL_CONFIG_H
+#define HYRECALL_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+enum layer_kind {
+    LAYER_FULL_ATTENTION,    /* softmax attention over the whole prefix */
+    LAYER_SLIDING_ATTENTION, /* softmax attention over the last `sliding_window` positions */
+};
+
+const char *layer_kind_name(enum layer_kind k);
+
+enum rope_type { ROPE_DEFAULT, ROPE_LINEAR };
+
+struct model_config {
+    char model_type[64];
+    int vocab_size;
+    int hidden_size;
+    int intermediate_size;
+    int num_layers;
+    int num_heads;
+    int num_kv_heads;
+    int head_dim;
+    double rms_norm_eps;
+    double rope_theta;
+    enum rope_type rope_type;
+    double rope_factor; /* linear scaling: positions are divided by it */
+    int rotary_dim;     /* head_dim * partial_rotary_factor */
+    int sliding_window; /* 0 when no layer slides */
+    bool attention_bias;
+    bool tie_word_embeddings;
+    enum layer_kind *layer_kinds; /* [num_layers], malloc'd */
+    int eos_ids[8];
+    int num_eos;
+};
+
+/* Parses DIR/config.json (and eos ids from DIR/generation_config.json when it
+ * has them). Every required field is checked for presence, type and range. */
+int config_load(const char *dir, struct model_config *cfg, struct hr_error *e);
+void config_free(struct model_config *cfg);
+
+/* Reads a whole file into a NUL-terminated buffer (caller frees). */
+char *read_text_file(const char *path, long *len_out, struct hr_error *e);
+
+#endif

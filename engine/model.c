@@ -1,0 +1,63 @@
+#include "model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch.h"
+#include "stb_ds.h"
+
+/* Every tensor in the checkpoint must have been bound: an extra tensor means
+ * the config and the weights disagree (or the architecture is not what the
+ * config says), which we refuse rather than silently ignore. */
+static int check_unexpected(struct weight_binder *b)
+{
+    const struct st_archive *a = &b->m->weights;
+    for (ptrdiff_t fi = 0; fi < arrlen(a->files); fi++)
+        for (ptrdiff_t ti = 0; ti < arrlen(a->files[fi].tensors); ti++) {
+            const struct st_tensor *t = &a->files[fi].tensors[ti];
+            if (shgeti(b->used, t->name) < 0)
+                return hr_fail(b->e, "%s: unexpected tensor '%s' (not part of a %s model with this config.json)",
+                               t->path, t->name, b->m->cfg.model_type);
+        }
+    return 0;
+}
+
+int model_load(const char *dir, struct model *m, struct hr_error *e)
+{
+    memset(m, 0, sizeof *m);
+    m->dir = strdup(dir);
+    if (config_load(dir, &m->cfg, e) != 0) goto fail;
+    m->arch = arch_find(m->cfg.model_type);
+    if (!m->arch) {
+        hr_fail(e, "%s/config.json: field 'model_type' is '%s', an unknown architecture (supported: %s)", dir,
+                m->cfg.model_type, arch_supported_list());
+        goto fail;
+    }
+    if (st_open_dir(dir, &m->weights, e) != 0) goto fail;
+    m->layers = calloc((size_t)m->cfg.num_layers, sizeof *m->layers);
+    if (!m->layers) {
+        hr_fail(e, "%s: out of memory", dir);
+        goto fail;
+    }
+    struct weight_binder b = {.m = m, .e = e, .used = NULL};
+    sh_new_strdup(b.used);
+    int rc = m->arch->bind(&b, m);
+    if (rc == 0) rc = check_unexpected(&b);
+    shfree(b.used);
+    if (rc != 0) goto fail;
+    return 0;
+fail:
+    model_free(m);
+    return -1;
+}
+
+void model_free(struct model *m)
+{
+    for (ptrdiff_t i = 0; i < arrlen(m->owned); i++) free(m->owned[i]);
+    arrfree(m->owned);
+    free(m->layers);
+    st_close_archive(&m->weights);
+    config_free(&m->cfg);
+    free(m->dir);
+    memset(m, 0, sizeof *m);
+}

@@ -1,0 +1,4 @@
+#ifndef HYRECALL_VERSION_H
+#define HYRECALL_VERSION_H
+#define HYRECALL_VERSION "0.1.0"
+#endif

@@ -1,0 +1,99 @@
+#include "weight_binder.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "stb_ds.h"
+
+static const struct st_tensor *lookup(struct weight_binder *b, const char *name)
+{
+    const struct st_tensor *t = st_find(&b->m->weights, name);
+    if (!t) {
+        hr_fail(b->e, "%s: missing tensor '%s'", b->m->dir, name);
+        return NULL;
+    }
+    if (t->dtype != DT_F32 && t->dtype != DT_BF16 && t->dtype != DT_F16) {
+        hr_fail(b->e, "%s: tensor '%s' has dtype %s; supported: F32, BF16, F16", t->path, name,
+                dtype_name(t->dtype));
+        return NULL;
+    }
+    shput(b->used, name, 1);
+    return t;
+}
+
+/* A float32 view of t: the mmap itself when possible, else a converted copy. */
+static const float *as_f32(struct weight_binder *b, const struct st_tensor *t)
+{
+    if (t->dtype == DT_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) return t->data;
+    float *copy = malloc((size_t)(t->numel ? t->numel : 1) * sizeof(float));
+    if (!copy) {
+        hr_fail(b->e, "%s: out of memory converting tensor '%s'", t->path, t->name);
+        return NULL;
+    }
+    dtype_to_f32(t->dtype, t->data, copy, (size_t)t->numel);
+    arrput(b->m->owned, copy);
+    b->m->owned_bytes += t->numel * (int64_t)sizeof(float);
+    return copy;
+}
+
+static int shape_error(struct weight_binder *b, const struct st_tensor *t, const char *expected)
+{
+    char got[128] = "[";
+    for (int d = 0; d < t->ndim; d++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+    strncat(got, "]", sizeof got - strlen(got) - 1);
+    return hr_fail(b->e, "%s: tensor '%s' has shape %s but config.json implies %s", t->path, t->name, got, expected);
+}
+
+int bind_matrix(struct weight_binder *b, struct weight *out, int64_t rows, int64_t cols, const char *fmt, ...)
+{
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    const struct st_tensor *t = lookup(b, name);
+    if (!t) return -1;
+    if (t->ndim != 2 || t->shape[0] != rows || t->shape[1] != cols) {
+        char expected[64];
+        snprintf(expected, sizeof expected, "[%lld, %lld]", (long long)rows, (long long)cols);
+        return shape_error(b, t, expected);
+    }
+    out->rows = rows;
+    out->cols = cols;
+    out->w = as_f32(b, t);
+    b->m->num_params += t->numel;
+    return out->w ? 0 : -1;
+}
+
+int bind_vector(struct weight_binder *b, const float **out, int64_t n, const char *fmt, ...)
+{
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    const struct st_tensor *t = lookup(b, name);
+    if (!t) return -1;
+    if (t->ndim != 1 || t->shape[0] != n) {
+        char expected[64];
+        snprintf(expected, sizeof expected, "[%lld]", (long long)n);
+        return shape_error(b, t, expected);
+    }
+    *out = as_f32(b, t);
+    b->m->num_params += t->numel;
+    return *out ? 0 : -1;
+}
+
+bool binder_has(struct weight_binder *b, const char *fmt, ...)
+{
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    return st_find(&b->m->weights, name) != NULL;
+}

@@ -1,0 +1,33 @@
+/* Binds named tensors of a checkpoint to model fields, checking each one's
+ * presence, dtype and shape against what the config implies, converting to
+ * float32 only when the file holds another dtype (or misaligned data), and
+ * remembering which names were used so that unexpected tensors are reported. */
+#ifndef HYRECALL_WEIGHT_BINDER_H
+#define HYRECALL_WEIGHT_BINDER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "ops.h"
+
+struct model;
+
+struct weight_binder {
+    struct model *m;
+    struct hr_error *e;
+    struct {
+        char *key;
+        int value;
+    } *used; /* stb_ds string set */
+};
+
+/* name is a printf format (e.g. "model.layers.%d.mlp.up_proj.weight"). */
+int bind_matrix(struct weight_binder *b, struct weight *out, int64_t rows, int64_t cols, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+int bind_vector(struct weight_binder *b, const float **out, int64_t n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Whether the checkpoint holds the tensor (for optional tensors). */
+bool binder_has(struct weight_binder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
