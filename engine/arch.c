@@ -2,10 +2,14 @@
 
 #include <string.h>
 
+#include "arch_minimax.h"
 #include "arch_qwen3.h"
+#include "arch_qwen3_next.h"
 
 static const struct architecture *const registry[] = {
     &arch_qwen3,
+    &arch_qwen3_next,
+    &arch_minimax,
 };
 
 const struct architecture *arch_find(const char *model_type)

@@ -12,6 +12,7 @@ const char *layer_kind_name(enum layer_kind k)
     switch (k) {
     case LAYER_FULL_ATTENTION: return "full_attention";
     case LAYER_SLIDING_ATTENTION: return "sliding_attention";
+    case LAYER_LINEAR_ATTENTION: return "linear_attention";
     }
     return "?";
 }
@@ -163,10 +164,30 @@ static int parse_layer_plan(const struct json_ctx *c, struct model_config *cfg)
                 cfg->layer_kinds[i] = LAYER_FULL_ATTENTION;
             else if (strcmp(t->valuestring, "sliding_attention") == 0)
                 cfg->layer_kinds[i] = LAYER_SLIDING_ATTENTION, any_sliding = true;
+            else if (strcmp(t->valuestring, "linear_attention") == 0)
+                cfg->layer_kinds[i] = LAYER_LINEAR_ATTENTION;
             else
                 return hr_fail(c->e, "%s: field 'layer_types'[%d] is '%s'; supported: full_attention, "
-                                     "sliding_attention",
+                                     "sliding_attention, linear_attention",
                                c->path, i, t->valuestring);
+        }
+    } else if (cJSON_GetObjectItemCaseSensitive(c->root, "full_attention_interval")) {
+        /* Qwen3-Next before layer_types: every interval-th layer is full. */
+        int interval;
+        if (get_int(c, "full_attention_interval", 1, &interval)) return -1;
+        for (int i = 0; i < cfg->num_layers; i++)
+            cfg->layer_kinds[i] = (i + 1) % interval == 0 ? LAYER_FULL_ATTENTION : LAYER_LINEAR_ATTENTION;
+    } else if (cJSON_GetObjectItemCaseSensitive(c->root, "attn_type_list")) {
+        /* MiniMax-Text-01's remote-code config: 1 = softmax, 0 = lightning. */
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive(c->root, "attn_type_list");
+        if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) != cfg->num_layers)
+            return hr_fail(c->e, "%s: field 'attn_type_list' must be an array of num_hidden_layers (%d) numbers",
+                           c->path, cfg->num_layers);
+        for (int i = 0; i < cfg->num_layers; i++) {
+            const cJSON *t = cJSON_GetArrayItem(list, i);
+            if (!cJSON_IsNumber(t) || (t->valueint != 0 && t->valueint != 1))
+                return hr_fail(c->e, "%s: field 'attn_type_list'[%d] must be 0 or 1", c->path, i);
+            cfg->layer_kinds[i] = t->valueint ? LAYER_FULL_ATTENTION : LAYER_LINEAR_ATTENTION;
         }
     } else {
         for (int i = 0; i < cfg->num_layers; i++) {
@@ -199,6 +220,54 @@ static int parse_eos(const char *path, const cJSON *root, struct model_config *c
     return 0;
 }
 
+/* Linear-attention, mixture-of-experts and residual-scaling fields: all
+ * optional here; each architecture's binder requires the ones it uses. */
+static int parse_hybrid_fields(const struct json_ctx *c, struct model_config *cfg)
+{
+    if (get_int_or(c, "linear_num_key_heads", 1, 0, &cfg->linear_num_key_heads) ||
+        get_int_or(c, "linear_num_value_heads", 1, 0, &cfg->linear_num_value_heads) ||
+        get_int_or(c, "linear_key_head_dim", 1, 0, &cfg->linear_key_head_dim) ||
+        get_int_or(c, "linear_value_head_dim", 1, 0, &cfg->linear_value_head_dim) ||
+        get_int_or(c, "linear_conv_kernel_dim", 1, 0, &cfg->linear_conv_kernel))
+        return -1;
+    /* Qwen-MoE spells the expert count num_experts; Mixtral/MiniMax
+     * num_local_experts, with intermediate_size as the expert width. */
+    int local = 0;
+    if (get_int_or(c, "num_experts", 0, 0, &cfg->num_experts) ||
+        get_int_or(c, "num_local_experts", 0, 0, &local) ||
+        get_int_or(c, "num_experts_per_tok", 1, 1, &cfg->experts_per_token) ||
+        get_int_or(c, "moe_intermediate_size", 1, local ? cfg->intermediate_size : 0, &cfg->moe_intermediate_size) ||
+        get_int_or(c, "shared_expert_intermediate_size", 0, 0, &cfg->shared_expert_intermediate_size) ||
+        get_int_or(c, "decoder_sparse_step", 1, 1, &cfg->decoder_sparse_step) ||
+        get_bool_or(c, "norm_topk_prob", false, &cfg->norm_topk_prob))
+        return -1;
+    if (!cfg->num_experts) cfg->num_experts = local;
+    if (cfg->num_experts && cfg->experts_per_token > cfg->num_experts)
+        return hr_fail(c->e, "%s: field 'num_experts_per_tok' (%d) exceeds the number of experts (%d)", c->path,
+                       cfg->experts_per_token, cfg->num_experts);
+    cfg->mlp_only = calloc((size_t)cfg->num_layers, sizeof *cfg->mlp_only);
+    if (!cfg->mlp_only) return hr_fail(c->e, "%s: out of memory", c->path);
+    const cJSON *only = cJSON_GetObjectItemCaseSensitive(c->root, "mlp_only_layers");
+    if (only && !cJSON_IsNull(only)) {
+        if (!cJSON_IsArray(only)) return hr_fail(c->e, "%s: field 'mlp_only_layers' must be a list", c->path);
+        for (const cJSON *it = only->child; it; it = it->next) {
+            if (!cJSON_IsNumber(it) || it->valueint < 0 || it->valueint >= cfg->num_layers)
+                return hr_fail(c->e, "%s: field 'mlp_only_layers' holds %g, not a layer index", c->path,
+                               it->valuedouble);
+            cfg->mlp_only[it->valueint] = true;
+        }
+    }
+    const struct {
+        const char *field;
+        double *out;
+    } factors[] = {{"linear_attn_alpha_factor", &cfg->linear_attn_alpha}, {"linear_attn_beta_factor", &cfg->linear_attn_beta},
+                   {"full_attn_alpha_factor", &cfg->full_attn_alpha},     {"full_attn_beta_factor", &cfg->full_attn_beta},
+                   {"mlp_alpha_factor", &cfg->mlp_alpha},                 {"mlp_beta_factor", &cfg->mlp_beta}};
+    for (size_t i = 0; i < sizeof factors / sizeof *factors; i++)
+        if (get_double_or(c, c->root, factors[i].field, 1.0, factors[i].out)) return -1;
+    return 0;
+}
+
 static int parse_config(const char *path, const cJSON *root, struct model_config *cfg, struct hr_error *e)
 {
     struct json_ctx c = {path, root, e};
@@ -222,6 +291,7 @@ static int parse_config(const char *path, const cJSON *root, struct model_config
     if (get_bool_or(&c, "tie_word_embeddings", false, &cfg->tie_word_embeddings)) return -1;
     if (parse_rope(&c, cfg)) return -1;
     if (parse_layer_plan(&c, cfg)) return -1;
+    if (parse_hybrid_fields(&c, cfg)) return -1;
     return parse_eos(path, root, cfg, e);
 }
 
@@ -260,5 +330,7 @@ int config_load(const char *dir, struct model_config *cfg, struct hr_error *e)
 void config_free(struct model_config *cfg)
 {
     free(cfg->layer_kinds);
+    free(cfg->mlp_only);
     cfg->layer_kinds = NULL;
+    cfg->mlp_only = NULL;
 }

@@ -12,6 +12,7 @@
 enum layer_kind {
     LAYER_FULL_ATTENTION,    /* softmax attention over the whole prefix */
     LAYER_SLIDING_ATTENTION, /* softmax attention over the last `sliding_window` positions */
+    LAYER_LINEAR_ATTENTION,  /* a recurrent mixer; which one is the architecture's choice */
 };
 
 const char *layer_kind_name(enum layer_kind k);
@@ -36,6 +37,22 @@ struct model_config {
     bool attention_bias;
     bool tie_word_embeddings;
     enum layer_kind *layer_kinds; /* [num_layers], malloc'd */
+
+    /* Linear-attention layers (0 when the config has none of these fields). */
+    int linear_num_key_heads, linear_num_value_heads;
+    int linear_key_head_dim, linear_value_head_dim;
+    int linear_conv_kernel;
+
+    /* Mixture of experts: num_experts 0 means a dense MLP in every layer.
+     * A layer i is sparse iff !mlp_only[i] and (i + 1) % decoder_sparse_step == 0. */
+    int num_experts, experts_per_token, moe_intermediate_size;
+    int shared_expert_intermediate_size; /* 0: no shared expert */
+    int decoder_sparse_step;
+    bool norm_topk_prob;
+    bool *mlp_only; /* [num_layers], malloc'd */
+
+    /* MiniMax's residual scaling: x' = alpha · norm(x) + beta · f(norm(x)). */
+    double linear_attn_alpha, linear_attn_beta, full_attn_alpha, full_attn_beta, mlp_alpha, mlp_beta;
     int eos_ids[8];
     int num_eos;
 };

@@ -51,8 +51,23 @@ fail:
     return -1;
 }
 
+const char *mixer_kind_name(enum mixer_kind k)
+{
+    switch (k) {
+    case MIXER_SOFTMAX_ATTENTION: return "softmax attention";
+    case MIXER_LIGHTNING: return "lightning attention";
+    case MIXER_GATED_DELTA: return "gated delta rule";
+    }
+    return "?";
+}
+
 void model_free(struct model *m)
 {
+    if (m->layers)
+        for (int i = 0; i < m->cfg.num_layers; i++) {
+            free(m->layers[i].moe.experts);
+            free(m->layers[i].lightning.log_decay);
+        }
     for (ptrdiff_t i = 0; i < arrlen(m->owned); i++) free(m->owned[i]);
     arrfree(m->owned);
     free(m->layers);

@@ -12,22 +12,66 @@
 #include "ops.h"
 #include "safetensors.h"
 
+/* Which sequence mixer a layer runs. */
+enum mixer_kind {
+    MIXER_SOFTMAX_ATTENTION, /* attention.h: full or sliding window */
+    MIXER_LIGHTNING,         /* lightning.h: decay-gated linear attention (MiniMax) */
+    MIXER_GATED_DELTA,       /* gated_delta.h: Gated DeltaNet (Qwen3-Next) */
+};
+
+const char *mixer_kind_name(enum mixer_kind k);
+
 struct attention_weights {
     struct weight q, k, v, o;
     const float *q_bias, *k_bias, *v_bias; /* NULL without attention_bias */
     const float *q_norm, *k_norm;          /* per-head RMSNorm weights [head_dim], or NULL */
+    bool output_gate; /* Qwen3-Next: q_proj rows are [q_h | gate_h] per head; o ⊙= sigmoid(gate) */
+};
+
+/* MiniMax lightning attention: qkv_proj rows are [q_h | k_h | v_h] per head. */
+struct lightning_weights {
+    struct weight qkv, gate, out;
+    const float *norm;      /* RMSNorm over all heads' outputs [heads * head_dim] */
+    float *log_decay;       /* [heads]: −slope_h (owned by the model) */
+};
+
+/* Qwen3-Next Gated DeltaNet. */
+struct gated_delta_weights {
+    struct weight qkvz, ba, out;
+    const float *conv;         /* depthwise causal conv [channels, kernel] */
+    const float *A_log, *dt_bias; /* [value_heads] */
+    const float *norm;         /* gated RMSNorm weight [value_head_dim] */
 };
 
 struct mlp_weights {
     struct weight gate, up, down; /* SwiGLU: down(silu(gate x) * up x) */
 };
 
+struct moe_weights {
+    struct weight router;        /* [experts, hidden] */
+    struct mlp_weights *experts; /* [experts] (owned array of views) */
+    int num_experts, top_k;
+    bool norm_topk_prob;
+    bool has_shared;
+    struct mlp_weights shared;  /* Qwen-MoE shared expert */
+    const float *shared_gate;   /* [hidden]: sigmoid(shared_gate · x) scales it */
+};
+
 struct layer {
     enum layer_kind kind;
-    int window; /* sliding window (0 for full attention) */
+    enum mixer_kind mixer;
+    int window; /* sliding window (0 otherwise) */
     const float *input_norm, *post_attention_norm;
     struct attention_weights attn;
+    struct lightning_weights lightning;
+    struct gated_delta_weights delta;
+    bool sparse; /* MoE feed-forward instead of the dense MLP */
     struct mlp_weights mlp;
+    struct moe_weights moe;
+    /* Residuals: x ← α·r + β·f(norm(x)), r = x (pre-norm, α = β = 1) or, for
+     * MiniMax, r = norm(x) with its configured factors. */
+    bool residual_from_norm;
+    float mix_alpha, mix_beta, ffn_alpha, ffn_beta;
 };
 
 struct architecture; /* see arch.h */

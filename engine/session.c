@@ -4,29 +4,79 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int alloc_scratch(struct session *s, int B)
+#include "gated_delta.h"
+#include "lightning.h"
+#include "short_conv.h"
+
+/* ---- sizes ------------------------------------------------------------ */
+
+struct widths {
+    int64_t wide, head_in, gate, mix, conv, heads, ffn;
+};
+
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+static int64_t conv_channels(const struct model_config *c)
 {
-    const struct model_config *c = &s->m->cfg;
-    const size_t h = (size_t)c->hidden_size, qd = (size_t)c->num_heads * c->head_dim,
-                 kvd = (size_t)c->num_kv_heads * c->head_dim, f = (size_t)c->intermediate_size;
-    s->x = malloc(B * h * sizeof(float));
-    s->xn = malloc(B * h * sizeof(float));
-    s->q = malloc(B * qd * sizeof(float));
-    s->k = malloc(B * kvd * sizeof(float));
-    s->v = malloc(B * kvd * sizeof(float));
-    s->mix = malloc(B * qd * sizeof(float));
-    s->proj = malloc(B * h * sizeof(float));
-    s->gate = malloc(B * f * sizeof(float));
-    s->up = malloc(B * f * sizeof(float));
-    return (s->x && s->xn && s->q && s->k && s->v && s->mix && s->proj && s->gate && s->up) ? 0 : -1;
+    return 2 * (int64_t)c->linear_num_key_heads * c->linear_key_head_dim +
+           (int64_t)c->linear_num_value_heads * c->linear_value_head_dim;
+}
+
+static struct widths model_widths(const struct model *m)
+{
+    const struct model_config *c = &m->cfg;
+    const int64_t qd = (int64_t)c->num_heads * c->head_dim, kvd = (int64_t)c->num_kv_heads * c->head_dim;
+    struct widths w = {0};
+    w.ffn = max64(c->intermediate_size, max64(c->moe_intermediate_size, c->shared_expert_intermediate_size));
+    for (int i = 0; i < c->num_layers; i++) {
+        const struct layer *L = &m->layers[i];
+        switch (L->mixer) {
+        case MIXER_SOFTMAX_ATTENTION:
+            w.wide = max64(w.wide, L->attn.q.rows);
+            w.head_in = max64(w.head_in, max64(qd, kvd));
+            w.gate = max64(w.gate, qd);
+            w.mix = max64(w.mix, qd);
+            break;
+        case MIXER_LIGHTNING:
+            w.wide = max64(w.wide, L->lightning.qkv.rows);
+            w.head_in = max64(w.head_in, qd);
+            w.gate = max64(w.gate, qd);
+            w.mix = max64(w.mix, qd);
+            w.heads = max64(w.heads, c->num_heads);
+            break;
+        case MIXER_GATED_DELTA: {
+            const int64_t nv = c->linear_num_value_heads;
+            w.wide = max64(w.wide, L->delta.qkvz.rows + L->delta.ba.rows);
+            w.head_in = max64(w.head_in, max64(nv * c->linear_key_head_dim, nv * c->linear_value_head_dim));
+            w.gate = max64(w.gate, nv * c->linear_value_head_dim);
+            w.mix = max64(w.mix, nv * c->linear_value_head_dim);
+            w.conv = max64(w.conv, conv_channels(c));
+            w.heads = max64(w.heads, nv);
+            break;
+        }
+        }
+    }
+    return w;
 }
 
 int64_t session_scratch_bytes(const struct model *m, int max_batch)
 {
-    const struct model_config *c = &m->cfg;
-    int64_t per_token = 3 * (int64_t)c->hidden_size + 2 * (int64_t)c->num_heads * c->head_dim +
-                        2 * (int64_t)c->num_kv_heads * c->head_dim + 2 * (int64_t)c->intermediate_size;
+    const struct widths w = model_widths(m);
+    int64_t per_token = 3 * (int64_t)m->cfg.hidden_size + w.wide + 3 * w.head_in + w.gate + w.mix + 2 * w.conv +
+                        2 * w.heads + 2 * w.ffn;
     return per_token * max_batch * (int64_t)sizeof(float);
+}
+
+static int64_t recurrent_state_floats(const struct model *m, int li)
+{
+    const struct model_config *c = &m->cfg;
+    switch (m->layers[li].mixer) {
+    case MIXER_LIGHTNING: return (int64_t)c->num_heads * c->head_dim * c->head_dim;
+    case MIXER_GATED_DELTA:
+        return (int64_t)c->linear_num_value_heads * c->linear_key_head_dim * c->linear_value_head_dim +
+               (int64_t)(c->linear_conv_kernel - 1) * conv_channels(c);
+    default: return 0;
+    }
 }
 
 int64_t session_state_bytes(const struct model *m, int64_t context)
@@ -34,8 +84,56 @@ int64_t session_state_bytes(const struct model *m, int64_t context)
     const struct model_config *c = &m->cfg;
     int64_t total = 0;
     for (int i = 0; i < c->num_layers; i++)
-        total += kv_cache_bytes_for(m->layers[i].window, c->num_kv_heads, c->head_dim, context);
+        total += m->layers[i].mixer == MIXER_SOFTMAX_ATTENTION
+                     ? kv_cache_bytes_for(m->layers[i].window, c->num_kv_heads, c->head_dim, context)
+                     : recurrent_state_floats(m, i) * (int64_t)sizeof(float);
     return total;
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+static int alloc_scratch(struct session *s, int B)
+{
+    const struct model_config *c = &s->m->cfg;
+    const struct widths w = model_widths(s->m);
+    struct session_scratch *a = &s->a;
+#define ALLOC(field, width) (a->field = malloc((size_t)B * (size_t)max64(width, 1) * sizeof(float)))
+    bool ok = ALLOC(x, c->hidden_size) && ALLOC(xn, c->hidden_size) && ALLOC(proj, c->hidden_size) &&
+              ALLOC(wide, w.wide) && ALLOC(q, w.head_in) && ALLOC(k, w.head_in) && ALLOC(v, w.head_in) &&
+              ALLOC(gate, w.gate) && ALLOC(mix, w.mix) && ALLOC(conv_in, w.conv) && ALLOC(conv, w.conv) && ALLOC(g, w.heads) &&
+              ALLOC(beta, w.heads) && ALLOC(ffn_gate, w.ffn) && ALLOC(ffn_up, w.ffn);
+#undef ALLOC
+    if (ok && c->num_experts > 0) ok = moe_scratch_init(&a->moe, c, B) == 0;
+    return ok ? 0 : -1;
+}
+
+static int init_layer_states(struct session *s)
+{
+    const struct model_config *c = &s->m->cfg;
+    for (int i = 0; i < c->num_layers; i++) {
+        struct layer_state *st = &s->layers[i];
+        kv_cache_init(&st->kv, s->m->layers[i].window, c->num_kv_heads, c->head_dim);
+        if (s->m->layers[i].mixer == MIXER_LIGHTNING) {
+            st->S = calloc((size_t)c->num_heads * c->head_dim * c->head_dim, sizeof(float));
+            if (!st->S) return -1;
+        } else if (s->m->layers[i].mixer == MIXER_GATED_DELTA) {
+            st->S = calloc((size_t)c->linear_num_value_heads * c->linear_key_head_dim * c->linear_value_head_dim,
+                           sizeof(float));
+            st->conv_tail = calloc((size_t)(c->linear_conv_kernel - 1) * (size_t)conv_channels(c) + 1, sizeof(float));
+            if (!st->S || !st->conv_tail) return -1;
+        }
+    }
+    return 0;
+}
+
+static void free_layer_states(struct session *s)
+{
+    for (int i = 0; i < s->m->cfg.num_layers; i++) {
+        kv_cache_free(&s->layers[i].kv);
+        free(s->layers[i].S);
+        free(s->layers[i].conv_tail);
+        s->layers[i].S = s->layers[i].conv_tail = NULL;
+    }
 }
 
 int session_init(struct session *s, const struct model *m, int max_batch, struct hr_error *e)
@@ -44,77 +142,212 @@ int session_init(struct session *s, const struct model *m, int max_batch, struct
     s->m = m;
     s->max_batch = max_batch > 0 ? max_batch : SESSION_DEFAULT_BATCH;
     const struct model_config *c = &m->cfg;
-    s->kv = calloc((size_t)c->num_layers, sizeof *s->kv);
-    if (!s->kv || alloc_scratch(s, s->max_batch) != 0 || rope_table_init(&s->rope, s->max_batch, c->rotary_dim)) {
+    s->layers = calloc((size_t)c->num_layers, sizeof *s->layers);
+    if (!s->layers || alloc_scratch(s, s->max_batch) != 0 || rope_table_init(&s->rope, s->max_batch, c->rotary_dim) ||
+        init_layer_states(s) != 0) {
         session_free(s);
         return hr_fail(e, "%s: out of memory allocating a session", m->dir);
     }
-    for (int i = 0; i < c->num_layers; i++)
-        kv_cache_init(&s->kv[i], m->layers[i].window, c->num_kv_heads, c->head_dim);
     return 0;
 }
 
 void session_free(struct session *s)
 {
-    if (s->kv)
-        for (int i = 0; i < s->m->cfg.num_layers; i++) kv_cache_free(&s->kv[i]);
-    free(s->kv);
+    if (s->layers) free_layer_states(s);
+    free(s->layers);
     rope_table_free(&s->rope);
-    free(s->x), free(s->xn), free(s->q), free(s->k), free(s->v);
-    free(s->mix), free(s->proj), free(s->gate), free(s->up);
+    struct session_scratch *a = &s->a;
+    free(a->x), free(a->xn), free(a->proj), free(a->wide), free(a->q), free(a->k), free(a->v);
+    free(a->gate), free(a->mix), free(a->conv_in), free(a->conv), free(a->g), free(a->beta), free(a->ffn_gate), free(a->ffn_up);
+    moe_scratch_free(&a->moe);
     memset(s, 0, sizeof *s);
 }
 
 void session_reset(struct session *s)
 {
-    for (int i = 0; i < s->m->cfg.num_layers; i++) {
-        kv_cache_free(&s->kv[i]);
-        kv_cache_init(&s->kv[i], s->m->layers[i].window, s->m->cfg.num_kv_heads, s->m->cfg.head_dim);
-    }
+    free_layer_states(s);
+    init_layer_states(s); /* zeroed states of the same sizes just freed */
     s->pos = 0;
 }
 
-/* Softmax-attention mixer of one layer on the normed input s->xn:
- *   q, k, v = xn Wqᵀ, xn Wkᵀ, xn Wvᵀ;  q, k ← RMSNorm per head (Qwen3);
- *   q, k ← RoPE;  o = attention(q, k, v) Woᵀ  (scale 1/√head_dim). */
+/* ---- mixers --------------------------------------------------------------- */
+
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* Softmax attention of one layer on s->a.xn into s->a.proj:
+ *   q, k, v = xn Wqᵀ, xn Wkᵀ, xn Wvᵀ   (Qwen3-Next: q_proj also yields a gate per head)
+ *   q, k ← RMSNorm per head (when the model has q/k norms), then RoPE
+ *   o = attention(q, k, v), scale 1/√head_dim;  o ⊙= sigmoid(gate);  out = o Woᵀ */
 static int softmax_attention_mixer(struct session *s, int li, int n)
 {
     const struct model_config *c = &s->m->cfg;
-    const struct attention_weights *a = &s->m->layers[li].attn;
-    linear(s->xn, n, &a->q, a->q_bias, s->q);
-    linear(s->xn, n, &a->k, a->k_bias, s->k);
-    linear(s->xn, n, &a->v, a->v_bias, s->v);
-    if (a->q_norm) rmsnorm(s->q, a->q_norm, n * c->num_heads, c->head_dim, c->rms_norm_eps, s->q);
-    if (a->k_norm) rmsnorm(s->k, a->k_norm, n * c->num_kv_heads, c->head_dim, c->rms_norm_eps, s->k);
-    rope_apply(&s->rope, s->q, n, c->num_heads, c->head_dim);
-    rope_apply(&s->rope, s->k, n, c->num_kv_heads, c->head_dim);
-    const float scale = 1.0f / sqrtf((float)c->head_dim);
-    if (attention_forward(&s->kv[li], s->q, s->k, s->v, n, s->pos, c->num_heads, scale, s->mix) != 0) return -1;
-    linear(s->mix, n, &a->o, NULL, s->proj);
+    const struct attention_weights *w = &s->m->layers[li].attn;
+    struct session_scratch *a = &s->a;
+    const int H = c->num_heads, d = c->head_dim;
+    if (w->output_gate) {
+        /* q_proj rows per head: [q_h (d) | gate_h (d)]. */
+        linear(a->xn, n, &w->q, w->q_bias, a->wide);
+        for (int t = 0; t < n; t++)
+            for (int h = 0; h < H; h++) {
+                const float *src = a->wide + ((size_t)t * H + h) * 2 * d;
+                memcpy(a->q + ((size_t)t * H + h) * d, src, (size_t)d * sizeof(float));
+                memcpy(a->gate + ((size_t)t * H + h) * d, src + d, (size_t)d * sizeof(float));
+            }
+    } else {
+        linear(a->xn, n, &w->q, w->q_bias, a->q);
+    }
+    linear(a->xn, n, &w->k, w->k_bias, a->k);
+    linear(a->xn, n, &w->v, w->v_bias, a->v);
+    if (w->q_norm) rmsnorm(a->q, w->q_norm, n * H, d, c->rms_norm_eps, a->q);
+    if (w->k_norm) rmsnorm(a->k, w->k_norm, n * c->num_kv_heads, d, c->rms_norm_eps, a->k);
+    rope_apply(&s->rope, a->q, n, H, d);
+    rope_apply(&s->rope, a->k, n, c->num_kv_heads, d);
+    const float scale = 1.0f / sqrtf((float)d);
+    if (attention_forward(&s->layers[li].kv, a->q, a->k, a->v, n, s->pos, H, scale, a->mix) != 0) return -1;
+    if (w->output_gate)
+        for (int64_t i = 0; i < (int64_t)n * H * d; i++) a->mix[i] *= sigmoidf(a->gate[i]);
+    linear(a->mix, n, &w->o, NULL, a->proj);
     return 0;
 }
 
-/* SwiGLU MLP on s->xn into s->proj: down(silu(gate·x) ⊙ up·x). */
-static void mlp(struct session *s, const struct mlp_weights *w, int n)
+/* MiniMax lightning attention (transformers' MiniMaxLightningAttention):
+ *   [q_h | k_h | v_h] = silu(xn Wqkvᵀ) per head; no RoPE, no scale;
+ *   o = lightning(q, k, v) with log-decay −slope_h;
+ *   o ← RMSNorm(o over all heads, eps 1e-6) ⊙ sigmoid(xn Wgᵀ);  out = o Woᵀ */
+static void lightning_mixer(struct session *s, int li, int n)
 {
-    linear(s->xn, n, &w->gate, NULL, s->gate);
-    linear(s->xn, n, &w->up, NULL, s->up);
-    swiglu(s->gate, s->up, (int64_t)n * w->gate.rows, s->gate);
-    linear(s->gate, n, &w->down, NULL, s->proj);
+    const struct model_config *c = &s->m->cfg;
+    const struct lightning_weights *w = &s->m->layers[li].lightning;
+    struct session_scratch *a = &s->a;
+    const int H = c->num_heads, d = c->head_dim;
+    linear(a->xn, n, &w->qkv, NULL, a->wide);
+    for (int t = 0; t < n; t++) {
+        for (int h = 0; h < H; h++) {
+            const float *src = a->wide + ((size_t)t * H + h) * 3 * d;
+            const size_t dst = ((size_t)t * H + h) * d;
+            for (int i = 0; i < d; i++) {
+                a->q[dst + i] = silu(src[i]);
+                a->k[dst + i] = silu(src[d + i]);
+                a->v[dst + i] = silu(src[2 * d + i]);
+            }
+            a->g[(size_t)t * H + h] = w->log_decay[h];
+        }
+    }
+    float *S = s->layers[li].S;
+    if (n == 1)
+        lightning_step(H, d, d, a->q, a->k, a->v, a->g, S, a->mix);
+    else
+        lightning_chunked(n, H, d, d, a->q, a->k, a->v, a->g, S, a->mix, LIGHTNING_DEFAULT_CHUNK);
+    rmsnorm(a->mix, w->norm, n, H * d, 1e-6, a->mix);
+    linear(a->xn, n, &w->gate, NULL, a->gate);
+    for (int64_t i = 0; i < (int64_t)n * H * d; i++) a->mix[i] *= sigmoidf(a->gate[i]);
+    linear(a->mix, n, &w->out, NULL, a->proj);
 }
 
-/* Pre-norm decoder layer: x += mixer(norm(x)); x += mlp(norm(x)). */
+static inline float softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); } /* torch's threshold 20 */
+
+/* Qwen3-Next Gated DeltaNet (transformers' Qwen3NextGatedDeltaNet):
+ *   in_proj_qkvz rows per key head kh: [q (dk) | k (dk) | v (r·dv) | z (r·dv)], r = nv/nk;
+ *   in_proj_ba rows per key head: [b (r) | a (r)];
+ *   [q | k | v] (all heads of each) ← silu(causal depthwise conv, kernel K);
+ *   value head h reads key head h / r; q, k ← L2-normalised (eps 1e-6), q /= √dk;
+ *   β = sigmoid(b), g = −exp(A_log) · softplus(a + dt_bias);
+ *   o = gated_delta(q, k, v, g, β);  o_h ← RMSNorm(o_h) · w ⊙ silu(z_h);  out = o Woᵀ */
+static void gated_delta_mixer(struct session *s, int li, int n)
+{
+    const struct model_config *c = &s->m->cfg;
+    const struct gated_delta_weights *w = &s->m->layers[li].delta;
+    struct session_scratch *a = &s->a;
+    const int nk = c->linear_num_key_heads, nv = c->linear_num_value_heads, dk = c->linear_key_head_dim,
+              dv = c->linear_value_head_dim, r = nv / nk, K = c->linear_conv_kernel;
+    const int C = (int)conv_channels(c), qkvz = (int)w->qkvz.rows, block = 2 * dk + 2 * r * dv;
+    /* Projections side by side in `wide`: [n, qkvz] then [n, 2nv]. */
+    float *proj_qkvz = a->wide, *proj_ba = a->wide + (size_t)n * qkvz;
+    linear(a->xn, n, &w->qkvz, NULL, proj_qkvz);
+    linear(a->xn, n, &w->ba, NULL, proj_ba);
+    /* Regroup into the conv's channel order [all q | all k | all v], z into
+     * `gate`, b and a per value head. */
+    float *mixed = a->conv_in;
+    for (int t = 0; t < n; t++) {
+        const float *src = proj_qkvz + (size_t)t * qkvz;
+        float *dst = mixed + (size_t)t * C;
+        for (int kh = 0; kh < nk; kh++) {
+            const float *blk = src + (size_t)kh * block;
+            memcpy(dst + (size_t)kh * dk, blk, (size_t)dk * sizeof(float));
+            memcpy(dst + (size_t)(nk + kh) * dk, blk + dk, (size_t)dk * sizeof(float));
+            memcpy(dst + (size_t)2 * nk * dk + (size_t)kh * r * dv, blk + 2 * dk, (size_t)r * dv * sizeof(float));
+            memcpy(a->gate + (size_t)t * nv * dv + (size_t)kh * r * dv, blk + 2 * dk + r * dv,
+                   (size_t)r * dv * sizeof(float));
+            for (int j = 0; j < r; j++) {
+                const int h = kh * r + j;
+                const float b = proj_ba[(size_t)t * 2 * nv + kh * 2 * r + j];
+                const float araw = proj_ba[(size_t)t * 2 * nv + kh * 2 * r + r + j];
+                a->beta[(size_t)t * nv + h] = sigmoidf(b);
+                a->g[(size_t)t * nv + h] = -expf(w->A_log[h]) * softplusf(araw + w->dt_bias[h]);
+            }
+        }
+    }
+    short_conv_forward(mixed, n, C, K, w->conv, s->layers[li].conv_tail, a->conv);
+    for (int64_t i = 0; i < (int64_t)n * C; i++) a->conv[i] = silu(a->conv[i]);
+    /* Per value head: q, k from key head h / r, L2-normalised; v as is. */
+    const float qscale = 1.0f / sqrtf((float)dk);
+    for (int t = 0; t < n; t++) {
+        const float *row = a->conv + (size_t)t * C;
+        for (int h = 0; h < nv; h++) {
+            const float *qs = row + (size_t)(h / r) * dk, *ks = row + (size_t)(nk + h / r) * dk;
+            float *qd = a->q + ((size_t)t * nv + h) * dk, *kd = a->k + ((size_t)t * nv + h) * dk;
+            double sq = 0, sk = 0;
+            for (int i = 0; i < dk; i++) sq += (double)qs[i] * qs[i], sk += (double)ks[i] * ks[i];
+            const float iq = (float)(1.0 / sqrt(sq + 1e-6)), ik = (float)(1.0 / sqrt(sk + 1e-6));
+            for (int i = 0; i < dk; i++) qd[i] = qs[i] * iq * qscale, kd[i] = ks[i] * ik;
+            memcpy(a->v + ((size_t)t * nv + h) * dv, row + (size_t)2 * nk * dk + (size_t)h * dv,
+                   (size_t)dv * sizeof(float));
+        }
+    }
+    float *S = s->layers[li].S;
+    if (n == 1)
+        gated_delta_step(nv, dk, dv, a->q, a->k, a->v, a->g, a->beta, S, a->mix);
+    else
+        gated_delta_chunked(n, nv, dk, dv, a->q, a->k, a->v, a->g, a->beta, S, a->mix, GATED_DELTA_DEFAULT_CHUNK);
+    rmsnorm(a->mix, w->norm, n * nv, dv, c->rms_norm_eps, a->mix);
+    for (int64_t i = 0; i < (int64_t)n * nv * dv; i++) a->mix[i] *= silu(a->gate[i]);
+    linear(a->mix, n, &w->out, NULL, a->proj);
+}
+
+/* ---- the decoder ---------------------------------------------------------- */
+
+/* x ← α·r + β·proj with r = x (pre-norm) or r = xn (MiniMax). */
+static void residual(struct session *s, const struct layer *L, int n, float alpha, float beta)
+{
+    const int64_t count = (int64_t)n * s->m->cfg.hidden_size;
+    struct session_scratch *a = &s->a;
+    if (!L->residual_from_norm) {
+        add_inplace(a->x, a->proj, count);
+        return;
+    }
+    for (int64_t i = 0; i < count; i++) a->x[i] = alpha * a->xn[i] + beta * a->proj[i];
+}
+
 static int layer_forward(struct session *s, int li, int n)
 {
     const struct model_config *c = &s->m->cfg;
     const struct layer *L = &s->m->layers[li];
-    const int64_t nh = (int64_t)n * c->hidden_size;
-    rmsnorm(s->x, L->input_norm, n, c->hidden_size, c->rms_norm_eps, s->xn);
-    if (softmax_attention_mixer(s, li, n) != 0) return -1;
-    add_inplace(s->x, s->proj, nh);
-    rmsnorm(s->x, L->post_attention_norm, n, c->hidden_size, c->rms_norm_eps, s->xn);
-    mlp(s, &L->mlp, n);
-    add_inplace(s->x, s->proj, nh);
+    struct session_scratch *a = &s->a;
+    rmsnorm(a->x, L->input_norm, n, c->hidden_size, c->rms_norm_eps, a->xn);
+    switch (L->mixer) {
+    case MIXER_SOFTMAX_ATTENTION:
+        if (softmax_attention_mixer(s, li, n) != 0) return -1;
+        break;
+    case MIXER_LIGHTNING: lightning_mixer(s, li, n); break;
+    case MIXER_GATED_DELTA: gated_delta_mixer(s, li, n); break;
+    }
+    residual(s, L, n, L->mix_alpha, L->mix_beta);
+    rmsnorm(a->x, L->post_attention_norm, n, c->hidden_size, c->rms_norm_eps, a->xn);
+    if (L->sparse)
+        moe_forward(&L->moe, a->xn, n, c->hidden_size, &a->moe, a->proj);
+    else
+        swiglu_mlp(&L->mlp, a->xn, n, a->ffn_gate, a->ffn_up, a->proj);
+    residual(s, L, n, L->ffn_alpha, L->ffn_beta);
     return 0;
 }
 
@@ -124,8 +357,9 @@ static int forward_batch(struct session *s, const int32_t *ids, int n, float *lo
 {
     const struct model *m = s->m;
     const struct model_config *c = &m->cfg;
+    struct session_scratch *a = &s->a;
     for (int t = 0; t < n; t++)
-        memcpy(s->x + (int64_t)t * c->hidden_size, m->embed + (int64_t)ids[t] * c->hidden_size,
+        memcpy(a->x + (int64_t)t * c->hidden_size, m->embed + (int64_t)ids[t] * c->hidden_size,
                (size_t)c->hidden_size * sizeof(float));
     rope_table_fill(&s->rope, c, s->pos, n);
     for (int li = 0; li < c->num_layers; li++)
@@ -135,9 +369,8 @@ static int forward_batch(struct session *s, const int32_t *ids, int n, float *lo
     if (!logits) return 0;
     /* Final norm and lm_head only for the rows the caller wants. */
     const int first = all_logits ? 0 : n - 1, rows = n - first;
-    float *h = s->x + (int64_t)first * c->hidden_size;
-    rmsnorm(h, m->final_norm, rows, c->hidden_size, c->rms_norm_eps, s->xn);
-    linear(s->xn, rows, &m->lm_head, NULL, logits);
+    rmsnorm(a->x + (int64_t)first * c->hidden_size, m->final_norm, rows, c->hidden_size, c->rms_norm_eps, a->xn);
+    linear(a->xn, rows, &m->lm_head, NULL, logits);
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /* A session is one sequence being processed: every per-sequence state (KV
- * caches, ring buffers) lives here, the model stays read-only. Feed it a
- * prompt (prefill, batched through GEMMs) and then one token at a time
- * (decode); the logits equal those of one parallel pass over the whole text. */
+ * caches and ring buffers, recurrent matrix states, convolution tails) lives
+ * here; the model stays read-only. Feed it a prompt (prefill, batched through
+ * GEMMs, linear layers in chunked form) and then one token at a time (decode,
+ * linear layers in step form); the logits equal those of one parallel pass. */
 #ifndef HYRECALL_SESSION_H
 #define HYRECALL_SESSION_H
 
@@ -10,6 +11,7 @@
 
 #include "attention.h"
 #include "error.h"
+#include "ffn.h"
 #include "model.h"
 #include "rope.h"
 
@@ -17,25 +19,41 @@
  * memory stays bounded at any prompt length. */
 #define SESSION_DEFAULT_BATCH 512
 
+/* Per-layer sequence state. Only the member of the layer's mixer is used. */
+struct layer_state {
+    struct kv_cache kv; /* softmax attention */
+    float *S;           /* linear attention: [heads, d_k, d_v] */
+    float *conv_tail;   /* gated delta: [kernel − 1, conv channels] */
+};
+
+/* Activations of one micro-batch of B tokens; widths are the maxima over
+ * the model's layers. */
+struct session_scratch {
+    float *x;    /* residual stream [B, hidden] */
+    float *xn;   /* normed input [B, hidden] */
+    float *proj; /* block output [B, hidden] */
+    float *wide; /* raw projections [B, max projection width] */
+    float *q, *k, *v; /* per-head inputs of the mixer [B, heads, d] */
+    float *gate;      /* output gates [B, heads · d_v] */
+    float *mix;       /* mixer output [B, heads · d_v] */
+    float *conv_in, *conv; /* convolution input and output [B, conv channels] */
+    float *g, *beta;  /* [B, heads] */
+    float *ffn_gate, *ffn_up; /* [B, intermediate] */
+    struct moe_scratch moe;
+};
+
 struct session {
     const struct model *m;
     int64_t pos; /* tokens consumed so far */
     int max_batch;
-    struct kv_cache *kv; /* [num_layers] */
+    struct layer_state *layers; /* [num_layers] */
     struct rope_table rope;
-    /* Activations of one micro-batch. */
-    float *x;    /* residual stream [B, hidden] */
-    float *xn;   /* normed input [B, hidden] */
-    float *q;    /* [B, heads * head_dim] */
-    float *k, *v; /* [B, kv_heads * head_dim] */
-    float *mix;  /* mixer output before its output projection [B, heads * head_dim] */
-    float *proj; /* [B, hidden] */
-    float *gate, *up; /* MLP [B, intermediate] */
+    struct session_scratch a;
 };
 
 int session_init(struct session *s, const struct model *m, int max_batch, struct hr_error *e);
 void session_free(struct session *s);
-/* Forgets the sequence (caches emptied, position 0). */
+/* Forgets the sequence (caches and states emptied, position 0). */
 void session_reset(struct session *s);
 
 /* Feeds n tokens at positions pos .. pos+n-1. logits may be NULL; otherwise
@@ -43,8 +61,8 @@ void session_reset(struct session *s);
 int session_forward(struct session *s, const int32_t *ids, int n, float *logits, bool all_logits,
                     struct hr_error *e);
 
-/* Bytes of per-sequence state (caches) a session needs at a context length,
- * plus its activation scratch. */
+/* Bytes of per-sequence state a session holds at a context length (caches
+ * grow with it, recurrent states do not), and of its activation scratch. */
 int64_t session_state_bytes(const struct model *m, int64_t context);
 int64_t session_scratch_bytes(const struct model *m, int max_batch);
 

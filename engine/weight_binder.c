@@ -88,6 +88,58 @@ int bind_vector(struct weight_binder *b, const float **out, int64_t n, const cha
     return *out ? 0 : -1;
 }
 
+int bind_array(struct weight_binder *b, const float **out, int ndim, const int64_t *shape, const char *fmt, ...)
+{
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    const struct st_tensor *t = lookup(b, name);
+    if (!t) return -1;
+    bool same = t->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
+    if (!same) {
+        char expected[128] = "[";
+        for (int d = 0; d < ndim; d++)
+            snprintf(expected + strlen(expected), sizeof expected - strlen(expected), "%s%lld", d ? ", " : "",
+                     (long long)shape[d]);
+        strncat(expected, "]", sizeof expected - strlen(expected) - 1);
+        return shape_error(b, t, expected);
+    }
+    *out = as_f32(b, t);
+    b->m->num_params += t->numel;
+    return *out ? 0 : -1;
+}
+
+int bind_vector_plus_one(struct weight_binder *b, const float **out, int64_t n, const char *fmt, ...)
+{
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    const float *w;
+    if (bind_vector(b, &w, n, "%s", name) != 0) return -1;
+    float *copy = malloc((size_t)n * sizeof(float));
+    if (!copy) return hr_fail(b->e, "%s: out of memory", b->m->dir);
+    for (int64_t i = 0; i < n; i++) copy[i] = 1.0f + w[i];
+    arrput(b->m->owned, copy);
+    b->m->owned_bytes += n * (int64_t)sizeof(float);
+    *out = copy;
+    return 0;
+}
+
+void binder_ignore(struct weight_binder *b, const char *fmt, ...)
+{
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    if (st_find(&b->m->weights, name)) shput(b->used, name, 1);
+}
+
 bool binder_has(struct weight_binder *b, const char *fmt, ...)
 {
     char name[256];

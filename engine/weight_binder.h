@@ -27,6 +27,17 @@ int bind_matrix(struct weight_binder *b, struct weight *out, int64_t rows, int64
     __attribute__((format(printf, 5, 6)));
 int bind_vector(struct weight_binder *b, const float **out, int64_t n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A tensor of any rank with exactly the given shape, as a flat float array. */
+int bind_array(struct weight_binder *b, const float **out, int ndim, const int64_t *shape, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* A norm weight stored as an offset from one (Qwen3-Next's (1 + w) RMSNorm):
+ * binds a float32 copy holding 1 + w, so every RMSNorm multiplies by its
+ * weight the same way. */
+int bind_vector_plus_one(struct weight_binder *b, const float **out, int64_t n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Marks a tensor the architecture knows but does not read (e.g. buffers that
+ * the config determines) as expected, if present. */
+void binder_ignore(struct weight_binder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Whether the checkpoint holds the tensor (for optional tensors). */
 bool binder_has(struct weight_binder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

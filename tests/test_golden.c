@@ -130,7 +130,7 @@ int main(int argc, char **argv)
         if (session_forward(&s, all, total, par, true, &e) != 0) return 1;
         double d_self = max_abs_diff(par + g.T * V, step_logits, g.G * V);
         printf("  hyrecall decode vs hyrecall parallel pass: max |diff| = %.3g\n", d_self);
-        CHECK(d_self <= 1e-4, "decode vs parallel differ by %g", d_self);
+        CHECK(d_self <= tol, "decode vs parallel differ by %g", d_self);
         free(all);
         free(par);
     }

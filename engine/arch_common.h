@@ -1,0 +1,27 @@
+/* Binding helpers shared by the architecture tables: the pieces that are
+ * spelled the same way across Qwen-family and Mixtral-family checkpoints. */
+#ifndef HYRECALL_ARCH_COMMON_H
+#define HYRECALL_ARCH_COMMON_H
+
+#include "model.h"
+#include "weight_binder.h"
+
+struct attention_spec {
+    bool qk_norm;       /* per-head q_norm / k_norm */
+    bool norm_plus_one; /* those norms stored as w with RMSNorm(x)·(1 + w) */
+    bool output_gate;   /* q_proj yields [q_h | gate_h] per head */
+};
+
+/* model.layers.I.self_attn.{q,k,v,o}_proj (+ biases, + norms). */
+int bind_softmax_attention(struct weight_binder *b, const struct model_config *c, int i,
+                           const struct attention_spec *spec, struct attention_weights *a);
+
+/* PREFIX.{gate,up,down}_proj.weight (or the names given) of a SwiGLU MLP
+ * [inter, hidden] / [hidden, inter]. prefix is a complete tensor-name prefix. */
+int bind_swiglu(struct weight_binder *b, struct mlp_weights *w, int64_t hidden, int64_t inter, const char *prefix,
+                const char *gate, const char *up, const char *down);
+
+/* model.embed_tokens, lm_head (or tied), model.norm. */
+int bind_embeddings_and_head(struct weight_binder *b, struct model *m, bool norm_plus_one);
+
+#endif
