@@ -46,7 +46,7 @@ static int bind_moe(struct weight_binder *b, const struct model_config *c, int i
 {
     w->num_experts = c->num_experts;
     w->top_k = c->experts_per_token;
-    w->norm_topk_prob = true; /* Mixtral always renormalises the top-k */
+    w->norm_topk_prob = c->norm_topk_prob;
     if (bind_matrix(b, &w->router, c->num_experts, c->hidden_size, "model.layers.%d.block_sparse_moe.gate.weight", i))
         return -1;
     w->experts = calloc((size_t)c->num_experts, sizeof *w->experts);
@@ -62,6 +62,7 @@ static int bind_moe(struct weight_binder *b, const struct model_config *c, int i
 
 static int minimax_bind(struct weight_binder *b, struct model *m)
 {
+    m->cfg.norm_topk_prob = true; /* Mixtral always renormalises the top-k */
     const struct model_config *c = &m->cfg;
     if (c->num_experts < 1)
         return hr_fail(b->e, "%s/config.json: field 'num_local_experts' must be >= 1 for minimax", m->dir);

@@ -68,15 +68,25 @@ int cmd_inspect(int argc, char **argv)
     printf("               %s\n", m.arch->description);
     printf("dimensions     hidden %d, intermediate %d, vocab %d, heads %d (kv %d) x %d\n", c->hidden_size,
            c->intermediate_size, c->vocab_size, c->num_heads, c->num_kv_heads, c->head_dim);
+    if (c->num_experts)
+        printf("experts        %d, top %d%s, width %d%s\n", c->num_experts, c->experts_per_token,
+               c->norm_topk_prob ? " (renormalised)" : "", c->moe_intermediate_size,
+               c->shared_expert_intermediate_size ? ", shared expert" : "");
     printf("rope           theta %g, rotary dim %d of %d%s\n", c->rope_theta, c->rotary_dim, c->head_dim,
            c->rope_type == ROPE_LINEAR ? ", linear scaling" : "");
     printf("layer plan     %d layers:", c->num_layers);
     for (int i = 0; i < c->num_layers; i++) {
         if (i % 4 == 0) printf("\n              ");
-        if (m.layers[i].kind == LAYER_SLIDING_ATTENTION)
-            printf(" %2d:sliding(%d)", i, m.layers[i].window);
+        const struct layer *L = &m.layers[i];
+        if (L->mixer == MIXER_LIGHTNING)
+            printf(" %2d:lightning", i);
+        else if (L->mixer == MIXER_GATED_DELTA)
+            printf(" %2d:gated_delta", i);
+        else if (L->kind == LAYER_SLIDING_ATTENTION)
+            printf(" %2d:sliding(%d)", i, L->window);
         else
-            printf(" %2d:%s", i, layer_kind_name(m.layers[i].kind));
+            printf(" %2d:full_attention", i);
+        if (L->sparse) printf("+moe");
     }
     printf("\n");
 
