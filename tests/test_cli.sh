@@ -44,4 +44,17 @@ expect 1 "outside the vocabulary" -- "$bin" run -m "$model" --ids 1,77777 --dump
 [ -e "$tmp/bad.safetensors" ] && { echo "FAIL: partial dump left behind"; fail=1; }
 ls "$tmp" | grep -q '\.tmp\.' && { echo "FAIL: temporary file left behind"; fail=1; }
 [ "$(wc -w <"$tmp/ids")" -eq 6 ] || { echo "FAIL: run printed $(cat "$tmp/ids")"; fail=1; }
+# Text in and out: a copy of the model with a tiny byte-level tokenizer.json.
+mkdir "$tmp/textmodel" && cp "$model"/config.json "$model"/model.safetensors "$tmp/textmodel/"
+expect 1 "textmodel/tokenizer.json: cannot open" -- "$bin" run -m "$tmp/textmodel" -p "Hello" -n 2
+"$MAKE_TINY_TOKENIZER" "$tmp/textmodel/tokenizer.json" || { echo "FAIL: make_tiny_tokenizer"; fail=1; }
+expect 0 "" -- "$bin" run -m "$tmp/textmodel" -p "Hello world" -n 4
+expect 0 "" -- "$bin" run -m "$tmp/textmodel" -p "Hello" --chat -n 4
+expect 2 "give exactly one of --ids and -p" -- "$bin" run -m "$tmp/textmodel" -p "Hello" --ids 1
+expect 0 "256 258 259 111 114 108 100" -- "$bin" tokenize -t "$tmp/textmodel/tokenizer.json" "Hello world"
+expect 0 "300 256 258 301" -- "$bin" tokenize -t "$tmp/textmodel/tokenizer.json" "<|im_start|>Hello<|im_end|>"
+printf 'Hello\n' | "$bin" tokenize -t "$tmp/textmodel/tokenizer.json" - >"$tmp/out"
+[ "$(cat "$tmp/out")" = "256 258 10" ] || { echo "FAIL: stdin tokenize gave $(cat "$tmp/out")"; fail=1; }
+expect 0 "Hello world" -- "$bin" tokenize -t "$tmp/textmodel/tokenizer.json" --decode 256,258,259,111,114,108,100
+expect 1 "id 999 at index 0 has no token" -- "$bin" tokenize -t "$tmp/textmodel/tokenizer.json" --decode 999
 exit $fail

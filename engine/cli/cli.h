@@ -12,6 +12,7 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 
 /* Argument helpers: each prints "hyrecall CMD: ..." to stderr on failure and
  * returns -1. */

@@ -8,14 +8,20 @@
 #include "../model.h"
 #include "../version.h"
 #include "cli.h"
+#include "tokenizer.h"
 
 static const char *HELP =
-    "usage: hyrecall run -m MODEL_DIR --ids 1,2,3 [-n N] [--threads N] [--dump OUT.safetensors]\n\n"
-    "Prefills the prompt token ids in one batched pass, then decodes N tokens greedily (default 16)\n"
-    "and prints the generated ids on one line, separated by spaces. Generation stops early at an\n"
-    "eos id of generation_config.json / config.json.\n\n"
+    "usage: hyrecall run -m MODEL_DIR (--ids 1,2,3 | -p TEXT [--chat]) [-n N] [--threads N]\n"
+    "                    [--dump OUT.safetensors]\n\n"
+    "Prefills the prompt in one batched pass, then decodes N tokens greedily (default 16). With\n"
+    "--ids it prints the generated ids on one line, separated by spaces; with -p it prints the\n"
+    "generated text. Generation stops early at an eos id of generation_config.json / config.json\n"
+    "(and, with --chat, at <|im_end|>).\n\n"
     "  -m, --model DIR     Hugging Face model directory\n"
     "  --ids IDS           prompt token ids, comma separated\n"
+    "  -p, --prompt TEXT   prompt text, tokenized with MODEL_DIR/tokenizer.json\n"
+    "  --chat              wrap the text in the ChatML turn Qwen-family models expect:\n"
+    "                        <|im_start|>user\\nTEXT<|im_end|>\\n<|im_start|>assistant\\n\n"
     "  -n, --max-new N     tokens to generate (default 16)\n"
     "  --threads N         threads for OpenMP and OpenBLAS (default: all cores)\n"
     "  --dump FILE         also write reference outputs to FILE (refuses to overwrite):\n"
@@ -27,7 +33,8 @@ static const char *HELP =
     "exit codes: 0 ok, 1 invalid model or runtime failure, 2 usage error\n";
 
 struct run_options {
-    const char *model_dir, *dump_path;
+    const char *model_dir, *dump_path, *prompt;
+    bool chat;
     int32_t *ids;
     int num_ids;
     long max_new, threads;
@@ -48,6 +55,10 @@ static int parse(int argc, char **argv, struct run_options *o)
             free(o->ids);
             if (!(v = cli_value("run", argc, argv, &i)) || cli_parse_ids("run", a, v, &o->ids, &o->num_ids))
                 return -1;
+        } else if (strcmp(a, "-p") == 0 || strcmp(a, "--prompt") == 0) {
+            if (!(o->prompt = cli_value("run", argc, argv, &i))) return -1;
+        } else if (strcmp(a, "--chat") == 0) {
+            o->chat = true;
         } else if (strcmp(a, "-n") == 0 || strcmp(a, "--max-new") == 0) {
             if (!(v = cli_value("run", argc, argv, &i)) || cli_parse_int("run", a, v, 0, 1 << 24, &o->max_new))
                 return -1;
@@ -61,7 +72,25 @@ static int parse(int argc, char **argv, struct run_options *o)
         }
     }
     if (!o->model_dir) return cli_usage_error("run", "-m MODEL_DIR is required");
-    if (!o->ids) return cli_usage_error("run", "--ids is required");
+    if (!o->ids == !o->prompt) return cli_usage_error("run", "give exactly one of --ids and -p");
+    if (o->chat && !o->prompt) return cli_usage_error("run", "--chat needs -p TEXT");
+    return 0;
+}
+
+/* Tokenizes the -p text (in a ChatML turn with --chat) into o->ids, and adds
+ * <|im_end|> to the stop ids for chat. */
+static int tokenize_prompt(struct run_options *o, struct tokenizer *t, struct model_config *cfg, struct hr_error *e)
+{
+    const char *fmt = o->chat ? "<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n" : "%s";
+    size_t len = strlen(o->prompt) + 64;
+    char *text = malloc(len);
+    snprintf(text, len, fmt, o->prompt);
+    int rc = tok_encode(t, text, strlen(text), &o->ids, &o->num_ids, e);
+    free(text);
+    if (rc != 0) return -1;
+    if (o->num_ids == 0) return hr_fail(e, "the prompt encodes to no tokens");
+    int32_t im_end = tok_token_id(t, "<|im_end|>");
+    if (o->chat && im_end >= 0 && cfg->num_eos < 8) cfg->eos_ids[cfg->num_eos++] = im_end;
     return 0;
 }
 
@@ -101,6 +130,17 @@ int cmd_run(int argc, char **argv)
         free(o.ids);
         return EXIT_RUNTIME;
     }
+    struct tokenizer *tok = NULL;
+    if (o.prompt) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/tokenizer.json", o.model_dir);
+        if (tok_load(path, &tok, &e) != 0 || tokenize_prompt(&o, tok, &m.cfg, &e) != 0) {
+            fprintf(stderr, "hyrecall run: %s\n", e.msg);
+            tok_free(tok);
+            model_free(&m);
+            return EXIT_RUNTIME;
+        }
+    }
     const int64_t V = m.cfg.vocab_size;
     int32_t *gen = malloc(((size_t)o.max_new + 1) * sizeof *gen);
     float *prompt_logits = o.dump_path ? malloc((size_t)(o.num_ids * V) * sizeof(float)) : NULL;
@@ -125,6 +165,17 @@ int cmd_run(int argc, char **argv)
             (o.dump_path && write_dump(&o, &m, prompt_logits, gen, n_gen, step_logits, &e) != 0)) {
             fprintf(stderr, "hyrecall run: %s\n", e.msg);
             rc = EXIT_RUNTIME;
+        } else if (tok) {
+            char *text;
+            size_t len;
+            if (tok_decode(tok, gen, n_gen, &text, &len, &e) != 0) {
+                fprintf(stderr, "hyrecall run: %s\n", e.msg);
+                rc = EXIT_RUNTIME;
+            } else {
+                fwrite(text, 1, len, stdout);
+                printf("\n");
+                free(text);
+            }
         } else {
             for (int i = 0; i < n_gen; i++) printf(i ? " %d" : "%d", gen[i]);
             printf("\n");
@@ -135,6 +186,7 @@ int cmd_run(int argc, char **argv)
     free(prompt_logits);
     free(step_logits);
     free(o.ids);
+    tok_free(tok);
     model_free(&m);
     return rc;
 }

@@ -12,7 +12,8 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"inspect", cmd_inspect, "describe a model directory: architecture, layer plan, tensors, memory"},
-    {"run", cmd_run, "generate greedily from token ids; --dump writes reference logits"},
+    {"run", cmd_run, "generate greedily from text or token ids; --dump writes reference logits"},
+    {"tokenize", cmd_tokenize, "text to token ids and back with a tokenizer.json"},
 };
 
 static void usage(FILE *out)
