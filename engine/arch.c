@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "arch_hypenet.h"
+#include "arch_jet_nemotron.h"
 #include "arch_minimax.h"
 #include "arch_qwen3.h"
 #include "arch_qwen3_next.h"
@@ -10,6 +12,8 @@ static const struct architecture *const registry[] = {
     &arch_qwen3,
     &arch_qwen3_next,
     &arch_minimax,
+    &arch_hypenet,
+    &arch_jet_nemotron,
 };
 
 const struct architecture *arch_find(const char *model_type)

@@ -8,6 +8,7 @@ int bind_softmax_attention(struct weight_binder *b, const struct model_config *c
     const int64_t h = c->hidden_size, q_dim = (int64_t)c->num_heads * c->head_dim,
                   kv_dim = (int64_t)c->num_kv_heads * c->head_dim;
     a->output_gate = spec->output_gate;
+    a->rope = !spec->no_rope;
 #define ATTN(suffix) "model.layers.%d.self_attn." suffix
     if (bind_matrix(b, &a->q, spec->output_gate ? 2 * q_dim : q_dim, h, ATTN("q_proj.weight"), i) ||
         bind_matrix(b, &a->k, kv_dim, h, ATTN("k_proj.weight"), i) ||
@@ -21,7 +22,8 @@ int bind_softmax_attention(struct weight_binder *b, const struct model_config *c
             norm(b, &a->k_norm, c->head_dim, ATTN("k_norm.weight"), i))
             return -1;
     }
-    if (c->attention_bias &&
+    if (spec->separate_gate && bind_matrix(b, &a->o_gate, q_dim, h, ATTN("o_gate.weight"), i)) return -1;
+    if ((c->attention_bias || spec->qkv_bias) &&
         (bind_vector(b, &a->q_bias, spec->output_gate ? 2 * q_dim : q_dim, ATTN("q_proj.bias"), i) ||
          bind_vector(b, &a->k_bias, kv_dim, ATTN("k_proj.bias"), i) ||
          bind_vector(b, &a->v_bias, kv_dim, ATTN("v_proj.bias"), i)))

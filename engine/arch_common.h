@@ -10,6 +10,9 @@ struct attention_spec {
     bool qk_norm;       /* per-head q_norm / k_norm */
     bool norm_plus_one; /* those norms stored as w with RMSNorm(x)·(1 + w) */
     bool output_gate;   /* q_proj yields [q_h | gate_h] per head */
+    bool separate_gate; /* an o_gate projection (HypeNet) */
+    bool qkv_bias;      /* q/k/v biases whatever attention_bias says (Qwen2-style layers) */
+    bool no_rope;       /* position-free softmax attention (HypeNet's HyPE) */
 };
 
 /* model.layers.I.self_attn.{q,k,v,o}_proj (+ biases, + norms). */

@@ -38,6 +38,9 @@ static int bind_lightning(struct weight_binder *b, const struct model_config *c,
     binder_ignore(b, LIN("key_decay"), i);
     binder_ignore(b, LIN("diagonal_decay"), i);
 #undef LIN
+    w->heads = w->kv_heads = c->num_heads;
+    w->head_dim = c->head_dim;
+    w->norm_eps = 1e-6f; /* MiniMaxRMSNorm's default, whatever rms_norm_eps says */
     w->log_decay = lightning_log_decay(c->num_heads, i, c->num_layers);
     return w->log_decay ? 0 : hr_fail(b->e, "out of memory");
 }

@@ -94,6 +94,51 @@ static int get_bool_or(const struct json_ctx *c, const char *field, bool fallbac
     return 0;
 }
 
+int cfg_int(const struct model_config *cfg, const cJSON *obj, const char *field, int min, int fallback, int *out,
+            struct hr_error *e)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
+    if (!v || cJSON_IsNull(v)) {
+        *out = fallback;
+        return 0;
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < min || v->valuedouble > 1e9)
+        return hr_fail(e, "%s: field '%s' must be an integer >= %d", cfg->path, field, min);
+    *out = (int)v->valuedouble;
+    return 0;
+}
+
+int cfg_number(const struct model_config *cfg, const cJSON *obj, const char *field, double fallback, double *out,
+               struct hr_error *e)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
+    if (!v || cJSON_IsNull(v)) {
+        *out = fallback;
+        return 0;
+    }
+    char *end = NULL;
+    if (cJSON_IsNumber(v))
+        *out = v->valuedouble;
+    else if (cJSON_IsString(v)) /* published configs write some numbers as strings ("1e-5") */
+        *out = strtod(v->valuestring, &end);
+    if ((!cJSON_IsNumber(v) && !(cJSON_IsString(v) && end != v->valuestring && *end == '\0')) || !(*out > 0))
+        return hr_fail(e, "%s: field '%s' must be a positive number", cfg->path, field);
+    return 0;
+}
+
+int cfg_bool(const struct model_config *cfg, const cJSON *obj, const char *field, bool fallback, bool *out,
+             struct hr_error *e)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
+    if (!v || cJSON_IsNull(v)) {
+        *out = fallback;
+        return 0;
+    }
+    if (!cJSON_IsBool(v)) return hr_fail(e, "%s: field '%s' must be true or false", cfg->path, field);
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
 /* RoPE: transformers 5 writes rope_parameters {rope_theta, rope_type, factor,
  * partial_rotary_factor}; older files write rope_theta and rope_scaling
  * {type|rope_type, factor} at top level. */
@@ -151,25 +196,38 @@ static int parse_layer_plan(const struct json_ctx *c, struct model_config *cfg)
     if (get_int_or(c, "sliding_window", 1, 0, &window)) return -1;
     if (get_int_or(c, "max_window_layers", 0, cfg->num_layers, &max_window_layers)) return -1;
 
-    const cJSON *types = cJSON_GetObjectItemCaseSensitive(c->root, "layer_types");
+    /* Each family spells its layer plan its own way: transformers' layer_types,
+     * Jet-Nemotron's layer_types of jet/attn/swa, HypeNet's mixer_types. */
+    const char *plan_field = "layer_types";
+    const cJSON *types = cJSON_GetObjectItemCaseSensitive(c->root, plan_field);
+    if (!types || cJSON_IsNull(types)) types = cJSON_GetObjectItemCaseSensitive(c->root, plan_field = "mixer_types");
     bool any_sliding = false;
     if (types && !cJSON_IsNull(types)) {
         if (!cJSON_IsArray(types) || cJSON_GetArraySize(types) != cfg->num_layers)
-            return hr_fail(c->e, "%s: field 'layer_types' must be an array of num_hidden_layers (%d) strings",
-                           c->path, cfg->num_layers);
+            return hr_fail(c->e, "%s: field '%s' must be an array of num_hidden_layers (%d) strings", c->path,
+                           plan_field, cfg->num_layers);
+        static const struct {
+            const char *name;
+            enum layer_kind kind;
+        } names[] = {
+            {"full_attention", LAYER_FULL_ATTENTION}, {"attention", LAYER_FULL_ATTENTION},
+            {"attn", LAYER_FULL_ATTENTION},           {"sliding_attention", LAYER_SLIDING_ATTENTION},
+            {"swa", LAYER_SLIDING_ATTENTION},         {"linear_attention", LAYER_LINEAR_ATTENTION},
+            {"jet", LAYER_LINEAR_ATTENTION},          {"lightning-attn", LAYER_LINEAR_ATTENTION},
+            {"lightning_attn", LAYER_LINEAR_ATTENTION},
+        };
         for (int i = 0; i < cfg->num_layers; i++) {
             const cJSON *t = cJSON_GetArrayItem(types, i);
-            if (!cJSON_IsString(t)) return hr_fail(c->e, "%s: field 'layer_types'[%d] is not a string", c->path, i);
-            if (strcmp(t->valuestring, "full_attention") == 0)
-                cfg->layer_kinds[i] = LAYER_FULL_ATTENTION;
-            else if (strcmp(t->valuestring, "sliding_attention") == 0)
-                cfg->layer_kinds[i] = LAYER_SLIDING_ATTENTION, any_sliding = true;
-            else if (strcmp(t->valuestring, "linear_attention") == 0)
-                cfg->layer_kinds[i] = LAYER_LINEAR_ATTENTION;
-            else
-                return hr_fail(c->e, "%s: field 'layer_types'[%d] is '%s'; supported: full_attention, "
-                                     "sliding_attention, linear_attention",
-                               c->path, i, t->valuestring);
+            if (!cJSON_IsString(t))
+                return hr_fail(c->e, "%s: field '%s'[%d] is not a string", c->path, plan_field, i);
+            size_t k = 0;
+            while (k < sizeof names / sizeof *names && strcmp(t->valuestring, names[k].name) != 0) k++;
+            if (k == sizeof names / sizeof *names)
+                return hr_fail(c->e, "%s: field '%s'[%d] is '%s'; supported: full_attention (attention, attn), "
+                                     "sliding_attention (swa), linear_attention (jet, lightning-attn)",
+                               c->path, plan_field, i, t->valuestring);
+            cfg->layer_kinds[i] = names[k].kind;
+            any_sliding |= names[k].kind == LAYER_SLIDING_ATTENTION;
         }
     } else if (cJSON_GetObjectItemCaseSensitive(c->root, "full_attention_interval")) {
         /* Qwen3-Next before layer_types: every interval-th layer is full. */
@@ -196,6 +254,11 @@ static int parse_layer_plan(const struct json_ctx *c, struct model_config *cfg)
             any_sliding |= slides;
         }
     }
+    /* Jet-Nemotron gives the window as efficient_attention_config.swa.window_size. */
+    const cJSON *swa = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(c->root, "efficient_attention_config"), "swa");
+    const cJSON *ws = cJSON_GetObjectItemCaseSensitive(swa, "window_size");
+    if (any_sliding && window <= 0 && cJSON_IsNumber(ws) && ws->valuedouble >= 1) window = (int)ws->valuedouble;
     if (any_sliding && window <= 0)
         return hr_fail(c->e, "%s: field 'sliding_window' must be a positive integer when layers slide", c->path);
     cfg->sliding_window = any_sliding ? window : 0;
@@ -307,7 +370,8 @@ int config_load(const char *dir, struct model_config *cfg, struct hr_error *e)
     free(text);
     if (!root) return hr_fail(e, "%s: not valid JSON", path);
     int rc = parse_config(path, root, cfg, e);
-    cJSON_Delete(root);
+    cfg->json = root; /* kept for the architecture's own fields */
+    snprintf(cfg->path, sizeof cfg->path, "%s", path);
 
     /* generation_config.json, when present, is what generate() reads for eos. */
     snprintf(path, sizeof path, "%s/generation_config.json", dir);
@@ -331,6 +395,8 @@ void config_free(struct model_config *cfg)
 {
     free(cfg->layer_kinds);
     free(cfg->mlp_only);
+    cJSON_Delete(cfg->json);
+    cfg->json = NULL;
     cfg->layer_kinds = NULL;
     cfg->mlp_only = NULL;
 }

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <cJSON.h>
+
 #include "error.h"
 
 enum layer_kind {
@@ -53,6 +55,11 @@ struct model_config {
 
     /* MiniMax's residual scaling: x' = alpha · norm(x) + beta · f(norm(x)). */
     double linear_attn_alpha, linear_attn_beta, full_attn_alpha, full_attn_beta, mlp_alpha, mlp_beta;
+
+    /* The parsed config.json, kept so that an architecture can read its own
+     * fields with the typed getters below; and its path, for messages. */
+    cJSON *json;
+    char path[4096];
     int eos_ids[8];
     int num_eos;
 };
@@ -61,6 +68,17 @@ struct model_config {
  * has them). Every required field is checked for presence, type and range. */
 int config_load(const char *dir, struct model_config *cfg, struct hr_error *e);
 void config_free(struct model_config *cfg);
+
+/* Typed getters for an architecture's own fields in obj (cfg->json or an
+ * object inside it): absent or null gives the fallback; a wrong type or range
+ * is an error naming cfg->path and the field. cfg_number also accepts a
+ * number written as a string ("1e-5"), as some published configs do. */
+int cfg_int(const struct model_config *cfg, const cJSON *obj, const char *field, int min, int fallback, int *out,
+            struct hr_error *e);
+int cfg_number(const struct model_config *cfg, const cJSON *obj, const char *field, double fallback, double *out,
+               struct hr_error *e);
+int cfg_bool(const struct model_config *cfg, const cJSON *obj, const char *field, bool fallback, bool *out,
+             struct hr_error *e);
 
 /* Reads a whole file into a NUL-terminated buffer (caller frees). */
 char *read_text_file(const char *path, long *len_out, struct hr_error *e);

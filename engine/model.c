@@ -57,6 +57,7 @@ const char *mixer_kind_name(enum mixer_kind k)
     case MIXER_SOFTMAX_ATTENTION: return "softmax attention";
     case MIXER_LIGHTNING: return "lightning attention";
     case MIXER_GATED_DELTA: return "gated delta rule";
+    case MIXER_JET: return "JetBlock (gated delta rule, dynamic conv)";
     }
     return "?";
 }

@@ -17,6 +17,7 @@ enum mixer_kind {
     MIXER_SOFTMAX_ATTENTION, /* attention.h: full or sliding window */
     MIXER_LIGHTNING,         /* lightning.h: decay-gated linear attention (MiniMax) */
     MIXER_GATED_DELTA,       /* gated_delta.h: Gated DeltaNet (Qwen3-Next) */
+    MIXER_JET,               /* gated delta rule with a dynamic convolution on v (Jet-Nemotron's JetBlock) */
 };
 
 const char *mixer_kind_name(enum mixer_kind k);
@@ -25,14 +26,39 @@ struct attention_weights {
     struct weight q, k, v, o;
     const float *q_bias, *k_bias, *v_bias; /* NULL without attention_bias */
     const float *q_norm, *k_norm;          /* per-head RMSNorm weights [head_dim], or NULL */
+    bool rope;        /* false for HypeNet's position-free (HyPE) softmax layers */
     bool output_gate; /* Qwen3-Next: q_proj rows are [q_h | gate_h] per head; o ⊙= sigmoid(gate) */
+    struct weight o_gate; /* HypeNet: o ⊙= sigmoid(x o_gateᵀ); .w NULL when absent */
 };
 
-/* MiniMax lightning attention: qkv_proj rows are [q_h | k_h | v_h] per head. */
+/* Lightning attention. MiniMax fuses the projections (qkv rows [q_h | k_h | v_h]
+ * per head, SiLU on all); HypeNet has separate q/k/v, per-head q/k RMSNorm,
+ * RoPE and a 1/√d scale on q, and may share k/v heads. */
 struct lightning_weights {
-    struct weight qkv, gate, out;
-    const float *norm;      /* RMSNorm over all heads' outputs [heads * head_dim] */
-    float *log_decay;       /* [heads]: −slope_h (owned by the model) */
+    int heads, kv_heads, head_dim;
+    struct weight qkv;          /* MiniMax; .w NULL for HypeNet */
+    struct weight q, k, v;      /* HypeNet */
+    const float *q_norm, *k_norm;
+    bool rope;
+    float q_scale;
+    struct weight gate, out;
+    const float *norm;          /* RMSNorm over all heads' outputs [heads * head_dim] */
+    float norm_eps;
+    float *log_decay;           /* [heads]: −slope_h (owned by the model) */
+};
+
+/* Jet-Nemotron JetBlock: q = silu(Wq x), k = silu(Wk x) [heads, dk];
+ * v = silu(dynamic_conv(Wv x)) [heads, dv] with a kernel generated per token
+ * from x: kern = W2 silu(W1 x) + b2; then the gated delta rule and a gated
+ * RMSNorm with its own g_proj. */
+struct jet_weights {
+    int heads, dk, dv, conv_size, gen_hidden;
+    float norm_eps;
+    struct weight q, k, v, g, b, a, o;
+    struct weight gen1, gen2; /* [gen_hidden, hidden], [heads·dv·conv, gen_hidden] */
+    const float *gen2_bias;   /* [heads·dv·conv] */
+    const float *A_log, *dt_bias; /* [heads] */
+    const float *o_norm;      /* [dv] */
 };
 
 /* Qwen3-Next Gated DeltaNet. */
@@ -65,6 +91,7 @@ struct layer {
     struct attention_weights attn;
     struct lightning_weights lightning;
     struct gated_delta_weights delta;
+    struct jet_weights jet;
     bool sparse; /* MoE feed-forward instead of the dense MLP */
     struct mlp_weights mlp;
     struct moe_weights moe;

@@ -6,12 +6,12 @@
 
 #include "gated_delta.h"
 #include "lightning.h"
-#include "short_conv.h"
+#include "causal_conv.h"
 
 /* ---- sizes ------------------------------------------------------------ */
 
 struct widths {
-    int64_t wide, head_in, gate, mix, conv, heads, ffn;
+    int64_t wide, head_in, gate, mix, conv, kern, heads, ffn;
 };
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
@@ -37,13 +37,27 @@ static struct widths model_widths(const struct model *m)
             w.gate = max64(w.gate, qd);
             w.mix = max64(w.mix, qd);
             break;
-        case MIXER_LIGHTNING:
-            w.wide = max64(w.wide, L->lightning.qkv.rows);
-            w.head_in = max64(w.head_in, qd);
-            w.gate = max64(w.gate, qd);
-            w.mix = max64(w.mix, qd);
-            w.heads = max64(w.heads, c->num_heads);
+        case MIXER_LIGHTNING: {
+            const int64_t d = (int64_t)L->lightning.heads * L->lightning.head_dim;
+            w.wide = max64(w.wide, max64(L->lightning.qkv.rows, d));
+            w.head_in = max64(w.head_in, d);
+            w.gate = max64(w.gate, d);
+            w.mix = max64(w.mix, d);
+            w.heads = max64(w.heads, L->lightning.heads);
             break;
+        }
+        case MIXER_JET: {
+            const struct jet_weights *j = &L->jet;
+            const int64_t vd = (int64_t)j->heads * j->dv;
+            w.wide = max64(w.wide, j->gen_hidden);
+            w.head_in = max64(w.head_in, max64((int64_t)j->heads * j->dk, vd));
+            w.gate = max64(w.gate, vd);
+            w.mix = max64(w.mix, vd);
+            w.conv = max64(w.conv, vd);
+            w.kern = max64(w.kern, vd * j->conv_size);
+            w.heads = max64(w.heads, j->heads);
+            break;
+        }
         case MIXER_GATED_DELTA: {
             const int64_t nv = c->linear_num_value_heads;
             w.wide = max64(w.wide, L->delta.qkvz.rows + L->delta.ba.rows);
@@ -62,7 +76,7 @@ static struct widths model_widths(const struct model *m)
 int64_t session_scratch_bytes(const struct model *m, int max_batch)
 {
     const struct widths w = model_widths(m);
-    int64_t per_token = 3 * (int64_t)m->cfg.hidden_size + w.wide + 3 * w.head_in + w.gate + w.mix + 2 * w.conv +
+    int64_t per_token = 3 * (int64_t)m->cfg.hidden_size + w.wide + 3 * w.head_in + w.gate + w.mix + 2 * w.conv + w.kern +
                         2 * w.heads + 2 * w.ffn;
     return per_token * max_batch * (int64_t)sizeof(float);
 }
@@ -70,8 +84,12 @@ int64_t session_scratch_bytes(const struct model *m, int max_batch)
 static int64_t recurrent_state_floats(const struct model *m, int li)
 {
     const struct model_config *c = &m->cfg;
-    switch (m->layers[li].mixer) {
-    case MIXER_LIGHTNING: return (int64_t)c->num_heads * c->head_dim * c->head_dim;
+    const struct layer *L = &m->layers[li];
+    switch (L->mixer) {
+    case MIXER_LIGHTNING: return (int64_t)L->lightning.heads * L->lightning.head_dim * L->lightning.head_dim;
+    case MIXER_JET:
+        return (int64_t)L->jet.heads * L->jet.dk * L->jet.dv +
+               (int64_t)(L->jet.conv_size - 1) * L->jet.heads * L->jet.dv;
     case MIXER_GATED_DELTA:
         return (int64_t)c->linear_num_value_heads * c->linear_key_head_dim * c->linear_value_head_dim +
                (int64_t)(c->linear_conv_kernel - 1) * conv_channels(c);
@@ -100,7 +118,7 @@ static int alloc_scratch(struct session *s, int B)
 #define ALLOC(field, width) (a->field = malloc((size_t)B * (size_t)max64(width, 1) * sizeof(float)))
     bool ok = ALLOC(x, c->hidden_size) && ALLOC(xn, c->hidden_size) && ALLOC(proj, c->hidden_size) &&
               ALLOC(wide, w.wide) && ALLOC(q, w.head_in) && ALLOC(k, w.head_in) && ALLOC(v, w.head_in) &&
-              ALLOC(gate, w.gate) && ALLOC(mix, w.mix) && ALLOC(conv_in, w.conv) && ALLOC(conv, w.conv) && ALLOC(g, w.heads) &&
+              ALLOC(gate, w.gate) && ALLOC(mix, w.mix) && ALLOC(conv_in, w.conv) && ALLOC(conv, w.conv) && ALLOC(kern, w.kern) && ALLOC(g, w.heads) &&
               ALLOC(beta, w.heads) && ALLOC(ffn_gate, w.ffn) && ALLOC(ffn_up, w.ffn);
 #undef ALLOC
     if (ok && c->num_experts > 0) ok = moe_scratch_init(&a->moe, c, B) == 0;
@@ -113,9 +131,14 @@ static int init_layer_states(struct session *s)
     for (int i = 0; i < c->num_layers; i++) {
         struct layer_state *st = &s->layers[i];
         kv_cache_init(&st->kv, s->m->layers[i].window, c->num_kv_heads, c->head_dim);
-        if (s->m->layers[i].mixer == MIXER_LIGHTNING) {
-            st->S = calloc((size_t)c->num_heads * c->head_dim * c->head_dim, sizeof(float));
+        const struct layer *L = &s->m->layers[i];
+        if (L->mixer == MIXER_LIGHTNING) {
+            st->S = calloc((size_t)L->lightning.heads * L->lightning.head_dim * L->lightning.head_dim, sizeof(float));
             if (!st->S) return -1;
+        } else if (L->mixer == MIXER_JET) {
+            st->S = calloc((size_t)L->jet.heads * L->jet.dk * L->jet.dv, sizeof(float));
+            st->conv_tail = calloc((size_t)(L->jet.conv_size - 1) * L->jet.heads * L->jet.dv + 1, sizeof(float));
+            if (!st->S || !st->conv_tail) return -1;
         } else if (s->m->layers[i].mixer == MIXER_GATED_DELTA) {
             st->S = calloc((size_t)c->linear_num_value_heads * c->linear_key_head_dim * c->linear_value_head_dim,
                            sizeof(float));
@@ -158,7 +181,7 @@ void session_free(struct session *s)
     rope_table_free(&s->rope);
     struct session_scratch *a = &s->a;
     free(a->x), free(a->xn), free(a->proj), free(a->wide), free(a->q), free(a->k), free(a->v);
-    free(a->gate), free(a->mix), free(a->conv_in), free(a->conv), free(a->g), free(a->beta), free(a->ffn_gate), free(a->ffn_up);
+    free(a->gate), free(a->mix), free(a->conv_in), free(a->conv), free(a->kern), free(a->g), free(a->beta), free(a->ffn_gate), free(a->ffn_up);
     moe_scratch_free(&a->moe);
     memset(s, 0, sizeof *s);
 }
@@ -176,8 +199,9 @@ static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 /* Softmax attention of one layer on s->a.xn into s->a.proj:
  *   q, k, v = xn Wqᵀ, xn Wkᵀ, xn Wvᵀ   (Qwen3-Next: q_proj also yields a gate per head)
- *   q, k ← RMSNorm per head (when the model has q/k norms), then RoPE
- *   o = attention(q, k, v), scale 1/√head_dim;  o ⊙= sigmoid(gate);  out = o Woᵀ */
+ *   q, k ← RMSNorm per head (when the model has q/k norms), then RoPE (unless the
+ *   layer is position-free, as HypeNet's);  o = attention(q, k, v), scale 1/√head_dim;
+ *   o ⊙= sigmoid(gate) (gate from q_proj, or from o_gate);  out = o Woᵀ */
 static int softmax_attention_mixer(struct session *s, int li, int n)
 {
     const struct model_config *c = &s->m->cfg;
@@ -200,45 +224,71 @@ static int softmax_attention_mixer(struct session *s, int li, int n)
     linear(a->xn, n, &w->v, w->v_bias, a->v);
     if (w->q_norm) rmsnorm(a->q, w->q_norm, n * H, d, c->rms_norm_eps, a->q);
     if (w->k_norm) rmsnorm(a->k, w->k_norm, n * c->num_kv_heads, d, c->rms_norm_eps, a->k);
-    rope_apply(&s->rope, a->q, n, H, d);
-    rope_apply(&s->rope, a->k, n, c->num_kv_heads, d);
+    if (w->rope) {
+        rope_apply(&s->rope, a->q, n, H, d);
+        rope_apply(&s->rope, a->k, n, c->num_kv_heads, d);
+    }
     const float scale = 1.0f / sqrtf((float)d);
     if (attention_forward(&s->layers[li].kv, a->q, a->k, a->v, n, s->pos, H, scale, a->mix) != 0) return -1;
-    if (w->output_gate)
+    if (w->o_gate.w) linear(a->xn, n, &w->o_gate, NULL, a->gate);
+    if (w->output_gate || w->o_gate.w)
         for (int64_t i = 0; i < (int64_t)n * H * d; i++) a->mix[i] *= sigmoidf(a->gate[i]);
     linear(a->mix, n, &w->o, NULL, a->proj);
     return 0;
 }
 
-/* MiniMax lightning attention (transformers' MiniMaxLightningAttention):
- *   [q_h | k_h | v_h] = silu(xn Wqkvᵀ) per head; no RoPE, no scale;
- *   o = lightning(q, k, v) with log-decay −slope_h;
- *   o ← RMSNorm(o over all heads, eps 1e-6) ⊙ sigmoid(xn Wgᵀ);  out = o Woᵀ */
+/* Lightning attention (lightning.h), in two spellings:
+ *   MiniMax (MiniMaxLightningAttention): [q_h | k_h | v_h] = silu(xn Wqkvᵀ) per head;
+ *     no RoPE, no scale, decay slope scaled by layer depth;
+ *   HypeNet (LightningAttention): q, k, v = xn Wᵀ; q, k ← RMSNorm per head, RoPE;
+ *     q ← q/√d; k/v heads shared in groups when kv_heads < heads.
+ * Then o = lightning(q, k, v) with log-decay −slope_h;
+ *   o ← RMSNorm(o over all heads) ⊙ sigmoid(xn Wgᵀ);  out = o Woᵀ. */
 static void lightning_mixer(struct session *s, int li, int n)
 {
     const struct model_config *c = &s->m->cfg;
     const struct lightning_weights *w = &s->m->layers[li].lightning;
     struct session_scratch *a = &s->a;
-    const int H = c->num_heads, d = c->head_dim;
-    linear(a->xn, n, &w->qkv, NULL, a->wide);
-    for (int t = 0; t < n; t++) {
-        for (int h = 0; h < H; h++) {
-            const float *src = a->wide + ((size_t)t * H + h) * 3 * d;
-            const size_t dst = ((size_t)t * H + h) * d;
-            for (int i = 0; i < d; i++) {
-                a->q[dst + i] = silu(src[i]);
-                a->k[dst + i] = silu(src[d + i]);
-                a->v[dst + i] = silu(src[2 * d + i]);
+    const int H = w->heads, d = w->head_dim;
+    if (w->qkv.w) {
+        linear(a->xn, n, &w->qkv, NULL, a->wide);
+        for (int t = 0; t < n; t++)
+            for (int h = 0; h < H; h++) {
+                const float *src = a->wide + ((size_t)t * H + h) * 3 * d;
+                const size_t dst = ((size_t)t * H + h) * d;
+                for (int i = 0; i < d; i++) {
+                    a->q[dst + i] = silu(src[i]);
+                    a->k[dst + i] = silu(src[d + i]);
+                    a->v[dst + i] = silu(src[2 * d + i]);
+                }
             }
-            a->g[(size_t)t * H + h] = w->log_decay[h];
+    } else {
+        const int KV = w->kv_heads, group = H / KV;
+        linear(a->xn, n, &w->q, NULL, a->q);
+        linear(a->xn, n, &w->k, NULL, a->k);
+        linear(a->xn, n, &w->v, NULL, a->v);
+        rmsnorm(a->q, w->q_norm, n * H, d, c->rms_norm_eps, a->q);
+        rmsnorm(a->k, w->k_norm, n * KV, d, c->rms_norm_eps, a->k);
+        if (w->rope) {
+            rope_apply(&s->rope, a->q, n, H, d);
+            rope_apply(&s->rope, a->k, n, KV, d);
         }
+        for (int64_t i = 0; i < (int64_t)n * H * d; i++) a->q[i] *= w->q_scale;
+        if (group > 1) /* head h reads kv head h / group: expand in place, last row first */
+            for (float *x[2] = {a->k, a->v}, **p = x; p < x + 2; p++)
+                for (int t = n - 1; t >= 0; t--)
+                    for (int h = H - 1; h >= 0; h--)
+                        memmove(*p + ((size_t)t * H + h) * d, *p + ((size_t)t * KV + h / group) * d,
+                                (size_t)d * sizeof(float));
     }
+    for (int t = 0; t < n; t++)
+        for (int h = 0; h < H; h++) a->g[(size_t)t * H + h] = w->log_decay[h];
     float *S = s->layers[li].S;
     if (n == 1)
         lightning_step(H, d, d, a->q, a->k, a->v, a->g, S, a->mix);
     else
         lightning_chunked(n, H, d, d, a->q, a->k, a->v, a->g, S, a->mix, LIGHTNING_DEFAULT_CHUNK);
-    rmsnorm(a->mix, w->norm, n, H * d, 1e-6, a->mix);
+    rmsnorm(a->mix, w->norm, n, H * d, w->norm_eps, a->mix);
     linear(a->xn, n, &w->gate, NULL, a->gate);
     for (int64_t i = 0; i < (int64_t)n * H * d; i++) a->mix[i] *= sigmoidf(a->gate[i]);
     linear(a->mix, n, &w->out, NULL, a->proj);
@@ -314,6 +364,62 @@ static void gated_delta_mixer(struct session *s, int li, int n)
     linear(a->mix, n, &w->out, NULL, a->proj);
 }
 
+/* L2-normalises each head of x [rows, d] (eps 1e-6 on the sum of squares, as
+ * fla's in-kernel l2norm) and multiplies by scale. */
+static void l2norm_heads(float *x, int64_t rows, int d, float scale)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        float *v = x + r * d;
+        double ss = 0;
+        for (int i = 0; i < d; i++) ss += (double)v[i] * v[i];
+        const float inv = (float)(1.0 / sqrt(ss + 1e-6)) * scale;
+        for (int i = 0; i < d; i++) v[i] *= inv;
+    }
+}
+
+/* Jet-Nemotron's JetBlock (NVlabs/Jet-Nemotron jet_block.py, dynamic_conv.py):
+ *   q = silu(xn Wqᵀ), k = silu(xn Wkᵀ)                      [heads, dk]
+ *   kern_t = W2 silu(W1 xn_t) + b2 → [value channels, K]      (tap fastest)
+ *   v = silu(causal_conv(xn Wvᵀ, kern_t))                     [heads, dv]
+ *   β = sigmoid(xn Wbᵀ), g = −exp(A_log) · softplus(xn Waᵀ + dt_bias)
+ *   q, k ← L2-normalised, q /= √dk;  o = gated_delta(q, k, v, g, β)
+ *   o_h ← RMSNorm(o_h, norm_eps) · w ⊙ silu(xn Wgᵀ)_h;  out = o Woᵀ */
+static void jet_mixer(struct session *s, int li, int n)
+{
+    const struct jet_weights *w = &s->m->layers[li].jet;
+    struct session_scratch *a = &s->a;
+    const int H = w->heads, dk = w->dk, dv = w->dv, C = H * dv, K = w->conv_size;
+    linear(a->xn, n, &w->q, NULL, a->q);
+    linear(a->xn, n, &w->k, NULL, a->k);
+    for (int64_t i = 0; i < (int64_t)n * H * dk; i++) a->q[i] = silu(a->q[i]), a->k[i] = silu(a->k[i]);
+    /* The dynamic convolution's per-token kernels, then the convolution. */
+    linear(a->xn, n, &w->gen1, NULL, a->wide);
+    for (int64_t i = 0; i < (int64_t)n * w->gen_hidden; i++) a->wide[i] = silu(a->wide[i]);
+    linear(a->wide, n, &w->gen2, w->gen2_bias, a->kern);
+    linear(a->xn, n, &w->v, NULL, a->conv_in);
+    causal_conv_forward(a->conv_in, n, C, K, a->kern, (size_t)C * K, s->layers[li].conv_tail, a->v);
+    for (int64_t i = 0; i < (int64_t)n * C; i++) a->v[i] = silu(a->v[i]);
+    linear(a->xn, n, &w->b, NULL, a->beta);
+    linear(a->xn, n, &w->a, NULL, a->g);
+    for (int t = 0; t < n; t++)
+        for (int h = 0; h < H; h++) {
+            const size_t i = (size_t)t * H + h;
+            a->beta[i] = sigmoidf(a->beta[i]);
+            a->g[i] = -expf(w->A_log[h]) * softplusf(a->g[i] + w->dt_bias[h]);
+        }
+    l2norm_heads(a->q, (int64_t)n * H, dk, 1.0f / sqrtf((float)dk));
+    l2norm_heads(a->k, (int64_t)n * H, dk, 1.0f);
+    float *S = s->layers[li].S;
+    if (n == 1)
+        gated_delta_step(H, dk, dv, a->q, a->k, a->v, a->g, a->beta, S, a->mix);
+    else
+        gated_delta_chunked(n, H, dk, dv, a->q, a->k, a->v, a->g, a->beta, S, a->mix, GATED_DELTA_DEFAULT_CHUNK);
+    rmsnorm(a->mix, w->o_norm, n * H, dv, w->norm_eps, a->mix);
+    linear(a->xn, n, &w->g, NULL, a->gate);
+    for (int64_t i = 0; i < (int64_t)n * C; i++) a->mix[i] *= silu(a->gate[i]);
+    linear(a->mix, n, &w->o, NULL, a->proj);
+}
+
 /* ---- the decoder ---------------------------------------------------------- */
 
 /* x ← α·r + β·proj with r = x (pre-norm) or r = xn (MiniMax). */
@@ -340,6 +446,7 @@ static int layer_forward(struct session *s, int li, int n)
         break;
     case MIXER_LIGHTNING: lightning_mixer(s, li, n); break;
     case MIXER_GATED_DELTA: gated_delta_mixer(s, li, n); break;
+    case MIXER_JET: jet_mixer(s, li, n); break;
     }
     residual(s, L, n, L->mix_alpha, L->mix_beta);
     rmsnorm(a->x, L->post_attention_norm, n, c->hidden_size, c->rms_norm_eps, a->xn);

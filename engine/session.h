@@ -23,7 +23,7 @@
 struct layer_state {
     struct kv_cache kv; /* softmax attention */
     float *S;           /* linear attention: [heads, d_k, d_v] */
-    float *conv_tail;   /* gated delta: [kernel − 1, conv channels] */
+    float *conv_tail;   /* gated delta / JetBlock: [kernel − 1, conv channels] */
 };
 
 /* Activations of one micro-batch of B tokens; widths are the maxima over
@@ -37,6 +37,7 @@ struct session_scratch {
     float *gate;      /* output gates [B, heads · d_v] */
     float *mix;       /* mixer output [B, heads · d_v] */
     float *conv_in, *conv; /* convolution input and output [B, conv channels] */
+    float *kern;           /* dynamic convolution kernels [B, conv channels · kernel] */
     float *g, *beta;  /* [B, heads] */
     float *ffn_gate, *ffn_up; /* [B, intermediate] */
     struct moe_scratch moe;

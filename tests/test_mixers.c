@@ -10,7 +10,7 @@
 
 #include "gated_delta.h"
 #include "lightning.h"
-#include "short_conv.h"
+#include "causal_conv.h"
 #include "test_util.h"
 
 static uint64_t rng = 88172645463325252ull;
@@ -139,35 +139,40 @@ static void long_prefill(bool delta, int T)
     free_inputs(&in);
 }
 
-/* The short convolution fed in pieces (prefill then steps, uneven splits)
- * equals the plain formula over the whole sequence with zero history. */
-static void short_conv_pieces(void)
+/* The causal convolution, static (Qwen3-Next) and dynamic (Jet-Nemotron, a
+ * kernel per token), fed in pieces (prefill, then single decode steps, uneven
+ * splits) equals the plain formula over the whole sequence with zero history. */
+static void causal_conv_pieces(bool dynamic)
 {
-    const int T = 50, C = 7, K = 4;
-    float x[50 * 7], w[7 * 4], ref[50 * 7], out[50 * 7], tail[3 * 7] = {0};
+    enum { T = 50, C = 7, K = 4 };
+    static float x[T * C], w[T * C * K], ref[T * C], out[T * C];
+    float tail[(K - 1) * C] = {0};
+    const size_t stride = dynamic ? C * K : 0;
     for (int i = 0; i < T * C; i++) x[i] = frand();
-    for (int i = 0; i < C * K; i++) w[i] = frand();
+    for (int i = 0; i < T * C * K; i++) w[i] = frand();
     for (int t = 0; t < T; t++)
         for (int c = 0; c < C; c++) {
             double acc = 0;
             for (int j = 0; j < K; j++)
-                if (t - (K - 1) + j >= 0) acc += (double)w[c * K + j] * x[(t - (K - 1) + j) * C + c];
+                if (t - (K - 1) + j >= 0) acc += (double)w[t * stride + c * K + j] * x[(t - (K - 1) + j) * C + c];
             ref[t * C + c] = (float)acc;
         }
     const int pieces[] = {1, 2, 13, 1, 1, 5, 27};
     for (int p = 0, t = 0; t < T; p++) {
         int n = pieces[p % 7] < T - t ? pieces[p % 7] : T - t;
-        short_conv_forward(x + t * C, n, C, K, w, tail, out + t * C);
+        causal_conv_forward(x + t * C, n, C, K, w + t * stride, stride, tail, out + t * C);
         t += n;
     }
     double e = max_abs_diff(out, ref, T * C);
-    printf("  short conv in pieces 1,2,13,1,1,5,27 vs whole-sequence formula: max |diff| %.2g\n", e);
-    CHECK(e <= 1e-6, "short conv pieces differ by %g", e);
+    printf("  %s conv in pieces 1,2,13,1,1,5,27 (prefill + steps) vs whole-sequence formula: max |diff| %.2g\n",
+           dynamic ? "dynamic" : "static ", e);
+    CHECK(e <= 1e-6, "causal conv pieces differ by %g", e);
 }
 
 int main(int argc, char **argv)
 {
-    short_conv_pieces();
+    causal_conv_pieces(false);
+    causal_conv_pieces(true);
     const int chunks[] = {16, 32, 64, 128};
     const int C = 64, lengths[] = {1, C - 1, C, C + 1, 3 * C + 17, 4096};
     for (int d = 0; d < 2; d++) {
