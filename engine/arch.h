@@ -6,6 +6,7 @@
 #define HYRECALL_ARCH_H
 
 #include "model.h"
+#include "qk_parts.h"
 #include "weight_binder.h"
 
 struct architecture {
@@ -13,6 +14,9 @@ struct architecture {
     const char *hf_class;
     const char *description;
     int (*bind)(struct weight_binder *b, struct model *m);
+    /* The query/key projections of layer i (and their biases and norms), for
+     * the restore module. Reads only the config. */
+    int (*qk_parts)(const struct model_config *c, int layer, struct qk_parts *out, struct hr_error *e);
 };
 
 /* The entry for model_type, or NULL. */

@@ -152,9 +152,21 @@ static int hypenet_bind(struct weight_binder *b, struct model *m)
     return 0;
 }
 
+/* Both layer kinds: the whole q_proj and k_proj, with per-head q/k norms. */
+static int hypenet_qk_parts(const struct model_config *c, int i, struct qk_parts *p, struct hr_error *e)
+{
+    (void)c, (void)e;
+    qk_add_whole(p, QK_QUERY, "model.layers.%d.self_attn.q_proj.weight", i);
+    qk_add_whole(p, QK_KEY, "model.layers.%d.self_attn.k_proj.weight", i);
+    qk_add_whole(p, QK_NORM, "model.layers.%d.self_attn.q_norm.weight", i);
+    qk_add_whole(p, QK_NORM, "model.layers.%d.self_attn.k_norm.weight", i);
+    return 0;
+}
+
 const struct architecture arch_hypenet = {
     .model_type = "hypenet",
     .hf_class = "HypeNetForCausalLM",
     .description = "HypeNet: lightning attention (RoPE, q/k norm, gate) + position-free gated softmax attention",
+    .qk_parts = hypenet_qk_parts,
     .bind = hypenet_bind,
 };

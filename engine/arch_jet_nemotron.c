@@ -105,9 +105,24 @@ static int jet_nemotron_bind(struct weight_binder *b, struct model *m)
     return 0;
 }
 
+/* JetBlock and attention: the whole q_proj and k_proj (attention layers also
+ * have q/k biases). */
+static int jet_nemotron_qk_parts(const struct model_config *c, int i, struct qk_parts *p, struct hr_error *e)
+{
+    (void)e;
+    qk_add_whole(p, QK_QUERY, "model.layers.%d.self_attn.q_proj.weight", i);
+    qk_add_whole(p, QK_KEY, "model.layers.%d.self_attn.k_proj.weight", i);
+    if (c->layer_kinds[i] != LAYER_LINEAR_ATTENTION) {
+        qk_add_whole(p, QK_BIAS, "model.layers.%d.self_attn.q_proj.bias", i);
+        qk_add_whole(p, QK_BIAS, "model.layers.%d.self_attn.k_proj.bias", i);
+    }
+    return 0;
+}
+
 const struct architecture arch_jet_nemotron = {
     .model_type = "jet_nemotron",
     .hf_class = "JetNemotronForCausalLM",
     .description = "Jet-Nemotron: JetBlock (gated delta rule + dynamic conv) + full and sliding-window attention",
+    .qk_parts = jet_nemotron_qk_parts,
     .bind = jet_nemotron_bind,
 };

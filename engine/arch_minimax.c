@@ -93,9 +93,26 @@ static int minimax_bind(struct weight_binder *b, struct model *m)
     return 0;
 }
 
+/* Full layers: q_proj, k_proj. Lightning layers: the q and k rows of the
+ * fused qkv_proj, [q_h | k_h | v_h] per head. */
+static int minimax_qk_parts(const struct model_config *c, int i, struct qk_parts *p, struct hr_error *e)
+{
+    (void)e;
+    const int64_t d = c->head_dim;
+    if (c->layer_kinds[i] == LAYER_LINEAR_ATTENTION) {
+        qk_add(p, QK_QUERY, 0, d, 3 * d, c->num_heads, "model.layers.%d.self_attn.qkv_proj.weight", i);
+        qk_add(p, QK_KEY, d, d, 3 * d, c->num_heads, "model.layers.%d.self_attn.qkv_proj.weight", i);
+    } else {
+        qk_add_whole(p, QK_QUERY, "model.layers.%d.self_attn.q_proj.weight", i);
+        qk_add_whole(p, QK_KEY, "model.layers.%d.self_attn.k_proj.weight", i);
+    }
+    return 0;
+}
+
 const struct architecture arch_minimax = {
     .model_type = "minimax",
     .hf_class = "MiniMaxForCausalLM",
     .description = "MiniMax: lightning attention + GQA softmax attention, Mixtral MoE, post-norm residuals",
+    .qk_parts = minimax_qk_parts,
     .bind = minimax_bind,
 };

@@ -35,9 +35,25 @@ static int qwen3_bind(struct weight_binder *b, struct model *m)
     return 0;
 }
 
+/* Query and key: the whole q_proj and k_proj; biases and q/k norms beside them. */
+static int qwen3_qk_parts(const struct model_config *c, int i, struct qk_parts *p, struct hr_error *e)
+{
+    (void)e;
+    qk_add_whole(p, QK_QUERY, "model.layers.%d.self_attn.q_proj.weight", i);
+    qk_add_whole(p, QK_KEY, "model.layers.%d.self_attn.k_proj.weight", i);
+    qk_add_whole(p, QK_NORM, "model.layers.%d.self_attn.q_norm.weight", i);
+    qk_add_whole(p, QK_NORM, "model.layers.%d.self_attn.k_norm.weight", i);
+    if (c->attention_bias) {
+        qk_add_whole(p, QK_BIAS, "model.layers.%d.self_attn.q_proj.bias", i);
+        qk_add_whole(p, QK_BIAS, "model.layers.%d.self_attn.k_proj.bias", i);
+    }
+    return 0;
+}
+
 const struct architecture arch_qwen3 = {
     .model_type = "qwen3",
     .hf_class = "Qwen3ForCausalLM",
     .description = "Qwen3: GQA softmax attention (full or sliding window) with q/k RMSNorm, SwiGLU MLP",
+    .qk_parts = qwen3_qk_parts,
     .bind = qwen3_bind,
 };

@@ -108,9 +108,31 @@ static int qwen3_next_bind(struct weight_binder *b, struct model *m)
     return 0;
 }
 
+/* Gated attention: the q rows of q_proj ([q_h | gate_h] per head), k_proj.
+ * Gated DeltaNet: the q and k rows of in_proj_qkvz, per key head
+ * [q (dk) | k (dk) | v (r·dv) | z (r·dv)]. */
+static int qwen3_next_qk_parts(const struct model_config *c, int i, struct qk_parts *p, struct hr_error *e)
+{
+    (void)e;
+    if (c->layer_kinds[i] == LAYER_LINEAR_ATTENTION) {
+        const int64_t nk = c->linear_num_key_heads, dk = c->linear_key_head_dim,
+                      r = c->linear_num_value_heads / (nk ? nk : 1), block = 2 * dk + 2 * r * c->linear_value_head_dim;
+        qk_add(p, QK_QUERY, 0, dk, block, nk, "model.layers.%d.linear_attn.in_proj_qkvz.weight", i);
+        qk_add(p, QK_KEY, dk, dk, block, nk, "model.layers.%d.linear_attn.in_proj_qkvz.weight", i);
+        return 0;
+    }
+    const int64_t d = c->head_dim;
+    qk_add(p, QK_QUERY, 0, d, 2 * d, c->num_heads, "model.layers.%d.self_attn.q_proj.weight", i);
+    qk_add_whole(p, QK_KEY, "model.layers.%d.self_attn.k_proj.weight", i);
+    qk_add_whole(p, QK_NORM, "model.layers.%d.self_attn.q_norm.weight", i);
+    qk_add_whole(p, QK_NORM, "model.layers.%d.self_attn.k_norm.weight", i);
+    return 0;
+}
+
 const struct architecture arch_qwen3_next = {
     .model_type = "qwen3_next",
     .hf_class = "Qwen3NextForCausalLM",
     .description = "Qwen3-Next: Gated DeltaNet + gated softmax attention, MoE with shared expert",
+    .qk_parts = qwen3_next_qk_parts,
     .bind = qwen3_next_bind,
 };

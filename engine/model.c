@@ -22,10 +22,19 @@ static int check_unexpected(struct weight_binder *b)
     return 0;
 }
 
-int model_load(const char *dir, struct model *m, struct hr_error *e)
+void tensor_patches_free(struct tensor_patch *patches)
+{
+    for (ptrdiff_t i = 0; i < shlen(patches); i++) free(patches[i].value);
+    shfree(patches);
+}
+
+int model_load(const char *dir, struct model *m, struct hr_error *e) { return model_load_patched(dir, NULL, m, e); }
+
+int model_load_patched(const char *dir, struct tensor_patch *patches, struct model *m, struct hr_error *e)
 {
     memset(m, 0, sizeof *m);
     m->dir = strdup(dir);
+    m->patches = patches;
     if (config_load(dir, &m->cfg, e) != 0) goto fail;
     m->arch = arch_find(m->cfg.model_type);
     if (!m->arch) {
@@ -44,6 +53,9 @@ int model_load(const char *dir, struct model *m, struct hr_error *e)
     int rc = m->arch->bind(&b, m);
     if (rc == 0) rc = check_unexpected(&b);
     shfree(b.used);
+    for (ptrdiff_t i = 0; rc == 0 && i < shlen(m->patches); i++)
+        if (!st_find(&m->weights, m->patches[i].key))
+            rc = hr_fail(e, "%s: patched tensor '%s' is not in the checkpoint", dir, m->patches[i].key);
     if (rc != 0) goto fail;
     return 0;
 fail:
@@ -71,6 +83,7 @@ void model_free(struct model *m)
         }
     for (ptrdiff_t i = 0; i < arrlen(m->owned); i++) free(m->owned[i]);
     arrfree(m->owned);
+    tensor_patches_free(m->patches);
     free(m->layers);
     st_close_archive(&m->weights);
     config_free(&m->cfg);

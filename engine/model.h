@@ -103,6 +103,13 @@ struct layer {
 
 struct architecture; /* see arch.h */
 
+/* Tensors replaced at load time (the restore module): tensor name -> its
+ * whole contents in float32, in the tensor's shape. stb_ds string map. */
+struct tensor_patch {
+    char *key;
+    float *value;
+};
+
 struct model {
     char *dir;
     struct model_config cfg;
@@ -113,6 +120,7 @@ struct model {
     const float *final_norm;
     struct layer *layers; /* [num_layers] */
     void **owned;         /* stb_ds array of converted copies to free */
+    struct tensor_patch *patches; /* owned; NULL when nothing is patched */
     int64_t owned_bytes;
     int64_t num_params;
 };
@@ -121,6 +129,10 @@ struct model {
  * must be present with the shape the config implies, and no other tensor may
  * be present; the first violation is reported naming the file and tensor. */
 int model_load(const char *dir, struct model *m, struct hr_error *e);
+/* The same, with some tensors' contents replaced by patches (which the model
+ * takes ownership of, also on failure). Patched names must exist in DIR. */
+int model_load_patched(const char *dir, struct tensor_patch *patches, struct model *m, struct hr_error *e);
+void tensor_patches_free(struct tensor_patch *patches);
 void model_free(struct model *m);
 
 #endif

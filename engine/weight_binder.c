@@ -27,6 +27,8 @@ static const struct st_tensor *lookup(struct weight_binder *b, const char *name)
 /* A float32 view of t: the mmap itself when possible, else a converted copy. */
 static const float *as_f32(struct weight_binder *b, const struct st_tensor *t)
 {
+    ptrdiff_t patched = shgeti(b->m->patches, t->name);
+    if (patched >= 0) return b->m->patches[patched].value;
     if (t->dtype == DT_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) return t->data;
     float *copy = malloc((size_t)(t->numel ? t->numel : 1) * sizeof(float));
     if (!copy) {

@@ -8,11 +8,25 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../model.h"
+#include "../restore.h"
+
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+
+/* Restore flags shared by the commands that load a model: consumes argv[*i]
+ * (and its value) when it is one of them, setting *matched. */
+int cli_restore_flag(const char *cmd, int argc, char **argv, int *i, struct restore_options *o, bool *matched);
+#define CLI_RESTORE_HELP                                                                                               \
+    "  --restore-from BASE   patch W_Q/W_K from the base checkpoint BASE at load time\n"                              \
+    "  --restore qk|procrustes  (default qk)   --restore-layers full|attention|linear|all|0,3,7\n"                   \
+    "  --procrustes-alpha A  --restore-with biases,norms   (see hyrecall restore --help)\n"
+/* Loads dir, restored when o->base_dir is set; prints the error. */
+int cli_load_model(const char *cmd, const char *dir, const struct restore_options *o, struct model *m);
 
 /* Argument helpers: each prints "hyrecall CMD: ..." to stderr on failure and
  * returns -1. */

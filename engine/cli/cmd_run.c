@@ -24,6 +24,7 @@ static const char *HELP =
     "                        <|im_start|>user\\nTEXT<|im_end|>\\n<|im_start|>assistant\\n\n"
     "  -n, --max-new N     tokens to generate (default 16)\n"
     "  --threads N         threads for OpenMP and OpenBLAS (default: all cores)\n"
+    CLI_RESTORE_HELP
     "  --dump FILE         also write reference outputs to FILE (refuses to overwrite):\n"
     "                        input_ids I32 [T]; logits F32 [T, V] (prompt, one parallel pass);\n"
     "                        generated_ids I32 [G]; full_logits_last F32 [G, V] (row i: logits\n"
@@ -38,14 +39,19 @@ struct run_options {
     int32_t *ids;
     int num_ids;
     long max_new, threads;
+    struct restore_options restore;
 };
 
 static int parse(int argc, char **argv, struct run_options *o)
 {
     memset(o, 0, sizeof *o);
     o->max_new = 16;
+    restore_options_default(&o->restore);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
+        bool matched;
+        if (cli_restore_flag("run", argc, argv, &i, &o->restore, &matched)) return -1;
+        if (matched) continue;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(HELP, stdout);
             exit(EXIT_OK);
@@ -125,8 +131,7 @@ int cmd_run(int argc, char **argv)
     cpu_set_threads((int)o.threads);
     struct hr_error e;
     struct model m;
-    if (model_load(o.model_dir, &m, &e) != 0) {
-        fprintf(stderr, "hyrecall run: %s\n", e.msg);
+    if (cli_load_model("run", o.model_dir, &o.restore, &m) != 0) {
         free(o.ids);
         return EXIT_RUNTIME;
     }

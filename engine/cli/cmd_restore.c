@@ -1,0 +1,74 @@
+/* hyrecall restore: write a restored checkpoint. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *HELP =
+    "usage: hyrecall restore --base BASE_DIR --tuned TUNED_DIR --method qk|procrustes --out OUT_DIR\n"
+    "                        [--layers full|attention|linear|all|0,3,7] [--alpha A] [--with biases,norms]\n\n"
+    "Writes OUT_DIR, a complete model directory: TUNED_DIR's config and tokenizer files, and one\n"
+    "model.safetensors holding every tensor of TUNED_DIR with the query/key projections of the chosen\n"
+    "layers restored from BASE_DIR (metadata and hyrecall_restore.json record base, tuned, method and\n"
+    "layers). The same patch as --restore-from on run. Written to a temporary directory and renamed;\n"
+    "OUT_DIR must not exist; BASE_DIR and TUNED_DIR are only read.\n\n"
+    "  --method qk          W_Q, W_K of the restored layers taken from BASE (QK-Restore)\n"
+    "  --method procrustes  W = (1-A) B + A B R*, R* the rotation minimising |B R - F| over the stacked\n"
+    "                       [W_Q; W_K] of base (B) and tuned (F) per layer\n"
+    "  --layers             default full: the full softmax-attention layers\n"
+    "  --alpha A            Procrustes blend in [0, 1] (default 1; 0 is qk)\n"
+    "  --with               also restore q/k biases and/or q/k norm weights\n\n"
+    "These restore rules are hyrecall's reading of the paper's abstract (see README.md).\n"
+    "exit codes: 0 ok, 1 mismatched or unreadable checkpoints, unwritable OUT_DIR, 2 usage error\n";
+
+int cmd_restore(int argc, char **argv)
+{
+    struct restore_options o;
+    restore_options_default(&o);
+    const char *tuned = NULL, *out = NULL;
+    bool have_method = false;
+    struct hr_error e;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(HELP, stdout);
+            return EXIT_OK;
+        }
+        if (!(v = i + 1 < argc ? argv[i + 1] : NULL)) {
+            cli_usage_error("restore", "%s needs a value", a);
+            return EXIT_USAGE;
+        }
+        i++;
+        int bad = 0;
+        if (strcmp(a, "--base") == 0) o.base_dir = v;
+        else if (strcmp(a, "--tuned") == 0) tuned = v;
+        else if (strcmp(a, "--out") == 0) out = v;
+        else if (strcmp(a, "--method") == 0) bad = restore_parse_method(v, &o, &e), have_method = true;
+        else if (strcmp(a, "--layers") == 0) bad = restore_parse_layers(v, &o, &e);
+        else if (strcmp(a, "--with") == 0) bad = restore_parse_with(v, &o, &e);
+        else if (strcmp(a, "--alpha") == 0) {
+            char *end;
+            o.alpha = strtod(v, &end);
+            if (end == v || *end || !(o.alpha >= 0 && o.alpha <= 1))
+                bad = hr_fail(&e, "--alpha expects a number in [0, 1], got '%s'", v);
+        } else {
+            cli_usage_error("restore", "unknown option '%s'", a);
+            return EXIT_USAGE;
+        }
+        if (bad) {
+            cli_usage_error("restore", "%s", e.msg);
+            return EXIT_USAGE;
+        }
+    }
+    if (!o.base_dir || !tuned || !out || !have_method) {
+        cli_usage_error("restore", "--base, --tuned, --method and --out are required");
+        return EXIT_USAGE;
+    }
+    if (restore_write_checkpoint(tuned, &o, out, &e) != 0) {
+        fprintf(stderr, "hyrecall restore: %s\n", e.msg);
+        return EXIT_RUNTIME;
+    }
+    printf("wrote %s\n", out);
+    return EXIT_OK;
+}
