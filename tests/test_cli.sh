@@ -57,4 +57,12 @@ printf 'Hello\n' | "$bin" tokenize -t "$tmp/textmodel/tokenizer.json" - >"$tmp/o
 [ "$(cat "$tmp/out")" = "256 258 10" ] || { echo "FAIL: stdin tokenize gave $(cat "$tmp/out")"; fail=1; }
 expect 0 "Hello world" -- "$bin" tokenize -t "$tmp/textmodel/tokenizer.json" --decode 256,258,259,111,114,108,100
 expect 1 "id 999 at index 0 has no token" -- "$bin" tokenize -t "$tmp/textmodel/tokenizer.json" --decode 999
+# Restore: write a checkpoint, compare it, refuse to overwrite it.
+expect 0 "wrote $tmp/restored" -- "$bin" restore --base "$model" --tuned "$model" --method procrustes --out "$tmp/restored"
+expect 1 "already exists; refusing to overwrite" -- "$bin" restore --base "$model" --tuned "$model" --method qk --out "$tmp/restored"
+expect 2 "are required" -- "$bin" restore --base "$model" --tuned "$model" --out "$tmp/x"
+expect 2 "expected qk or procrustes" -- "$bin" run -m "$model" --ids 1 --restore-from "$model" --restore rotate
+expect 0 "(W_Q, layer 1 full_attention)" -- "$bin" inspect --diff "$model" "$tmp/restored"
+expect 0 "" -- "$bin" run -m "$model" --ids 1,2,3 -n 3 --restore-from "$model" --restore-layers 0,1
+expect 1 "layer 9 does not exist" -- "$bin" run -m "$model" --ids 1,2,3 -n 3 --restore-from "$model" --restore-layers 9
 exit $fail

@@ -23,6 +23,7 @@
 #include "session.h"
 #include "stb_ds.h"
 #include "test_util.h"
+#include "weight_diff.h"
 
 static const char *goldens;
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
@@ -353,8 +354,32 @@ static void errors(void)
     free(a), free(b), free(parent);
 }
 
+/* inspect --diff's measures on matrices with known answers. */
+static void diff_measures(void)
+{
+    enum { R = 6, C = 10 };
+    float a[R * C], b[R * C], rot[R * C];
+    for (int i = 0; i < R * C; i++) a[i] = (float)urand(), b[i] = 2 * a[i];
+    /* rot: a with input dimensions 0 and 1 rotated by 30 degrees. */
+    const double th = M_PI / 6;
+    for (int r = 0; r < R; r++) {
+        for (int c = 0; c < C; c++) rot[r * C + c] = a[r * C + c];
+        rot[r * C + 0] = (float)(cos(th) * a[r * C + 0] - sin(th) * a[r * C + 1]);
+        rot[r * C + 1] = (float)(sin(th) * a[r * C + 0] + cos(th) * a[r * C + 1]);
+    }
+    double scaled = top_subspace_angle(a, b, R, C, 3), rotated = top_subspace_angle(a, rot, R, C, R);
+    double same = top_subspace_angle(a, a, R, C, 3), rel = relative_change(a, b, R * C);
+    printf("diff measures: |A-2A|/|A| = %.3g; angle(A, 2A) = %.2g deg; angle(A, A) = %.2g deg; angle of the full row "
+           "space after a 30-degree input rotation = %.2f deg\n",
+           rel, scaled, same, rotated);
+    CHECK(fabs(rel - 1) < 1e-6, "relative change of 2A is %g", rel);
+    CHECK(scaled < 1e-3 && same < 1e-3, "scaling or identity moved the subspace: %g, %g", scaled, same);
+    CHECK(rotated > 1 && rotated <= 30.0 + 1e-3, "rotation angle %g outside (1, 30]", rotated);
+}
+
 int main(int argc, char **argv)
 {
+    diff_measures();
     if (argc < 2) return 2;
     goldens = argv[1];
     procrustes_math();
