@@ -14,6 +14,7 @@ static const struct {
     {"inspect", cmd_inspect, "describe a model directory: architecture, layer plan, tensors, memory"},
     {"run", cmd_run, "generate greedily from text or token ids; --dump writes reference logits"},
     {"tokenize", cmd_tokenize, "text to token ids and back with a tokenizer.json"},
+    {"niah", cmd_niah, "RULER needle-in-a-haystack: generate, run, score, heat maps"},
     {"restore", cmd_restore, "write a checkpoint with W_Q/W_K restored from a base checkpoint"},
 };
 

@@ -1,0 +1,578 @@
+/* hyrecall niah: RULER's needle-in-a-haystack tasks, generated, run, scored. */
+#include <cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../cpu.h"
+#include "../generate.h"
+#include "../version.h"
+#include "cli.h"
+#include "niah_generate.h"
+#include "niah_report.h"
+#include "niah_score.h"
+#include "sha256.h"
+#include "tokenizer.h"
+
+static const char *HELP =
+    "usage: hyrecall niah -m MODEL_DIR --out DIR [options]            run the tasks on a model\n"
+    "       hyrecall niah --dump-prompts -t TOKENIZER_JSON --out DIR [options]   write the prompts only\n"
+    "       hyrecall niah score PREDICTIONS.jsonl [--out DIR]          rescore predictions made elsewhere\n\n"
+    "RULER's needle-in-a-haystack tasks (NVIDIA/RULER scripts/data/synthetic/niah.py), generated draw for\n"
+    "draw as RULER does, sized to each length with the model's tokenizer, run with batched prefill and\n"
+    "greedy decoding, scored with RULER's string_match_all.\n\n"
+    "  --tasks LIST          niah_single_1..3, niah_multikey_1..3, niah_multivalue, niah_multiquery (or S1,\n"
+    "                        S2, S3, MK1, MK2, MK3, MV, MQ); default niah_single_1,niah_single_2,niah_single_3\n"
+    "  --lengths LIST        token budgets, e.g. 1k,4k,16k (k = 1024); default 4k\n"
+    "  --samples N           samples per task and length (per depth with --depths); default 20 (RULER: 500)\n"
+    "  --seed S              random.seed as RULER's --random_seed; default 42\n"
+    "  --depths LIST         fixed needle depths in percent (the classic heat-map grid), e.g. 0,25,50,75,100;\n"
+    "                        default: RULER's random depths\n"
+    "  --template NAME|TEXT  chat wrapper around the task: base (default), chatml, meta-llama3, meta-chat,\n"
+    "                        vicuna-chat, lwm-chat, Phi3, or any text containing {task_template}\n"
+    "  --tokens-to-generate N  default 128 (RULER)\n"
+    "  --haystack FILE       essay haystack: UTF-8 text, or RULER's PaulGrahamEssays.json; default the\n"
+    "                        shipped Jane Austen novels\n"
+    "  --wordlists DIR       adjectivelist.txt and nounlist.txt; default the shipped wonderwords 2.2.0\n"
+    "  -t, --tokenizer FILE  tokenizer.json (default MODEL_DIR/tokenizer.json)\n"
+    "  --save-inputs         also write each prompt into the predictions\n"
+    "  --threads N\n" CLI_RESTORE_HELP
+    "\nOutputs (DIR must not exist; it is written as DIR.tmp.PID and renamed when complete):\n"
+    "  predictions.jsonl  one line per sample: task, length, index, depth, seed, n_tokens, pred, answers,\n"
+    "                     outputs (= answers, RULER's name), score [, input]\n"
+    "  prompts.jsonl      (--dump-prompts) task, length, index, depth, seed, n_tokens, input (answer prefix\n"
+    "                     included), answer_prefix, answers\n"
+    "  summary.csv, summary.json  score per task x length x depth (and depth 'all')\n"
+    "  heatmap_TASK.svg   depth x length heat map per task\n\n"
+    "exit codes: 0 ok, 1 invalid model, tokenizer, haystack or output directory, 2 usage error\n";
+
+static const struct {
+    const char *name, *wrapper;
+} TEMPLATES[] = {
+    {"base", "{task_template}"},
+    {"chatml", "<|im_start|>user\n{task_template}<|im_end|>\n<|im_start|>assistant\n"},
+    {"meta-chat", "[INST] {task_template} [/INST]"},
+    {"vicuna-chat", "A chat between a curious user and an artificial intelligence assistant. The assistant gives "
+                    "helpful, detailed, and polite answers to the user's questions. USER: {task_template} ASSISTANT:"},
+    {"lwm-chat", "You are a helpful assistant. USER: {task_template} ASSISTANT: "},
+    {"Phi3", "<|user|>\n{task_template}<|end|>\n<|assistant|>\n"},
+    {"meta-llama3", "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n{task_template}<|eot_id|><|start_"
+                    "header_id|>assistant<|end_header_id|>\n\n"},
+};
+
+struct niah_options {
+    const char *model_dir, *tokenizer, *out, *haystack, *wordlists, *template_arg, *wrapper;
+    const struct niah_task *tasks[8];
+    int num_tasks;
+    int64_t lengths[32];
+    int num_lengths;
+    int depths[64];
+    int num_depths;
+    long samples, threads, tokens_to_generate;
+    uint64_t seed;
+    bool dump, save_inputs;
+    struct restore_options restore;
+};
+
+static int parse_lengths(const char *text, struct niah_options *o)
+{
+    o->num_lengths = 0;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *end;
+        double v = strtod(tok, &end);
+        if (*end == 'k' || *end == 'K') v *= 1024, end++;
+        else if (*end == 'm' || *end == 'M') v *= 1024 * 1024, end++;
+        if (end == tok || *end || v < 1 || v > 1e9 || v != floor(v) || o->num_lengths >= 32)
+            return cli_usage_error("niah", "--lengths expects sizes like 1k,4k,16384, got '%s'", text);
+        o->lengths[o->num_lengths++] = (int64_t)v;
+    }
+    return o->num_lengths ? 0 : cli_usage_error("niah", "--lengths is empty");
+}
+
+static int parse_tasks(const char *text, struct niah_options *o)
+{
+    o->num_tasks = 0;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        const struct niah_task *t = niah_task_find(tok);
+        if (!t)
+            return cli_usage_error("niah", "unknown task '%s' (niah_single_1..3, niah_multikey_1..3, niah_multivalue, "
+                                           "niah_multiquery, or S1..S3, MK1..MK3, MV, MQ)",
+                                   tok);
+        if (o->num_tasks < 8) o->tasks[o->num_tasks++] = t;
+    }
+    return o->num_tasks ? 0 : cli_usage_error("niah", "--tasks is empty");
+}
+
+static int parse_depths(const char *text, struct niah_options *o)
+{
+    o->num_depths = 0;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        long v;
+        if (cli_parse_int("niah", "--depths", tok, 0, 100, &v) || o->num_depths >= 64) return -1;
+        o->depths[o->num_depths++] = (int)v;
+    }
+    return o->num_depths ? 0 : cli_usage_error("niah", "--depths is empty");
+}
+
+static int parse(int argc, char **argv, struct niah_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->samples = 20;
+    o->seed = 42;
+    o->tokens_to_generate = NIAH_TOKENS_TO_GENERATE;
+    o->haystack = HYRECALL_DEFAULT_HAYSTACK;
+    o->wordlists = HYRECALL_DEFAULT_WORDLISTS;
+    o->template_arg = "base";
+    restore_options_default(&o->restore);
+    parse_tasks("niah_single_1,niah_single_2,niah_single_3", o);
+    parse_lengths("4k", o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        bool matched;
+        if (cli_restore_flag("niah", argc, argv, &i, &o->restore, &matched)) return -1;
+        if (matched) continue;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(HELP, stdout);
+            exit(EXIT_OK);
+        } else if (strcmp(a, "--dump-prompts") == 0) {
+            o->dump = true;
+        } else if (strcmp(a, "--save-inputs") == 0) {
+            o->save_inputs = true;
+        } else if (!(v = cli_value("niah", argc, argv, &i))) {
+            return -1;
+        } else if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) {
+            o->model_dir = v;
+        } else if (strcmp(a, "-t") == 0 || strcmp(a, "--tokenizer") == 0) {
+            o->tokenizer = v;
+        } else if (strcmp(a, "--out") == 0 || strcmp(a, "-o") == 0) {
+            o->out = v;
+        } else if (strcmp(a, "--haystack") == 0) {
+            o->haystack = v;
+        } else if (strcmp(a, "--wordlists") == 0) {
+            o->wordlists = v;
+        } else if (strcmp(a, "--template") == 0) {
+            o->template_arg = v;
+        } else if (strcmp(a, "--tasks") == 0) {
+            if (parse_tasks(v, o)) return -1;
+        } else if (strcmp(a, "--lengths") == 0) {
+            if (parse_lengths(v, o)) return -1;
+        } else if (strcmp(a, "--depths") == 0) {
+            if (parse_depths(v, o)) return -1;
+        } else if (strcmp(a, "--samples") == 0) {
+            if (cli_parse_int("niah", a, v, 1, 1000000, &o->samples)) return -1;
+        } else if (strcmp(a, "--tokens-to-generate") == 0) {
+            if (cli_parse_int("niah", a, v, 1, 1 << 20, &o->tokens_to_generate)) return -1;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (cli_parse_int("niah", a, v, 1, 4096, &o->threads)) return -1;
+        } else if (strcmp(a, "--seed") == 0) {
+            long s;
+            if (cli_parse_int("niah", a, v, 0, 2147483647L, &s)) return -1;
+            o->seed = (uint64_t)s;
+        } else {
+            return cli_usage_error("niah", "unknown option '%s'", a);
+        }
+    }
+    o->wrapper = NULL;
+    for (size_t i = 0; i < sizeof TEMPLATES / sizeof *TEMPLATES; i++)
+        if (strcmp(o->template_arg, TEMPLATES[i].name) == 0) o->wrapper = TEMPLATES[i].wrapper;
+    if (!o->wrapper) {
+        if (!strstr(o->template_arg, "{task_template}"))
+            return cli_usage_error("niah", "--template '%s' is neither a known name nor text with {task_template}",
+                                   o->template_arg);
+        o->wrapper = o->template_arg;
+    }
+    if (!o->out) return cli_usage_error("niah", "--out DIR is required");
+    if (o->dump && !o->tokenizer) return cli_usage_error("niah", "--dump-prompts needs -t TOKENIZER_JSON");
+    if (!o->dump && !o->model_dir) return cli_usage_error("niah", "-m MODEL_DIR is required (or --dump-prompts)");
+    for (int l = 0; l < o->num_lengths; l++)
+        if (o->lengths[l] <= o->tokens_to_generate)
+            return cli_usage_error("niah", "length %lld leaves no room for %ld tokens to generate",
+                                   (long long)o->lengths[l], o->tokens_to_generate);
+    return 0;
+}
+
+static int count_tokens(void *ctx, const char *text, size_t len, struct hr_error *e)
+{
+    int32_t *ids;
+    int n;
+    if (tok_encode(ctx, text, len, &ids, &n, e)) return -1;
+    free(ids);
+    return n;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The output directory is built as OUT.tmp.PID and renamed at the end. */
+static int begin_output(const char *out, char *tmp, size_t n, struct hr_error *e)
+{
+    if (access(out, F_OK) == 0) return hr_fail(e, "%s: already exists; refusing to overwrite", out);
+    snprintf(tmp, n, "%s.tmp.%ld", out, (long)getpid());
+    if (mkdir(tmp, 0755) != 0) return hr_fail(e, "%s: cannot create: %s", tmp, strerror(errno));
+    return 0;
+}
+
+static void remove_partial(const char *tmp)
+{
+    const char *names[] = {"predictions.jsonl", "prompts.jsonl", "summary.csv", "summary.json", NULL};
+    char path[4200];
+    for (int i = 0; names[i]; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmp, names[i]);
+        unlink(path);
+    }
+    for (int t = 0; t < 8; t++) {
+        snprintf(path, sizeof path, "%s/heatmap_%s.svg", tmp, niah_tasks[t].name);
+        unlink(path);
+    }
+    rmdir(tmp);
+}
+
+static cJSON *answers_json(const struct niah_sample *s)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int k = 0; k < s->num_answers; k++) cJSON_AddItemToArray(a, cJSON_CreateString(s->answers[k]));
+    return a;
+}
+
+static void write_line(FILE *f, cJSON *o)
+{
+    char *text = cJSON_PrintUnformatted(o);
+    fputs(text, f);
+    fputc('\n', f);
+    free(text);
+    cJSON_Delete(o);
+}
+
+struct run_context {
+    struct niah_options *o;
+    struct tokenizer *tok;
+    struct model model;
+    struct session session;
+    bool have_model;
+    int stop_ids[9], num_stop;
+    FILE *out;
+    struct niah_result *results; /* malloc'd, grows */
+    int num_results, cap_results;
+    double t_start, prefill_tokens, prefill_seconds;
+    int done, total;
+};
+
+/* Runs one sample through the model: prefill, greedy decode, score. */
+static int run_sample(struct run_context *c, const struct niah_task *t, int64_t length, const struct niah_sample *s,
+                      struct hr_error *e)
+{
+    int32_t *ids, *gen = malloc((size_t)c->o->tokens_to_generate * sizeof *gen);
+    int n, n_gen = 0;
+    if (tok_encode(c->tok, s->prompt, strlen(s->prompt), &ids, &n, e)) return -1;
+    session_reset(&c->session);
+    double t0 = now();
+    struct generate_request r = {.prompt = ids, .prompt_len = n, .max_new = (int)c->o->tokens_to_generate,
+                                 .stop_ids = c->stop_ids, .num_stop = c->num_stop};
+    int rc = generate_greedy(&c->session, &r, gen, &n_gen, e);
+    c->prefill_seconds += now() - t0;
+    c->prefill_tokens += n;
+    free(ids);
+    if (rc) {
+        free(gen);
+        return -1;
+    }
+    /* The stop token itself is not part of the prediction. */
+    for (int k = 0; n_gen > 0 && k < c->num_stop; k++)
+        if (gen[n_gen - 1] == c->stop_ids[k]) {
+            n_gen--;
+            break;
+        }
+    char *text;
+    size_t len;
+    rc = tok_decode(c->tok, gen, n_gen, &text, &len, e);
+    free(gen);
+    if (rc) return -1;
+    char *pp = strdup(text);
+    const char *clean = niah_postprocess(pp);
+    const double score = niah_string_match_all(clean, (const char *const *)s->answers, s->num_answers);
+
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "task", t->name);
+    cJSON_AddNumberToObject(o, "length", (double)length);
+    cJSON_AddNumberToObject(o, "index", s->index);
+    cJSON_AddNumberToObject(o, "depth", s->depth);
+    cJSON_AddNumberToObject(o, "seed", (double)c->o->seed);
+    cJSON_AddNumberToObject(o, "n_tokens", s->n_tokens);
+    cJSON_AddStringToObject(o, "pred", text);
+    cJSON_AddItemToObject(o, "answers", answers_json(s));
+    cJSON_AddItemToObject(o, "outputs", answers_json(s));
+    cJSON_AddNumberToObject(o, "score", score);
+    if (c->o->save_inputs) cJSON_AddStringToObject(o, "input", s->prompt);
+    write_line(c->out, o);
+
+    if (c->num_results == c->cap_results)
+        c->results = realloc(c->results, (size_t)(c->cap_results = c->cap_results ? 2 * c->cap_results : 64) *
+                                             sizeof *c->results);
+    struct niah_result *res = &c->results[c->num_results++];
+    memset(res, 0, sizeof *res);
+    snprintf(res->task, sizeof res->task, "%s", t->name);
+    res->length = length;
+    res->depth = s->depth;
+    res->score = score;
+    res->null = clean[0] == '\0';
+    free(pp);
+    free(text);
+
+    c->done++;
+    if (isatty(STDERR_FILENO)) {
+        double elapsed = now() - c->t_start, eta = elapsed / c->done * (c->total - c->done);
+        fprintf(stderr, "\r%s @%lld: %d/%d samples, prefill %.0f tokens/s, ETA %.0f s   ", t->name, (long long)length,
+                c->done, c->total, c->prefill_tokens / (c->prefill_seconds > 0 ? c->prefill_seconds : 1), eta);
+    }
+    return 0;
+}
+
+static void dump_sample(FILE *f, const struct niah_task *t, int64_t length, uint64_t seed, const struct niah_sample *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "task", t->name);
+    cJSON_AddNumberToObject(o, "length", (double)length);
+    cJSON_AddNumberToObject(o, "index", s->index);
+    cJSON_AddNumberToObject(o, "depth", s->depth);
+    cJSON_AddNumberToObject(o, "seed", (double)seed);
+    cJSON_AddNumberToObject(o, "n_tokens", s->n_tokens);
+    cJSON_AddStringToObject(o, "input", s->prompt);
+    cJSON_AddStringToObject(o, "answer_prefix", s->prompt + s->prefix_at);
+    cJSON_AddItemToObject(o, "answers", answers_json(s));
+    write_line(f, o);
+}
+
+static cJSON *run_meta(const struct niah_options *o, const struct essay *es, const char *tok_path, double elapsed)
+{
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "hyrecall_version", HYRECALL_VERSION);
+    if (o->model_dir) cJSON_AddStringToObject(m, "model", o->model_dir);
+    cJSON_AddStringToObject(m, "tokenizer", tok_path);
+    cJSON_AddStringToObject(m, "template", o->template_arg);
+    cJSON_AddNumberToObject(m, "seed", (double)o->seed);
+    cJSON_AddNumberToObject(m, "samples", (double)o->samples);
+    cJSON_AddNumberToObject(m, "tokens_to_generate", (double)o->tokens_to_generate);
+    cJSON_AddStringToObject(m, "depths", o->num_depths ? "grid" : "ruler-random");
+    if (es->words) {
+        cJSON_AddStringToObject(m, "haystack", o->haystack);
+        cJSON_AddStringToObject(m, "haystack_sha256", es->sha256);
+    }
+    cJSON_AddStringToObject(m, "wordlists", o->wordlists);
+    if (o->restore.base_dir) {
+        cJSON_AddStringToObject(m, "restore_from", o->restore.base_dir);
+        cJSON_AddStringToObject(m, "restore", o->restore.method == RESTORE_QK ? "qk" : "procrustes");
+    }
+    cJSON_AddNumberToObject(m, "threads", cpu_threads());
+    cJSON_AddNumberToObject(m, "elapsed_s", elapsed);
+    return m;
+}
+
+static int cmd_niah_score(int argc, char **argv);
+
+int cmd_niah(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "score") == 0) return cmd_niah_score(argc - 1, argv + 1);
+    struct niah_options o;
+    if (parse(argc, argv, &o)) return EXIT_USAGE;
+    cpu_set_threads((int)o.threads);
+    struct hr_error e;
+    struct run_context c = {.o = &o};
+    struct essay es = {0};
+    struct word_keys words = {0};
+    bool need_essay = false, need_words = false;
+    for (int t = 0; t < o.num_tasks; t++) {
+        need_essay |= o.tasks[t]->haystack == HAYSTACK_ESSAY;
+        need_words |= o.tasks[t]->key_kind == KIND_WORDS || o.tasks[t]->value_kind == KIND_WORDS;
+    }
+    char tok_path[4096], tmp[4200] = "";
+    snprintf(tok_path, sizeof tok_path, "%s", o.tokenizer ? o.tokenizer : "");
+    if (!o.tokenizer) snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", o.model_dir);
+    int rc = EXIT_RUNTIME;
+    if (tok_load(tok_path, &c.tok, &e) || (need_essay && essay_load(o.haystack, &es, &e)) ||
+        (need_words && word_keys_load(o.wordlists, &words, &e)))
+        goto fail;
+    if (!o.dump) {
+        if (cli_load_model("niah", o.model_dir, &o.restore, &c.model)) goto done;
+        c.have_model = true;
+        if (session_init(&c.session, &c.model, 0, &e)) goto fail;
+        for (int k = 0; k < c.model.cfg.num_eos; k++) c.stop_ids[c.num_stop++] = c.model.cfg.eos_ids[k];
+        int32_t im_end = tok_token_id(c.tok, "<|im_end|>");
+        if (strcmp(o.template_arg, "chatml") == 0 && im_end >= 0) c.stop_ids[c.num_stop++] = im_end;
+    }
+    if (begin_output(o.out, tmp, sizeof tmp, &e)) goto fail;
+    char path[4300];
+    snprintf(path, sizeof path, "%s/%s", tmp, o.dump ? "prompts.jsonl" : "predictions.jsonl");
+    c.out = fopen(path, "w");
+    if (!c.out) {
+        hr_fail(&e, "%s: cannot create: %s", path, strerror(errno));
+        goto fail;
+    }
+    struct niah_sources src = {.words = need_words ? &words : NULL, .essay = need_essay ? &es : NULL,
+                               .count = count_tokens, .count_ctx = c.tok};
+    c.total = o.num_tasks * o.num_lengths * (int)o.samples * (o.num_depths ? o.num_depths : 1);
+    c.t_start = now();
+    for (int t = 0; t < o.num_tasks; t++)
+        for (int l = 0; l < o.num_lengths; l++) {
+            struct niah_request rq = {.task = o.tasks[t], .length = o.lengths[l],
+                                      .tokens_to_generate = (int)o.tokens_to_generate, .chat_wrapper = o.wrapper,
+                                      .seed = o.seed, .num_samples = (int)o.samples,
+                                      .depths = o.num_depths ? o.depths : NULL, .num_depths = o.num_depths};
+            struct niah_sample *samples;
+            int n;
+            if (niah_generate(&rq, &src, &samples, &n, &e)) goto fail;
+            for (int i = 0; i < n; i++) {
+                if (o.dump) dump_sample(c.out, o.tasks[t], o.lengths[l], o.seed, &samples[i]);
+                else if (run_sample(&c, o.tasks[t], o.lengths[l], &samples[i], &e)) {
+                    niah_samples_free(samples, n);
+                    goto fail;
+                }
+            }
+            niah_samples_free(samples, n);
+        }
+    if (isatty(STDERR_FILENO) && !o.dump) fprintf(stderr, "\n");
+    if (fclose(c.out) != 0) {
+        c.out = NULL;
+        hr_fail(&e, "%s: write failed", path);
+        goto fail;
+    }
+    c.out = NULL;
+    if (!o.dump) {
+        cJSON *meta = run_meta(&o, &es, tok_path, now() - c.t_start);
+        int wr = niah_write_reports(tmp, c.results, c.num_results, o.num_depths > 0, meta, &e);
+        cJSON_Delete(meta);
+        if (wr) goto fail;
+    }
+    if (rename(tmp, o.out) != 0) {
+        hr_fail(&e, "%s: rename failed: %s", o.out, strerror(errno));
+        goto fail;
+    }
+    printf("wrote %s\n", o.out);
+    rc = EXIT_OK;
+    goto done;
+fail:
+    fprintf(stderr, "hyrecall niah: %s\n", e.msg);
+done:
+    if (c.out) fclose(c.out);
+    if (rc != EXIT_OK && tmp[0]) remove_partial(tmp);
+    if (c.have_model) {
+        session_free(&c.session);
+        model_free(&c.model);
+    }
+    free(c.results);
+    tok_free(c.tok);
+    essay_free(&es);
+    word_keys_free(&words);
+    return rc;
+}
+
+/* hyrecall niah score FILE: lines with task, pred (or outputs) and answers. */
+static int cmd_niah_score(int argc, char **argv)
+{
+    const char *in = NULL, *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs("usage: hyrecall niah score PREDICTIONS.jsonl [--out DIR]\n\n"
+                  "Rescores predictions made elsewhere with RULER's post-processing and string_match_all. Each line\n"
+                  "needs 'task' and 'answers' (gold strings) and the prediction as 'pred' (or, without 'pred',\n"
+                  "'outputs', a string or list of strings); 'length' and 'depth' are used when present. Prints the\n"
+                  "task x length table; with --out DIR (must not exist) writes summary.csv, summary.json, heat maps.\n",
+                  stdout);
+            return EXIT_OK;
+        } else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
+            out = argv[++i];
+        } else if (argv[i][0] == '-' || in) {
+            cli_usage_error("niah score", "unexpected argument '%s'", argv[i]);
+            return EXIT_USAGE;
+        } else {
+            in = argv[i];
+        }
+    }
+    if (!in) {
+        cli_usage_error("niah score", "PREDICTIONS.jsonl is required");
+        return EXIT_USAGE;
+    }
+    struct hr_error e;
+    char *text = read_text_file(in, NULL, &e);
+    if (!text) {
+        fprintf(stderr, "hyrecall niah score: %s\n", e.msg);
+        return EXIT_RUNTIME;
+    }
+    struct niah_result *res = NULL;
+    int n = 0, cap = 0, line_no = 0, rc = EXIT_OK;
+    for (char *line = strtok(text, "\n"); line && rc == EXIT_OK; line = strtok(NULL, "\n")) {
+        line_no++;
+        cJSON *o = cJSON_Parse(line);
+        const cJSON *task = cJSON_GetObjectItemCaseSensitive(o, "task"), *ans = cJSON_GetObjectItemCaseSensitive(o, "answers"),
+                    *pred = cJSON_GetObjectItemCaseSensitive(o, "pred");
+        if (!pred) pred = cJSON_GetObjectItemCaseSensitive(o, "outputs");
+        if (!cJSON_IsString(task) || !cJSON_IsArray(ans) || !(cJSON_IsString(pred) || cJSON_IsArray(pred))) {
+            fprintf(stderr, "hyrecall niah score: %s: line %d: needs 'task', 'answers' and 'pred' (or 'outputs')\n", in,
+                    line_no);
+            rc = EXIT_RUNTIME;
+            cJSON_Delete(o);
+            break;
+        }
+        char *p;
+        if (cJSON_IsString(pred)) {
+            p = strdup(pred->valuestring);
+        } else { /* a list of strings: joined by spaces */
+            size_t len = 1;
+            for (const cJSON *it = pred->child; it; it = it->next) len += cJSON_IsString(it) ? strlen(it->valuestring) + 1 : 0;
+            p = calloc(len, 1);
+            for (const cJSON *it = pred->child; it; it = it->next)
+                if (cJSON_IsString(it)) strcat(strcat(p, it->valuestring), " ");
+        }
+        const char *gold[64];
+        int ng = 0;
+        for (const cJSON *it = ans->child; it && ng < 64; it = it->next)
+            if (cJSON_IsString(it)) gold[ng++] = it->valuestring;
+        const char *clean = niah_postprocess(p);
+        if (n == cap) res = realloc(res, (size_t)(cap = cap ? 2 * cap : 64) * sizeof *res);
+        memset(&res[n], 0, sizeof res[n]);
+        snprintf(res[n].task, sizeof res[n].task, "%s", task->valuestring);
+        const cJSON *len = cJSON_GetObjectItemCaseSensitive(o, "length"), *dep = cJSON_GetObjectItemCaseSensitive(o, "depth");
+        res[n].length = cJSON_IsNumber(len) ? (int64_t)len->valuedouble : 0;
+        res[n].depth = cJSON_IsNumber(dep) ? dep->valuedouble : 0;
+        res[n].score = niah_string_match_all(clean, gold, ng);
+        res[n].null = clean[0] == '\0';
+        n++;
+        free(p);
+        cJSON_Delete(o);
+    }
+    free(text);
+    char tmp[4200] = "";
+    if (rc == EXIT_OK && out && begin_output(out, tmp, sizeof tmp, &e)) {
+        fprintf(stderr, "hyrecall niah score: %s\n", e.msg);
+        rc = EXIT_RUNTIME;
+    }
+    if (rc == EXIT_OK) {
+        const char *dir = out ? tmp : "/dev/null/none";
+        if (!out) { /* print only: write the reports into a throwaway place */
+            char scratch[] = "/tmp/hyrecall-score-XXXXXX";
+            dir = mkdtemp(scratch) ? scratch : NULL;
+            if (dir && niah_write_reports(dir, res, n, false, NULL, &e)) rc = EXIT_RUNTIME;
+            if (dir) remove_partial(dir);
+        } else if (niah_write_reports(dir, res, n, false, NULL, &e) || rename(tmp, out) != 0) {
+            rc = EXIT_RUNTIME;
+            remove_partial(tmp);
+        }
+        if (rc != EXIT_OK) fprintf(stderr, "hyrecall niah score: %s\n", e.msg);
+    }
+    free(res);
+    return rc;
+}

@@ -1,0 +1,225 @@
+#include "niah_report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "niah_score.h"
+
+double niah_depth_bucket(double depth, bool grid)
+{
+    if (grid) return depth;
+    double b = floor(depth / 10.0) * 10.0;
+    return b > 90 ? 90 : b < 0 ? 0 : b;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Distinct values, sorted. */
+static int distinct_d(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (!k || v[k - 1] != v[i]) v[k++] = v[i];
+    return k;
+}
+static int distinct_i(int64_t *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_i64);
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (!k || v[k - 1] != v[i]) v[k++] = v[i];
+    return k;
+}
+
+static void colour(double score, char out[8])
+{
+    /* Linear ramp red (0) -> yellow (50) -> green (100). */
+    const int stops[3][3] = {{0xF0, 0x49, 0x6E}, {0xEB, 0xB8, 0x39}, {0x0C, 0xD7, 0x9F}};
+    double t = score / 50.0;
+    int seg = t >= 1 ? 1 : 0;
+    double f = t - seg;
+    if (f > 1) f = 1;
+    int rgb[3];
+    for (int c = 0; c < 3; c++) rgb[c] = (int)lround(stops[seg][c] + f * (stops[seg + 1][c] - stops[seg][c]));
+    snprintf(out, 8, "#%02X%02X%02X", rgb[0], rgb[1], rgb[2]);
+}
+
+static void length_label(int64_t len, char *out, size_t n)
+{
+    if (len % 1024 == 0) snprintf(out, n, "%lldK", (long long)(len / 1024));
+    else snprintf(out, n, "%lld", (long long)len);
+}
+
+/* XML text: only &, < and > need escaping here (titles are task names). */
+static void xml_text(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '&') fputs("&amp;", f);
+        else if (*s == '<') fputs("&lt;", f);
+        else if (*s == '>') fputs("&gt;", f);
+        else fputc(*s, f);
+    }
+}
+
+int niah_write_svg(const char *path, const char *title, const double *depths, int nd, const int64_t *lengths, int nl,
+                   const double *scores, struct hr_error *e)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return hr_fail(e, "%s: cannot create: %s", path, strerror(errno));
+    const int cw = 64, ch = 28, left = 90, top = 50, H = top + nd * ch + 60;
+    const int W = left + nl * cw + 20 > 620 ? left + nl * cw + 20 : 620; /* room for the title */
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+               "font-family=\"sans-serif\" font-size=\"12\">\n", W, H, W, H);
+    fprintf(f, "  <rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", W, H);
+    fprintf(f, "  <text x=\"%d\" y=\"24\" font-size=\"15\" font-weight=\"bold\">", left);
+    xml_text(f, title);
+    fprintf(f, "</text>\n");
+    for (int d = 0; d < nd; d++) {
+        fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"end\">%g%%</text>\n", left - 8, top + d * ch + ch / 2 + 4,
+                depths[d]);
+        for (int l = 0; l < nl; l++) {
+            const double s = scores[d * nl + l];
+            const int x = left + l * cw, y = top + d * ch;
+            if (isnan(s)) {
+                fprintf(f, "  <rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#eeeeee\" stroke=\"#ffffff\"/>\n",
+                        x, y, cw, ch);
+                continue;
+            }
+            char c[8];
+            colour(s, c);
+            fprintf(f, "  <rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#ffffff\"/>\n", x, y, cw,
+                    ch, c);
+            fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%.1f</text>\n", x + cw / 2, y + ch / 2 + 4, s);
+        }
+    }
+    for (int l = 0; l < nl; l++) {
+        char lab[32];
+        length_label(lengths[l], lab, sizeof lab);
+        fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", left + l * cw + cw / 2,
+                top + nd * ch + 18, lab);
+    }
+    fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\">context length (tokens)</text>\n", left + nl * cw / 2,
+            top + nd * ch + 40);
+    fprintf(f, "  <text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\">needle depth</text>\n",
+            top + nd * ch / 2, top + nd * ch / 2);
+    fprintf(f, "</svg>\n");
+    if (fclose(f) != 0) return hr_fail(e, "%s: write failed", path);
+    return 0;
+}
+
+struct cell {
+    double sum;
+    int count, nulls;
+};
+
+int niah_write_reports(const char *dir, const struct niah_result *r, int n, bool grid, const cJSON *meta,
+                       struct hr_error *e)
+{
+    char path[4096];
+    /* Tasks in order of first appearance; lengths and depths sorted. */
+    const char *tasks[16];
+    int nt = 0;
+    int64_t *lengths = malloc((size_t)(n ? n : 1) * sizeof *lengths);
+    double *depths = malloc((size_t)(n ? n : 1) * sizeof *depths);
+    for (int i = 0; i < n; i++) {
+        bool seen = false;
+        for (int t = 0; t < nt; t++) seen |= strcmp(tasks[t], r[i].task) == 0;
+        if (!seen && nt < 16) tasks[nt++] = r[i].task;
+        lengths[i] = r[i].length;
+        depths[i] = niah_depth_bucket(r[i].depth, grid);
+    }
+    const int nl = distinct_i(lengths, n), nd = distinct_d(depths, n);
+    /* cells[t][l][d], with d == nd the "all depths" total */
+    struct cell *cells = calloc((size_t)(nt * nl * (nd + 1)) + 1, sizeof *cells);
+    for (int i = 0; i < n; i++) {
+        int t = 0, l = 0, d = 0;
+        while (strcmp(tasks[t], r[i].task) != 0) t++;
+        while (lengths[l] != r[i].length) l++;
+        while (depths[d] != niah_depth_bucket(r[i].depth, grid)) d++;
+        struct cell *c = &cells[(t * nl + l) * (nd + 1) + d], *all = &cells[(t * nl + l) * (nd + 1) + nd];
+        c->sum += r[i].score, c->count++, c->nulls += r[i].null;
+        all->sum += r[i].score, all->count++, all->nulls += r[i].null;
+    }
+    snprintf(path, sizeof path, "%s/summary.csv", dir);
+    FILE *csv = fopen(path, "w");
+    cJSON *json = cJSON_CreateObject(), *rows = NULL;
+    if (meta) cJSON_AddItemToObject(json, "meta", cJSON_Duplicate(meta, true));
+    rows = cJSON_AddArrayToObject(json, "results");
+    int rc = 0;
+    if (!csv) {
+        rc = hr_fail(e, "%s: cannot create: %s", path, strerror(errno));
+    } else {
+        fprintf(csv, "task,length,depth,samples,score,nulls\n");
+        printf("%-18s", "task");
+        for (int l = 0; l < nl; l++) {
+            char lab[32];
+            length_label(lengths[l], lab, sizeof lab);
+            printf(" %8s", lab);
+        }
+        printf("\n");
+        for (int t = 0; t < nt; t++) {
+            printf("%-18s", tasks[t]);
+            for (int l = 0; l < nl; l++)
+                for (int d = 0; d <= nd; d++) {
+                    const struct cell *c = &cells[(t * nl + l) * (nd + 1) + d];
+                    if (!c->count) continue;
+                    const double score = niah_round2(100.0 * c->sum / c->count);
+                    char depth[32];
+                    if (d == nd) snprintf(depth, sizeof depth, "all");
+                    else snprintf(depth, sizeof depth, "%g", depths[d]);
+                    fprintf(csv, "%s,%lld,%s,%d,%.2f,%d\n", tasks[t], (long long)lengths[l], depth, c->count, score,
+                            c->nulls);
+                    cJSON *row = cJSON_CreateObject();
+                    cJSON_AddStringToObject(row, "task", tasks[t]);
+                    cJSON_AddNumberToObject(row, "length", (double)lengths[l]);
+                    if (d == nd) cJSON_AddStringToObject(row, "depth", "all");
+                    else cJSON_AddNumberToObject(row, "depth", depths[d]);
+                    cJSON_AddNumberToObject(row, "samples", c->count);
+                    cJSON_AddNumberToObject(row, "score", score);
+                    cJSON_AddNumberToObject(row, "nulls", c->nulls);
+                    cJSON_AddItemToArray(rows, row);
+                    if (d == nd) printf(" %8.2f", score);
+                }
+            printf("\n");
+            /* Heat map: depth rows × length columns. */
+            double *grid_scores = malloc((size_t)(nd * nl) * sizeof *grid_scores);
+            for (int d = 0; d < nd; d++)
+                for (int l = 0; l < nl; l++) {
+                    const struct cell *c = &cells[(t * nl + l) * (nd + 1) + d];
+                    grid_scores[d * nl + l] = c->count ? 100.0 * c->sum / c->count : NAN;
+                }
+            char title[128];
+            snprintf(title, sizeof title, "%s: string_match_all (%%) by needle depth and context length%s", tasks[t],
+                     grid ? "" : " (depth deciles)");
+            snprintf(path, sizeof path, "%s/heatmap_%s.svg", dir, tasks[t]);
+            if (rc == 0) rc = niah_write_svg(path, title, depths, nd, lengths, nl, grid_scores, e);
+            free(grid_scores);
+        }
+        if (fclose(csv) != 0 && rc == 0) rc = hr_fail(e, "%s/summary.csv: write failed", dir);
+    }
+    if (rc == 0) {
+        snprintf(path, sizeof path, "%s/summary.json", dir);
+        FILE *f = fopen(path, "w");
+        char *text = cJSON_Print(json);
+        if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0) rc = hr_fail(e, "%s: cannot write", path);
+        if (f && fclose(f) != 0 && rc == 0) rc = hr_fail(e, "%s: write failed", path);
+        free(text);
+    }
+    cJSON_Delete(json);
+    free(cells), free(lengths), free(depths);
+    return rc;
+}

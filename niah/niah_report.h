@@ -1,0 +1,35 @@
+/* NIAH results: summary tables (CSV, JSON) and one SVG heat map per task
+ * (depth × length, score as colour with the number in each cell; the colour
+ * ramp of the original needle test: red #F0496E, yellow #EBB839, green #0CD79F). */
+#ifndef HYRECALL_NIAH_REPORT_H
+#define HYRECALL_NIAH_REPORT_H
+
+#include <cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+struct niah_result {
+    char task[32];
+    int64_t length;
+    double depth; /* percent */
+    double score; /* string_match_all of the sample, 0..1 */
+    bool null;    /* empty prediction after post-processing */
+};
+
+/* Depth rows of the reports: the grid depths themselves, or for RULER's
+ * random depths, deciles 0, 10, …, 90 (90 holds 90..100). */
+double niah_depth_bucket(double depth, bool grid);
+
+/* Writes DIR/summary.csv, DIR/summary.json (meta: an object recorded as is,
+ * may be NULL) and DIR/heatmap_<task>.svg; prints the task × length table to
+ * stdout. */
+int niah_write_reports(const char *dir, const struct niah_result *r, int n, bool grid, const cJSON *meta,
+                       struct hr_error *e);
+
+/* One heat map: rows depths, columns lengths, values 0..100 or NaN (absent). */
+int niah_write_svg(const char *path, const char *title, const double *depths, int nd, const int64_t *lengths, int nl,
+                   const double *scores, struct hr_error *e);
+
+#endif

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# hyrecall niah end to end on a tiny golden model (with a tiny byte-level
+# tokenizer): outputs, scores in range, well-formed heat maps, rescoring,
+# reproducible prompts, and the errors a user can make.
+set -u
+bin=$1 model=$2 qwen_tok=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+say() { echo "$*"; }
+bad() { echo "FAIL: $*"; fail=1; }
+
+mkdir "$tmp/m" && cp "$model"/config.json "$model"/model.safetensors "$tmp/m/"
+"$MAKE_TINY_TOKENIZER" "$tmp/m/tokenizer.json"
+
+# Run: two tasks, two lengths, a depth grid.
+"$bin" niah -m "$tmp/m" --tasks S1,MK3 --lengths 2k,3k --samples 1 --depths 0,50,100 --seed 5 --out "$tmp/run" \
+  >"$tmp/run.log" 2>&1 || { cat "$tmp/run.log"; bad "niah run"; }
+for f in predictions.jsonl summary.csv summary.json heatmap_niah_single_1.svg heatmap_niah_multikey_3.svg; do
+  [ -s "$tmp/run/$f" ] || bad "missing $f"
+done
+[ "$(wc -l <"$tmp/run/predictions.jsonl")" -eq 12 ] || bad "predictions: $(wc -l <"$tmp/run/predictions.jsonl") lines, want 12"
+# Every score a number in [0, 100].
+awk -F, 'NR > 1 { if ($5 < 0 || $5 > 100) { print "score out of range: " $0; exit 1 } }' "$tmp/run/summary.csv" || bad "scores"
+grep -q "^niah_single_1,2048,50,1," "$tmp/run/summary.csv" || bad "summary lacks the depth-50 cell"
+"$XML_CHECK" "$tmp/run"/heatmap_*.svg || bad "SVG not well-formed"
+say "run: $(grep -c . "$tmp/run/predictions.jsonl") predictions, summary and heat maps written"
+
+# Rescoring the predictions gives the same task x length table.
+"$bin" niah score "$tmp/run/predictions.jsonl" --out "$tmp/rescored" >"$tmp/score.log" 2>&1 || { cat "$tmp/score.log"; bad "score"; }
+diff <(grep ',all,' "$tmp/run/summary.csv") <(grep ',all,' "$tmp/rescored/summary.csv") || bad "rescoring differs"
+
+# Prompts: same seed, same bytes; other seed, other bytes.
+args=(niah --dump-prompts -t "$qwen_tok" --tasks S1,S2,S3,MK1,MK2,MK3,MV,MQ --lengths 1k --samples 2)
+"$bin" "${args[@]}" --seed 11 --out "$tmp/p1" >/dev/null || bad "dump 1"
+"$bin" "${args[@]}" --seed 11 --out "$tmp/p2" >/dev/null || bad "dump 2"
+"$bin" "${args[@]}" --seed 12 --out "$tmp/p3" >/dev/null || bad "dump 3"
+cmp -s "$tmp/p1/prompts.jsonl" "$tmp/p2/prompts.jsonl" || bad "same seed, different prompts"
+cmp -s "$tmp/p1/prompts.jsonl" "$tmp/p3/prompts.jsonl" && bad "other seed, same prompts"
+[ "$(wc -l <"$tmp/p1/prompts.jsonl")" -eq 16 ] || bad "prompts.jsonl line count"
+say "dump-prompts: 8 tasks, reproducible by seed"
+
+# Errors: clear message, non-zero exit, no output left.
+expect() { local code=$1 needle=$2; shift 2
+  "$@" >"$tmp/out" 2>&1; local got=$?
+  if [ $got -ne "$code" ] || ! grep -qF -- "$needle" "$tmp/out"; then bad "'$*' exited $got, wanted $code with '$needle': $(cat "$tmp/out")"; else say "ok $code $needle"; fi; }
+expect 2 "unknown task 'S9'" "$bin" niah -m "$tmp/m" --tasks S9 --out "$tmp/x"
+expect 2 "--lengths expects" "$bin" niah -m "$tmp/m" --lengths 4q --out "$tmp/x"
+expect 1 "too small" "$bin" niah -m "$tmp/m" --tasks S2 --lengths 300 --out "$tmp/x"
+expect 1 "nowhere.txt: cannot open" "$bin" niah -m "$tmp/m" --tasks S2 --haystack "$tmp/nowhere.txt" --out "$tmp/x"
+expect 1 "already exists" "$bin" niah -m "$tmp/m" --tasks S1 --lengths 1k --samples 1 --out "$tmp/run"
+expect 2 "--out DIR is required" "$bin" niah -m "$tmp/m"
+[ -e "$tmp/x" ] && bad "a failed run left $tmp/x"
+ls "$tmp" | grep -q '\.tmp\.' && bad "a temporary directory was left behind"
+exit $fail
