@@ -5,7 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "kernels.h"
+
+/* Prefill attention works on blocks: QB queries against KB keys at a time,
+ * scores by GEMM and a running (online) softmax (Milakov & Gimelshein 2018;
+ * FlashAttention, Dao et al. 2022), so no [T, T] matrix is ever formed. */
+enum { QB = 64, KB = 256, BLOCKED_MIN_QUERIES = 16 };
 
 int kv_cache_init(struct kv_cache *c, int window, int kv_heads, int head_dim)
 {
@@ -83,6 +90,65 @@ static void attend_one(const struct kv_cache *c, const float *qh, const float *k
     }
 }
 
+struct block_scratch {
+    float *S;      /* [QB, KB] scores, then probabilities */
+    float *Kb, *Vb; /* [KB, d] gathered keys and values */
+    float *m, *l;  /* [QB] running max and sum */
+};
+
+/* Queries t0 .. t0+tn-1 of head h: out rows = softmax(q Kᵀ · scale) V over the
+ * visible keys, one key block at a time in ascending order. */
+static void attend_blocked(const struct kv_cache *c, const float *q, const float *k, const float *v, int64_t pos0,
+                           int heads, int h, int t0, int tn, float scale, float *out, struct block_scratch *w)
+{
+    const int d = c->head_dim, group = heads / c->kv_heads, kvh = h / group, ldq = heads * d;
+    const int64_t first_pos = pos0 + t0, last_pos = first_pos + tn - 1;
+    const int64_t kmin = c->window > 0 && first_pos - c->window + 1 > 0 ? first_pos - c->window + 1 : 0;
+    const float *Q = q + (int64_t)t0 * ldq + (int64_t)h * d;
+    float *O = out + (int64_t)t0 * ldq + (int64_t)h * d;
+    for (int i = 0; i < tn; i++) {
+        w->m[i] = -INFINITY;
+        w->l[i] = 0;
+        memset(O + (int64_t)i * ldq, 0, (size_t)d * sizeof(float));
+    }
+    for (int64_t j0 = kmin; j0 <= last_pos; j0 += KB) {
+        const int bk = (int)(last_pos - j0 + 1 < KB ? last_pos - j0 + 1 : KB);
+        for (int j = 0; j < bk; j++) { /* gather: cache slots and batch rows alike */
+            memcpy(w->Kb + (int64_t)j * d, kv_row(c, c->k, k, pos0, j0 + j) + (int64_t)kvh * d, (size_t)d * sizeof(float));
+            memcpy(w->Vb + (int64_t)j * d, kv_row(c, c->v, v, pos0, j0 + j) + (int64_t)kvh * d, (size_t)d * sizeof(float));
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tn, bk, d, scale, Q, ldq, w->Kb, d, 0.0f, w->S, KB);
+        for (int i = 0; i < tn; i++) {
+            const int64_t p = first_pos + i, lo = c->window > 0 && p - c->window + 1 > 0 ? p - c->window + 1 : 0;
+            float *row = w->S + (int64_t)i * KB, mx = w->m[i];
+            for (int j = 0; j < bk; j++) {
+                const int64_t pj = j0 + j;
+                if (pj < lo || pj > p) row[j] = -INFINITY;
+                else if (row[j] > mx) mx = row[j];
+            }
+            /* Rescale what was accumulated under the old maximum. */
+            const float alpha = mx == -INFINITY ? 1.0f : expf(w->m[i] - mx);
+            double sum = 0;
+            for (int j = 0; j < bk; j++) {
+                row[j] = row[j] == -INFINITY ? 0.0f : expf(row[j] - mx);
+                sum += row[j];
+            }
+            w->l[i] = w->l[i] * alpha + (float)sum;
+            w->m[i] = mx;
+            if (alpha != 1.0f) {
+                float *o = O + (int64_t)i * ldq;
+                for (int x = 0; x < d; x++) o[x] *= alpha;
+            }
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tn, d, bk, 1.0f, w->S, KB, w->Vb, d, 1.0f, O, ldq);
+    }
+    for (int i = 0; i < tn; i++) {
+        const float inv = 1.0f / w->l[i];
+        float *o = O + (int64_t)i * ldq;
+        for (int x = 0; x < d; x++) o[x] *= inv;
+    }
+}
+
 int attention_forward(struct kv_cache *c, const float *q, const float *k, const float *v, int n, int64_t pos0,
                       int heads, float scale, float *out)
 {
@@ -90,8 +156,25 @@ int attention_forward(struct kv_cache *c, const float *q, const float *k, const 
     if (reserve(c, pos0 + n) != 0) return -1;
     const int64_t max_span = c->window > 0 ? c->window : pos0 + n;
 
-    /* Every (query, head) pair is independent and computed by one thread in
-     * a fixed order, so the result does not depend on the thread count. */
+    /* Every (query block, head) pair is independent and computed by one
+     * thread in a fixed order (OpenBLAS runs single-threaded inside the
+     * region), so the result does not depend on the thread count. */
+    if (n >= BLOCKED_MIN_QUERIES) {
+        const int blocks = (n + QB - 1) / QB;
+#pragma omp parallel
+        {
+            struct block_scratch w = {malloc((size_t)QB * KB * sizeof(float)), malloc((size_t)KB * d * sizeof(float)),
+                                      malloc((size_t)KB * d * sizeof(float)), malloc(QB * sizeof(float)),
+                                      malloc(QB * sizeof(float))};
+#pragma omp for collapse(2) schedule(static)
+            for (int h = 0; h < heads; h++)
+                for (int b = 0; b < blocks; b++) {
+                    const int t0 = b * QB, tn = n - t0 < QB ? n - t0 : QB;
+                    attend_blocked(c, q, k, v, pos0, heads, h, t0, tn, scale, out, &w);
+                }
+            free(w.S), free(w.Kb), free(w.Vb), free(w.m), free(w.l);
+        }
+    } else
 #pragma omp parallel
     {
         float *scores = malloc((size_t)max_span * sizeof(float));
