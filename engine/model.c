@@ -1,9 +1,12 @@
 #include "model.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "arch.h"
+#include "weight_binder.h"
 #include "stb_ds.h"
 
 /* Every tensor in the checkpoint must have been bound: an extra tensor means
@@ -72,6 +75,68 @@ const char *mixer_kind_name(enum mixer_kind k)
     case MIXER_JET: return "JetBlock (gated delta rule, dynamic conv)";
     }
     return "?";
+}
+
+int model_plan(const char *config_path, struct model *m, struct wanted_tensor **wanted, struct hr_error *e)
+{
+    memset(m, 0, sizeof *m);
+    *wanted = NULL;
+    /* config_load reads DIR/config.json: take the directory of the file. */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", config_path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : dir;
+    if (strcmp(base, "config.json") != 0) {
+        /* Any file name: config_load wants DIR/config.json, so read through a
+         * temporary directory holding a copy. */
+        char tmpdir[] = "/tmp/hyrecall-plan-XXXXXX";
+        if (!mkdtemp(tmpdir)) return hr_fail(e, "cannot create a temporary directory");
+        char path[4200];
+        snprintf(path, sizeof path, "%s/config.json", tmpdir);
+        char *text = read_text_file(config_path, NULL, e);
+        FILE *f = text ? fopen(path, "wb") : NULL;
+        if (f) fputs(text, f), fclose(f);
+        free(text);
+        int rc = f ? model_plan(path, m, wanted, e) : -1;
+        if (rc == 0) {
+            free(m->dir);
+            m->dir = strdup(config_path);
+        } else if (f) {
+            hr_wrap(e, "%s: ", config_path);
+        }
+        unlink(path);
+        rmdir(tmpdir);
+        return rc;
+    }
+    if (slash) *slash = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    m->dir = strdup(dir);
+    if (config_load(dir, &m->cfg, e) != 0) goto fail;
+    m->arch = arch_find(m->cfg.model_type);
+    if (!m->arch) {
+        hr_fail(e, "%s: field 'model_type' is '%s', an unknown architecture (supported: %s)", config_path,
+                m->cfg.model_type, arch_supported_list());
+        goto fail;
+    }
+    m->layers = calloc((size_t)m->cfg.num_layers, sizeof *m->layers);
+    struct weight_binder b = {.m = m, .e = e, .collect = true};
+    sh_new_strdup(b.used);
+    int rc = m->arch->bind(&b, m);
+    shfree(b.used);
+    *wanted = b.wanted;
+    if (rc != 0) goto fail;
+    return 0;
+fail:
+    wanted_tensors_free(*wanted);
+    *wanted = NULL;
+    model_free(m);
+    return -1;
+}
+
+void wanted_tensors_free(struct wanted_tensor *wanted)
+{
+    for (ptrdiff_t i = 0; i < arrlen(wanted); i++) free(wanted[i].name);
+    arrfree(wanted);
 }
 
 void model_free(struct model *m)

@@ -133,6 +133,14 @@ int model_load(const char *dir, struct model *m, struct hr_error *e);
  * takes ownership of, also on failure). Patched names must exist in DIR. */
 int model_load_patched(const char *dir, struct tensor_patch *patches, struct model *m, struct hr_error *e);
 void tensor_patches_free(struct tensor_patch *patches);
+
+struct wanted_tensor; /* weight_binder.h */
+/* The model a config describes, without weights: every tensor the
+ * architecture would bind, with its shape (*wanted, stb_ds array, caller
+ * frees with wanted_tensors_free). The model holds zeros; m->num_params is
+ * the parameter count. CONFIG is a config.json file. */
+int model_plan(const char *config_path, struct model *m, struct wanted_tensor **wanted, struct hr_error *e);
+void wanted_tensors_free(struct wanted_tensor *wanted);
 void model_free(struct model *m);
 
 #endif

@@ -365,6 +365,12 @@ static int write_all(FILE *fp, const void *p, size_t n) { return fwrite(p, 1, n,
 int st_write_file(const char *path, const struct st_write_tensor *tensors, int n, const char *const *meta,
                   bool overwrite, struct hr_error *e)
 {
+    return st_write_file_with(path, tensors, n, meta, overwrite, NULL, NULL, e);
+}
+
+int st_write_file_with(const char *path, const struct st_write_tensor *tensors, int n, const char *const *meta,
+                       bool overwrite, st_fill_fn fill, void *ctx, struct hr_error *e)
+{
     if (!overwrite && access(path, F_OK) == 0) return hr_fail(e, "%s: already exists; refusing to overwrite", path);
     cJSON *root = cJSON_CreateObject();
     if (meta && meta[0]) {
@@ -409,7 +415,22 @@ int st_write_file(const char *path, const struct st_write_tensor *tensors, int n
         for (int i = 0; i < n && rc == 0; i++) {
             size_t numel = 1;
             for (int d = 0; d < tensors[i].ndim; d++) numel *= (size_t)tensors[i].shape[d];
-            rc |= write_all(fp, tensors[i].data, numel * dtype_size(tensors[i].dtype));
+            const size_t nbytes = numel * dtype_size(tensors[i].dtype);
+            if (!fill) {
+                rc |= write_all(fp, tensors[i].data, nbytes);
+                continue;
+            }
+            void *buf = malloc(nbytes ? nbytes : 1);
+            if (!buf || fill(ctx, i, buf, e) != 0) {
+                free(buf);
+                fclose(fp);
+                unlink(tmp);
+                free(tmp);
+                free(json);
+                return buf ? -1 : hr_fail(e, "%s: out of memory", path);
+            }
+            rc |= write_all(fp, buf, nbytes);
+            free(buf);
         }
         rc |= fflush(fp);
         if (rc == 0) rc |= fsync(fileno(fp));

@@ -79,4 +79,11 @@ struct st_write_tensor {
 int st_write_file(const char *path, const struct st_write_tensor *tensors, int n, const char *const *meta,
                   bool overwrite, struct hr_error *e);
 
+/* The same, producing each tensor's bytes on demand: fill(ctx, i, buf) writes
+ * tensor i's bytes into buf (tensors[i].data is ignored). Only one tensor is
+ * held in memory at a time. */
+typedef int (*st_fill_fn)(void *ctx, int index, void *buf, struct hr_error *e);
+int st_write_file_with(const char *path, const struct st_write_tensor *tensors, int n, const char *const *meta,
+                       bool overwrite, st_fill_fn fill, void *ctx, struct hr_error *e);
+
 #endif

@@ -8,6 +8,20 @@
 #include "model.h"
 #include "stb_ds.h"
 
+/* Collect mode: records the tensor and hands out zeros (calloc: the pages
+ * are not touched, so even a 2B-parameter plan costs no memory). */
+static const float *collect(struct weight_binder *b, const char *name, int ndim, const int64_t *shape)
+{
+    struct wanted_tensor w = {strdup(name), ndim, {0}, false};
+    int64_t numel = 1;
+    for (int d = 0; d < ndim; d++) w.shape[d] = shape[d], numel *= shape[d];
+    arrput(b->wanted, w);
+    float *zeros = calloc((size_t)(numel ? numel : 1), sizeof(float));
+    arrput(b->m->owned, zeros);
+    b->m->num_params += numel;
+    return zeros;
+}
+
 static const struct st_tensor *lookup(struct weight_binder *b, const char *name)
 {
     const struct st_tensor *t = st_find(&b->m->weights, name);
@@ -57,6 +71,12 @@ int bind_matrix(struct weight_binder *b, struct weight *out, int64_t rows, int64
     va_start(ap, fmt);
     vsnprintf(name, sizeof name, fmt, ap);
     va_end(ap);
+    if (b->collect) {
+        const int64_t shape[2] = {rows, cols};
+        out->rows = rows, out->cols = cols;
+        out->w = collect(b, name, 2, shape);
+        return 0;
+    }
     const struct st_tensor *t = lookup(b, name);
     if (!t) return -1;
     if (t->ndim != 2 || t->shape[0] != rows || t->shape[1] != cols) {
@@ -78,6 +98,10 @@ int bind_vector(struct weight_binder *b, const float **out, int64_t n, const cha
     va_start(ap, fmt);
     vsnprintf(name, sizeof name, fmt, ap);
     va_end(ap);
+    if (b->collect) {
+        *out = collect(b, name, 1, &n);
+        return 0;
+    }
     const struct st_tensor *t = lookup(b, name);
     if (!t) return -1;
     if (t->ndim != 1 || t->shape[0] != n) {
@@ -97,6 +121,10 @@ int bind_array(struct weight_binder *b, const float **out, int ndim, const int64
     va_start(ap, fmt);
     vsnprintf(name, sizeof name, fmt, ap);
     va_end(ap);
+    if (b->collect) {
+        *out = collect(b, name, ndim, shape);
+        return 0;
+    }
     const struct st_tensor *t = lookup(b, name);
     if (!t) return -1;
     bool same = t->ndim == ndim;
@@ -123,6 +151,7 @@ int bind_vector_plus_one(struct weight_binder *b, const float **out, int64_t n, 
     va_end(ap);
     const float *w;
     if (bind_vector(b, &w, n, "%s", name) != 0) return -1;
+    if (b->collect) b->wanted[arrlen(b->wanted) - 1].norm_offset = true;
     float *copy = malloc((size_t)n * sizeof(float));
     if (!copy) return hr_fail(b->e, "%s: out of memory", b->m->dir);
     for (int64_t i = 0; i < n; i++) copy[i] = 1.0f + w[i];
@@ -139,7 +168,7 @@ void binder_ignore(struct weight_binder *b, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(name, sizeof name, fmt, ap);
     va_end(ap);
-    if (st_find(&b->m->weights, name)) shput(b->used, name, 1);
+    if (!b->collect && st_find(&b->m->weights, name)) shput(b->used, name, 1);
 }
 
 bool binder_has(struct weight_binder *b, const char *fmt, ...)
@@ -149,5 +178,5 @@ bool binder_has(struct weight_binder *b, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(name, sizeof name, fmt, ap);
     va_end(ap);
-    return st_find(&b->m->weights, name) != NULL;
+    return !b->collect && st_find(&b->m->weights, name) != NULL;
 }

@@ -13,6 +13,14 @@
 
 struct model;
 
+/* A tensor the architecture asked for, in collect mode. */
+struct wanted_tensor {
+    char *name;
+    int ndim;
+    int64_t shape[4];
+    bool norm_offset; /* stored as w of a (1 + w) norm */
+};
+
 struct weight_binder {
     struct model *m;
     struct hr_error *e;
@@ -20,6 +28,10 @@ struct weight_binder {
         char *key;
         int value;
     } *used; /* stb_ds string set */
+    /* Collect mode (hyrecall synth): no checkpoint is read; each bind records
+     * the tensor it wants and gets zeros. */
+    bool collect;
+    struct wanted_tensor *wanted; /* stb_ds array */
 };
 
 /* name is a printf format (e.g. "model.layers.%d.mlp.up_proj.weight"). */

@@ -169,6 +169,8 @@ int cmd_inspect(int argc, char **argv)
             printf(" %2d:lightning", i);
         else if (L->mixer == MIXER_GATED_DELTA)
             printf(" %2d:gated_delta", i);
+        else if (L->mixer == MIXER_JET)
+            printf(" %2d:jet", i);
         else if (L->kind == LAYER_SLIDING_ATTENTION)
             printf(" %2d:sliding(%d)", i, L->window);
         else

@@ -1,0 +1,192 @@
+#include "bench.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "cpu.h"
+#include "generate.h"
+#include "session.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void bench_machine(struct machine_limits *m)
+{
+    m->threads = cpu_threads();
+    m->openblas_core = cpu_openblas_core();
+    const int n = 2048;
+    float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)),
+          *c = malloc((size_t)n * n * sizeof(float));
+    for (size_t i = 0; i < (size_t)n * n; i++) a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.1f;
+    double best = 1e30;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        double dt = now() - t0;
+        if (rep > 0 && dt < best) best = dt; /* the first run warms up threads and caches */
+    }
+    m->sgemm_gflops = 2.0 * n * n * (double)n / best / 1e9;
+    free(a), free(b), free(c);
+
+    /* Decode streams float32 weights through GEMV: measure exactly that. */
+    const int rows = 16384, cols = 16384; /* 1 GiB */
+    float *w = malloc((size_t)rows * cols * sizeof(float)), *x = malloc((size_t)cols * sizeof(float)),
+          *y = malloc((size_t)rows * sizeof(float));
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++)
+        for (int k = 0; k < cols; k++) w[(size_t)r * cols + k] = (float)((r + k) % 3) * 0.01f;
+    for (int k = 0; k < cols; k++) x[k] = 1.0f;
+    best = 1e30;
+    for (int rep = 0; rep < 4; rep++) {
+        double t0 = now();
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1.0f, w, cols, x, 1, 0.0f, y, 1);
+        double dt = now() - t0;
+        if (rep > 0 && dt < best) best = dt;
+    }
+    m->stream_gbs = (double)rows * cols * sizeof(float) / best / 1e9;
+    free(w), free(x), free(y);
+}
+
+static double matrix_params(const struct weight *w) { return w->w ? (double)w->rows * (double)w->cols : 0; }
+
+static double mixer_params(const struct layer *L)
+{
+    switch (L->mixer) {
+    case MIXER_SOFTMAX_ATTENTION:
+        return matrix_params(&L->attn.q) + matrix_params(&L->attn.k) + matrix_params(&L->attn.v) +
+               matrix_params(&L->attn.o) + matrix_params(&L->attn.o_gate);
+    case MIXER_LIGHTNING:
+        return matrix_params(&L->lightning.qkv) + matrix_params(&L->lightning.q) + matrix_params(&L->lightning.k) +
+               matrix_params(&L->lightning.v) + matrix_params(&L->lightning.gate) + matrix_params(&L->lightning.out);
+    case MIXER_GATED_DELTA:
+        return matrix_params(&L->delta.qkvz) + matrix_params(&L->delta.ba) + matrix_params(&L->delta.out);
+    case MIXER_JET:
+        return matrix_params(&L->jet.q) + matrix_params(&L->jet.k) + matrix_params(&L->jet.v) +
+               matrix_params(&L->jet.g) + matrix_params(&L->jet.b) + matrix_params(&L->jet.a) +
+               matrix_params(&L->jet.o) + matrix_params(&L->jet.gen1) + matrix_params(&L->jet.gen2);
+    }
+    return 0;
+}
+
+static double mlp_params(const struct mlp_weights *w)
+{
+    return matrix_params(&w->gate) + matrix_params(&w->up) + matrix_params(&w->down);
+}
+
+/* Weights a token passes through: its mixer's projections and, for a mixture
+ * of experts, the router, top-k experts and the shared expert. */
+static double active_matrix_params(const struct model *m)
+{
+    double p = 0;
+    for (int i = 0; i < m->cfg.num_layers; i++) {
+        const struct layer *L = &m->layers[i];
+        p += mixer_params(L);
+        if (!L->sparse) {
+            p += mlp_params(&L->mlp);
+            continue;
+        }
+        p += matrix_params(&L->moe.router) + L->moe.top_k * mlp_params(&L->moe.experts[0]);
+        if (L->moe.has_shared) p += mlp_params(&L->moe.shared) + m->cfg.hidden_size;
+    }
+    return p;
+}
+
+/* Prefill FLOPs: 2 per active weight per token (lm_head only for the last
+ * token), plus the sequence mixing:
+ *   softmax attention  4 · heads · head_dim · Σ_t visible(t)   (QKᵀ and PV)
+ *   linear attention   per token and head 4 · dk · dv (state) + 4 · C · d (intra-chunk, C = 64)
+ * norms, activations and RoPE are left out (a few percent at most). */
+double bench_prefill_flops(const struct model *m, int64_t T)
+{
+    const struct model_config *c = &m->cfg;
+    double f = 2.0 * active_matrix_params(m) * (double)T + 2.0 * matrix_params(&m->lm_head);
+    for (int i = 0; i < c->num_layers; i++) {
+        const struct layer *L = &m->layers[i];
+        if (L->mixer == MIXER_SOFTMAX_ATTENTION) {
+            const double W = L->window > 0 ? (double)L->window : (double)T;
+            const double visible = W >= (double)T ? (double)T * ((double)T + 1) / 2 : W * (double)T - W * (W - 1) / 2;
+            f += 4.0 * c->num_heads * c->head_dim * visible;
+        } else {
+            double heads, dk, dv;
+            if (L->mixer == MIXER_LIGHTNING) heads = L->lightning.heads, dk = dv = L->lightning.head_dim;
+            else if (L->mixer == MIXER_JET) heads = L->jet.heads, dk = L->jet.dk, dv = L->jet.dv;
+            else heads = c->linear_num_value_heads, dk = c->linear_key_head_dim, dv = c->linear_value_head_dim;
+            f += (double)T * heads * (4.0 * dk * dv + 4.0 * 64 * (dk + dv) / 2);
+        }
+    }
+    return f;
+}
+
+/* Bytes a decode step reads: every active weight once (float32 in memory),
+ * the lm_head, and each layer's sequence state (KV cache of the visible
+ * positions, or the recurrent state read and written). */
+double bench_decode_bytes(const struct model *m, int64_t T)
+{
+    const struct model_config *c = &m->cfg;
+    double b = 4.0 * (active_matrix_params(m) + matrix_params(&m->lm_head));
+    for (int i = 0; i < c->num_layers; i++) {
+        const struct layer *L = &m->layers[i];
+        if (L->mixer == MIXER_SOFTMAX_ATTENTION) {
+            const double visible = L->window > 0 && L->window < T ? L->window : (double)T;
+            b += 2.0 * 4.0 * visible * c->num_kv_heads * c->head_dim;
+        } else if (L->mixer == MIXER_LIGHTNING) {
+            b += 2.0 * 4.0 * L->lightning.heads * L->lightning.head_dim * L->lightning.head_dim;
+        } else if (L->mixer == MIXER_JET) {
+            b += 2.0 * 4.0 * L->jet.heads * L->jet.dk * L->jet.dv;
+        } else {
+            b += 2.0 * 4.0 * c->linear_num_value_heads * c->linear_key_head_dim * c->linear_value_head_dim;
+        }
+    }
+    return b;
+}
+
+int bench_model(const struct model *m, int64_t context, int decode_tokens, const struct machine_limits *lim,
+                struct bench_run *r, struct hr_error *e)
+{
+    memset(r, 0, sizeof *r);
+    r->context = context;
+    const int V = m->cfg.vocab_size;
+    int32_t *ids = malloc((size_t)context * sizeof *ids);
+    uint64_t s = 0x2545F4914F6CDD1Dull;
+    for (int64_t i = 0; i < context; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        ids[i] = (int32_t)(s % (uint64_t)V);
+    }
+    float *logits = malloc((size_t)V * sizeof(float));
+    struct session sess;
+    if (session_init(&sess, m, 0, e)) {
+        free(ids), free(logits);
+        return -1;
+    }
+    double t0 = now();
+    int rc = session_forward(&sess, ids, (int)context, logits, false, e);
+    r->prefill_seconds = now() - t0;
+    if (rc == 0) {
+        r->prefill_tokens_per_s = (double)context / r->prefill_seconds;
+        r->prefill_flops = bench_prefill_flops(m, context);
+        r->prefill_fraction_of_peak = r->prefill_flops / r->prefill_seconds / (lim->sgemm_gflops * 1e9);
+        t0 = now();
+        for (int i = 0; rc == 0 && i < decode_tokens; i++) {
+            int32_t next = (int32_t)argmax_f32(logits, V);
+            if (next < 0) next = 0;
+            rc = session_forward(&sess, &next, 1, logits, false, e);
+        }
+        const double dt = now() - t0;
+        r->decode_tokens_per_s = decode_tokens / dt;
+        r->decode_bytes_per_token = bench_decode_bytes(m, context + decode_tokens / 2);
+        r->decode_fraction_of_bandwidth = r->decode_bytes_per_token * r->decode_tokens_per_s / (lim->stream_gbs * 1e9);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    r->peak_rss_bytes = (int64_t)ru.ru_maxrss * 1024;
+    session_free(&sess);
+    free(ids), free(logits);
+    return rc;
+}

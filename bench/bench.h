@@ -1,0 +1,38 @@
+/* hyrecall bench: prefill and decode throughput of a model at several
+ * context lengths, reported against this machine's own limits measured in the
+ * same run (SGEMM peak, weight-streaming bandwidth). Prints figures, asserts
+ * nothing. */
+#ifndef HYRECALL_BENCH_H
+#define HYRECALL_BENCH_H
+
+#include <stdint.h>
+
+#include "error.h"
+#include "model.h"
+
+struct machine_limits {
+    double sgemm_gflops; /* best of several 2048^3 SGEMMs */
+    double stream_gbs;   /* best of several GEMVs over a 1 GiB float32 matrix */
+    int threads;
+    const char *openblas_core;
+};
+
+struct bench_run {
+    int64_t context;
+    double prefill_seconds, prefill_tokens_per_s, prefill_flops, prefill_fraction_of_peak;
+    double decode_tokens_per_s, decode_bytes_per_token, decode_fraction_of_bandwidth;
+    int64_t peak_rss_bytes;
+};
+
+void bench_machine(struct machine_limits *m);
+
+/* Model cost estimates (documented in bench.c): FLOPs of a prefill of T
+ * tokens, and bytes read per decoded token at context T. */
+double bench_prefill_flops(const struct model *m, int64_t T);
+double bench_decode_bytes(const struct model *m, int64_t T);
+
+/* Prefill of `context` random tokens, then `decode_tokens` greedy steps. */
+int bench_model(const struct model *m, int64_t context, int decode_tokens, const struct machine_limits *lim,
+                struct bench_run *r, struct hr_error *e);
+
+#endif

@@ -1,0 +1,126 @@
+/* hyrecall bench: throughput against this machine's measured limits. */
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../cpu.h"
+#include "../version.h"
+#include "bench.h"
+#include "cli.h"
+
+static const char *HELP =
+    "usage: hyrecall bench -m MODEL_DIR [--contexts 1k,4k,16k,64k] [--decode-tokens N] [--threads N]\n"
+    "                      [--json FILE]\n\n"
+    "Measures this machine's SGEMM peak (GFLOP/s) and float32 weight-streaming bandwidth (GB/s), then\n"
+    "for each context: prefill throughput (tokens/s, and model FLOPs per second as a fraction of the\n"
+    "SGEMM peak) and decode throughput after that prompt (tokens/s, and bytes read per token as a\n"
+    "fraction of the bandwidth), with the peak resident memory. The FLOP and byte counts are the\n"
+    "estimates documented in bench/bench.c. Prints a table; --json writes\n"
+    "{machine: {sgemm_gflops, stream_gbs, threads, openblas_core}, runs: [{context,\n"
+    "prefill_tokens_per_s, prefill_fraction_of_peak, decode_tokens_per_s, decode_fraction_of_bandwidth,\n"
+    "peak_rss_bytes}]}. Defaults: contexts 1k,4k; 16 decode tokens.\n\n"
+    "exit codes: 0 ok, 1 invalid model or out of memory, 2 usage error\n";
+
+int cmd_bench(int argc, char **argv)
+{
+    const char *dir = NULL, *json_path = NULL;
+    int64_t contexts[16] = {1024, 4096};
+    int nc = 2;
+    long decode = 16, threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(HELP, stdout);
+            return EXIT_OK;
+        }
+        if (!(v = cli_value("bench", argc, argv, &i))) return EXIT_USAGE;
+        if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) dir = v;
+        else if (strcmp(a, "--json") == 0) json_path = v;
+        else if (strcmp(a, "--decode-tokens") == 0) {
+            if (cli_parse_int("bench", a, v, 1, 100000, &decode)) return EXIT_USAGE;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (cli_parse_int("bench", a, v, 1, 4096, &threads)) return EXIT_USAGE;
+        } else if (strcmp(a, "--contexts") == 0) {
+            nc = 0;
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+                char *end;
+                double x = strtod(tok, &end);
+                if (*end == 'k' || *end == 'K') x *= 1024, end++;
+                if (end == tok || *end || x < 1 || x > 1 << 24 || nc >= 16) {
+                    cli_usage_error("bench", "--contexts expects sizes like 1k,4k, got '%s'", v);
+                    return EXIT_USAGE;
+                }
+                contexts[nc++] = (int64_t)x;
+            }
+        } else {
+            cli_usage_error("bench", "unknown option '%s'", a);
+            return EXIT_USAGE;
+        }
+    }
+    if (!dir) {
+        cli_usage_error("bench", "-m MODEL_DIR is required");
+        return EXIT_USAGE;
+    }
+    cpu_set_threads((int)threads);
+    struct model m;
+    struct hr_error e;
+    if (model_load(dir, &m, &e)) {
+        fprintf(stderr, "hyrecall bench: %s\n", e.msg);
+        return EXIT_RUNTIME;
+    }
+    struct machine_limits lim;
+    bench_machine(&lim);
+    printf("machine: SGEMM %.0f GFLOP/s, weight streaming %.1f GB/s, %d threads, OpenBLAS core %s\n",
+           lim.sgemm_gflops, lim.stream_gbs, lim.threads, lim.openblas_core);
+    printf("model:   %s (%s, %lld parameters)\n\n", dir, m.cfg.model_type, (long long)m.num_params);
+    printf("%8s %14s %10s %14s %10s %12s\n", "context", "prefill tok/s", "of peak", "decode tok/s", "of bw",
+           "peak RSS");
+    cJSON *root = cJSON_CreateObject(), *mach = cJSON_AddObjectToObject(root, "machine"),
+          *runs = cJSON_AddArrayToObject(root, "runs");
+    cJSON_AddNumberToObject(mach, "sgemm_gflops", lim.sgemm_gflops);
+    cJSON_AddNumberToObject(mach, "stream_gbs", lim.stream_gbs);
+    cJSON_AddNumberToObject(mach, "threads", lim.threads);
+    cJSON_AddStringToObject(mach, "openblas_core", lim.openblas_core);
+    cJSON_AddStringToObject(root, "model", dir);
+    cJSON_AddStringToObject(root, "hyrecall_version", HYRECALL_VERSION);
+    int rc = EXIT_OK;
+    for (int i = 0; i < nc && rc == EXIT_OK; i++) {
+        struct bench_run r;
+        if (bench_model(&m, contexts[i], (int)decode, &lim, &r, &e)) {
+            fprintf(stderr, "hyrecall bench: %s\n", e.msg);
+            rc = EXIT_RUNTIME;
+            break;
+        }
+        printf("%8lld %14.1f %9.1f%% %14.2f %9.1f%% %9.2f GiB\n", (long long)r.context, r.prefill_tokens_per_s,
+               100 * r.prefill_fraction_of_peak, r.decode_tokens_per_s, 100 * r.decode_fraction_of_bandwidth,
+               r.peak_rss_bytes / 1073741824.0);
+        fflush(stdout);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "context", (double)r.context);
+        cJSON_AddNumberToObject(o, "prefill_tokens_per_s", r.prefill_tokens_per_s);
+        cJSON_AddNumberToObject(o, "prefill_fraction_of_peak", r.prefill_fraction_of_peak);
+        cJSON_AddNumberToObject(o, "decode_tokens_per_s", r.decode_tokens_per_s);
+        cJSON_AddNumberToObject(o, "decode_fraction_of_bandwidth", r.decode_fraction_of_bandwidth);
+        cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)r.peak_rss_bytes);
+        cJSON_AddItemToArray(runs, o);
+    }
+    if (rc == EXIT_OK && json_path) {
+        char *text = cJSON_Print(root);
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%d", json_path, (int)getpid());
+        FILE *f = fopen(tmp, "w");
+        if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, json_path) != 0) {
+            fprintf(stderr, "hyrecall bench: %s: cannot write\n", json_path);
+            unlink(tmp);
+            rc = EXIT_RUNTIME;
+        }
+        free(text);
+    }
+    cJSON_Delete(root);
+    model_free(&m);
+    return rc;
+}

@@ -1,0 +1,116 @@
+#include "synth.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "model.h"
+#include "safetensors.h"
+#include "stb_ds.h"
+#include "weight_binder.h"
+
+struct synth_ctx {
+    const struct wanted_tensor *wanted;
+    enum dtype dtype;
+    uint64_t seed;
+    double init_std;
+};
+
+/* splitmix64: a fresh, well-mixed stream per tensor. */
+static uint64_t mix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static double uniform(uint64_t *s) { return ((double)(mix(s) >> 11) + 0.5) / 9007199254740992.0; }
+static double normal(uint64_t *s) { return sqrt(-2 * log(uniform(s))) * cos(2 * M_PI * uniform(s)); }
+
+static bool has(const char *name, const char *part) { return strstr(name, part) != NULL; }
+
+static int fill(void *ctx_, int index, void *buf, struct hr_error *e)
+{
+    (void)e;
+    const struct synth_ctx *ctx = ctx_;
+    const struct wanted_tensor *w = &ctx->wanted[index];
+    int64_t numel = 1;
+    for (int d = 0; d < w->ndim; d++) numel *= w->shape[d];
+    /* One random stream per chunk of 64K values: parallel, and the same
+     * values at any thread count. */
+    const int64_t chunk = 65536, chunks = (numel + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < chunks; c++) {
+      uint64_t s = (ctx->seed * 1000003ull + (uint64_t)index) * 0x100000001B3ull + (uint64_t)c;
+      const int64_t end = (c + 1) * chunk < numel ? (c + 1) * chunk : numel;
+      for (int64_t i = c * chunk; i < end; i++) {
+        double v;
+        if (w->norm_offset) v = 0;
+        else if (w->ndim == 1 && has(w->name, "norm")) v = 1;
+        else if (has(w->name, "A_log")) v = log(1 + 15 * uniform(&s));
+        else if (has(w->name, "dt_bias")) v = 0.1 * normal(&s);
+        else if (has(w->name, ".bias")) v = 0;
+        else if (has(w->name, "conv")) v = 0.2 * normal(&s);
+        else v = ctx->init_std * normal(&s);
+        if (ctx->dtype == DT_BF16) ((uint16_t *)buf)[i] = f32_to_bf16((float)v);
+        else ((float *)buf)[i] = (float)v;
+      }
+    }
+    return 0;
+}
+
+int synth_checkpoint(const char *config_path, const char *out_dir, enum dtype dtype, uint64_t seed,
+                     int64_t *num_params, struct hr_error *e)
+{
+    if (access(out_dir, F_OK) == 0) return hr_fail(e, "%s: already exists; refusing to overwrite", out_dir);
+    if (strlen(out_dir) > 2000) return hr_fail(e, "--out path is too long");
+    struct model m;
+    struct wanted_tensor *wanted;
+    if (model_plan(config_path, &m, &wanted, e)) return -1;
+    *num_params = m.num_params;
+    double std = 0.02;
+    cfg_number(&m.cfg, m.cfg.json, "initializer_range", 0.02, &std, e);
+    struct synth_ctx ctx = {wanted, dtype, seed, std};
+    const int n = (int)arrlen(wanted);
+    struct st_write_tensor *t = calloc((size_t)n + 1, sizeof *t);
+    for (int i = 0; i < n; i++) {
+        t[i].name = wanted[i].name;
+        t[i].dtype = dtype;
+        t[i].ndim = wanted[i].ndim;
+        for (int d = 0; d < wanted[i].ndim; d++) t[i].shape[d] = wanted[i].shape[d];
+    }
+    char tmp[2100], path[2200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out_dir, (long)getpid());
+    int rc = 0;
+    if (mkdir(tmp, 0755) != 0) {
+        rc = hr_fail(e, "%s: cannot create: %s", tmp, strerror(errno));
+    } else {
+        snprintf(path, sizeof path, "%s/config.json", tmp);
+        char *text = read_text_file(config_path, NULL, e);
+        FILE *f = text ? fopen(path, "wb") : NULL;
+        if (!f || fputs(text, f) < 0) rc = hr_fail(e, "%s: cannot write", path);
+        if (f && fclose(f) != 0) rc = hr_fail(e, "%s: write failed", path);
+        free(text);
+        char seed_text[32];
+        snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)seed);
+        const char *meta[] = {"format", "pt", "hyrecall_synth_seed", seed_text, NULL};
+        snprintf(path, sizeof path, "%s/model.safetensors", tmp);
+        if (rc == 0) rc = st_write_file_with(path, t, n, meta, false, fill, &ctx, e);
+        if (rc == 0 && rename(tmp, out_dir) != 0) rc = hr_fail(e, "%s: rename failed: %s", out_dir, strerror(errno));
+        if (rc != 0) {
+            unlink(path);
+            snprintf(path, sizeof path, "%s/config.json", tmp);
+            unlink(path);
+            rmdir(tmp);
+        }
+    }
+    free(t);
+    wanted_tensors_free(wanted);
+    model_free(&m);
+    return rc;
+}
