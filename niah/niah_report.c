@@ -74,13 +74,14 @@ static void xml_text(FILE *f, const char *s)
     }
 }
 
-int niah_write_svg(const char *path, const char *title, const double *depths, int nd, const int64_t *lengths, int nl,
-                   const double *scores, struct hr_error *e)
+int niah_write_svg(const char *path, const char *title, const char *const *panels, int np, const double *depths, int nd,
+                   const int64_t *lengths, int nl, const double *scores, struct hr_error *e)
 {
     FILE *f = fopen(path, "w");
     if (!f) return hr_fail(e, "%s: cannot create: %s", path, strerror(errno));
-    const int cw = 64, ch = 28, left = 90, top = 50, H = top + nd * ch + 60;
-    const int W = left + nl * cw + 20 > 620 ? left + nl * cw + 20 : 620; /* room for the title */
+    const int cw = 64, ch = 28, left = 90, top = 70, gap = 40, panel_w = nl * cw, H = top + nd * ch + 60;
+    int W = left + np * panel_w + (np - 1) * gap + 20;
+    if (W < 620) W = 620; /* room for the title */
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                "font-family=\"sans-serif\" font-size=\"12\">\n", W, H, W, H);
@@ -88,32 +89,42 @@ int niah_write_svg(const char *path, const char *title, const double *depths, in
     fprintf(f, "  <text x=\"%d\" y=\"24\" font-size=\"15\" font-weight=\"bold\">", left);
     xml_text(f, title);
     fprintf(f, "</text>\n");
-    for (int d = 0; d < nd; d++) {
+    for (int d = 0; d < nd; d++)
         fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"end\">%g%%</text>\n", left - 8, top + d * ch + ch / 2 + 4,
                 depths[d]);
-        for (int l = 0; l < nl; l++) {
-            const double s = scores[d * nl + l];
-            const int x = left + l * cw, y = top + d * ch;
-            if (isnan(s)) {
-                fprintf(f, "  <rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#eeeeee\" stroke=\"#ffffff\"/>\n",
-                        x, y, cw, ch);
-                continue;
+    for (int p = 0; p < np; p++) {
+        const int x0 = left + p * (panel_w + gap);
+        if (np > 1 || (panels[p] && strcmp(panels[p], "model") != 0)) {
+            fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-weight=\"bold\">", x0 + panel_w / 2,
+                    top - 10);
+            xml_text(f, panels[p]);
+            fprintf(f, "</text>\n");
+        }
+        for (int d = 0; d < nd; d++)
+            for (int l = 0; l < nl; l++) {
+                const double sc = scores[((size_t)p * nd + d) * nl + l];
+                const int x = x0 + l * cw, y = top + d * ch;
+                if (isnan(sc)) {
+                    fprintf(f, "  <rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#eeeeee\" "
+                               "stroke=\"#ffffff\"/>\n", x, y, cw, ch);
+                    continue;
+                }
+                char c[8];
+                colour(sc, c);
+                fprintf(f, "  <rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#ffffff\"/>\n",
+                        x, y, cw, ch, c);
+                fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%.1f</text>\n", x + cw / 2,
+                        y + ch / 2 + 4, sc);
             }
-            char c[8];
-            colour(s, c);
-            fprintf(f, "  <rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#ffffff\"/>\n", x, y, cw,
-                    ch, c);
-            fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%.1f</text>\n", x + cw / 2, y + ch / 2 + 4, s);
+        for (int l = 0; l < nl; l++) {
+            char lab[32];
+            length_label(lengths[l], lab, sizeof lab);
+            fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", x0 + l * cw + cw / 2,
+                    top + nd * ch + 18, lab);
         }
     }
-    for (int l = 0; l < nl; l++) {
-        char lab[32];
-        length_label(lengths[l], lab, sizeof lab);
-        fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", left + l * cw + cw / 2,
-                top + nd * ch + 18, lab);
-    }
-    fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\">context length (tokens)</text>\n", left + nl * cw / 2,
-            top + nd * ch + 40);
+    fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\">context length (tokens)</text>\n",
+            left + (np * panel_w + (np - 1) * gap) / 2, top + nd * ch + 40);
     fprintf(f, "  <text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\">needle depth</text>\n",
             top + nd * ch / 2, top + nd * ch / 2);
     fprintf(f, "</svg>\n");
@@ -130,60 +141,71 @@ int niah_write_reports(const char *dir, const struct niah_result *r, int n, bool
                        struct hr_error *e)
 {
     char path[4096];
-    /* Tasks in order of first appearance; lengths and depths sorted. */
-    const char *tasks[16];
-    int nt = 0;
+    /* Variants and tasks in order of first appearance; lengths and depths sorted. */
+    const char *variants[16], *tasks[16];
+    int nv = 0, nt = 0;
     int64_t *lengths = malloc((size_t)(n ? n : 1) * sizeof *lengths);
     double *depths = malloc((size_t)(n ? n : 1) * sizeof *depths);
     for (int i = 0; i < n; i++) {
         bool seen = false;
         for (int t = 0; t < nt; t++) seen |= strcmp(tasks[t], r[i].task) == 0;
         if (!seen && nt < 16) tasks[nt++] = r[i].task;
+        seen = false;
+        for (int v = 0; v < nv; v++) seen |= strcmp(variants[v], r[i].variant) == 0;
+        if (!seen && nv < 16) variants[nv++] = r[i].variant;
         lengths[i] = r[i].length;
         depths[i] = niah_depth_bucket(r[i].depth, grid);
     }
     const int nl = distinct_i(lengths, n), nd = distinct_d(depths, n);
-    /* cells[t][l][d], with d == nd the "all depths" total */
-    struct cell *cells = calloc((size_t)(nt * nl * (nd + 1)) + 1, sizeof *cells);
+    /* cells[v][t][l][d], with d == nd the "all depths" total */
+#define CELL(v, t, l, d) cells[(((size_t)(v) * nt + (t)) * nl + (l)) * (nd + 1) + (d)]
+    struct cell *cells = calloc((size_t)nv * nt * nl * (nd + 1) + 1, sizeof *cells);
     for (int i = 0; i < n; i++) {
-        int t = 0, l = 0, d = 0;
+        int v = 0, t = 0, l = 0, d = 0;
+        while (strcmp(variants[v], r[i].variant) != 0) v++;
         while (strcmp(tasks[t], r[i].task) != 0) t++;
         while (lengths[l] != r[i].length) l++;
         while (depths[d] != niah_depth_bucket(r[i].depth, grid)) d++;
-        struct cell *c = &cells[(t * nl + l) * (nd + 1) + d], *all = &cells[(t * nl + l) * (nd + 1) + nd];
+        struct cell *c = &CELL(v, t, l, d), *all = &CELL(v, t, l, nd);
         c->sum += r[i].score, c->count++, c->nulls += r[i].null;
         all->sum += r[i].score, all->count++, all->nulls += r[i].null;
     }
     snprintf(path, sizeof path, "%s/summary.csv", dir);
     FILE *csv = fopen(path, "w");
-    cJSON *json = cJSON_CreateObject(), *rows = NULL;
+    cJSON *json = cJSON_CreateObject();
     if (meta) cJSON_AddItemToObject(json, "meta", cJSON_Duplicate(meta, true));
-    rows = cJSON_AddArrayToObject(json, "results");
+    cJSON *rows = cJSON_AddArrayToObject(json, "results");
     int rc = 0;
     if (!csv) {
         rc = hr_fail(e, "%s: cannot create: %s", path, strerror(errno));
-    } else {
-        fprintf(csv, "task,length,depth,samples,score,nulls\n");
-        printf("%-18s", "task");
-        for (int l = 0; l < nl; l++) {
-            char lab[32];
-            length_label(lengths[l], lab, sizeof lab);
-            printf(" %8s", lab);
-        }
-        printf("\n");
-        for (int t = 0; t < nt; t++) {
-            printf("%-18s", tasks[t]);
+        goto out;
+    }
+    fprintf(csv, "variant,task,length,depth,samples,score,nulls\n");
+    printf("%-12s %-18s", "variant", "task");
+    for (int l = 0; l < nl; l++) {
+        char lab[32];
+        length_label(lengths[l], lab, sizeof lab);
+        printf(" %8s", lab);
+    }
+    printf("\n");
+    for (int t = 0; t < nt; t++)
+        for (int v = 0; v < nv; v++) {
+            printf("%-12s %-18s", variants[v], tasks[t]);
             for (int l = 0; l < nl; l++)
                 for (int d = 0; d <= nd; d++) {
-                    const struct cell *c = &cells[(t * nl + l) * (nd + 1) + d];
-                    if (!c->count) continue;
+                    const struct cell *c = &CELL(v, t, l, d);
+                    if (!c->count) {
+                        if (d == nd) printf(" %8s", "-");
+                        continue;
+                    }
                     const double score = niah_round2(100.0 * c->sum / c->count);
                     char depth[32];
                     if (d == nd) snprintf(depth, sizeof depth, "all");
                     else snprintf(depth, sizeof depth, "%g", depths[d]);
-                    fprintf(csv, "%s,%lld,%s,%d,%.2f,%d\n", tasks[t], (long long)lengths[l], depth, c->count, score,
-                            c->nulls);
+                    fprintf(csv, "%s,%s,%lld,%s,%d,%.2f,%d\n", variants[v], tasks[t], (long long)lengths[l], depth,
+                            c->count, score, c->nulls);
                     cJSON *row = cJSON_CreateObject();
+                    cJSON_AddStringToObject(row, "variant", variants[v]);
                     cJSON_AddStringToObject(row, "task", tasks[t]);
                     cJSON_AddNumberToObject(row, "length", (double)lengths[l]);
                     if (d == nd) cJSON_AddStringToObject(row, "depth", "all");
@@ -195,22 +217,24 @@ int niah_write_reports(const char *dir, const struct niah_result *r, int n, bool
                     if (d == nd) printf(" %8.2f", score);
                 }
             printf("\n");
-            /* Heat map: depth rows × length columns. */
-            double *grid_scores = malloc((size_t)(nd * nl) * sizeof *grid_scores);
+        }
+    for (int t = 0; t < nt && rc == 0; t++) {
+        /* Heat map of the task: one depth x length panel per variant. */
+        double *grid_scores = malloc((size_t)nv * nd * nl * sizeof *grid_scores);
+        for (int v = 0; v < nv; v++)
             for (int d = 0; d < nd; d++)
                 for (int l = 0; l < nl; l++) {
-                    const struct cell *c = &cells[(t * nl + l) * (nd + 1) + d];
-                    grid_scores[d * nl + l] = c->count ? 100.0 * c->sum / c->count : NAN;
+                    const struct cell *c = &CELL(v, t, l, d);
+                    grid_scores[((size_t)v * nd + d) * nl + l] = c->count ? 100.0 * c->sum / c->count : NAN;
                 }
-            char title[128];
-            snprintf(title, sizeof title, "%s: string_match_all (%%) by needle depth and context length%s", tasks[t],
-                     grid ? "" : " (depth deciles)");
-            snprintf(path, sizeof path, "%s/heatmap_%s.svg", dir, tasks[t]);
-            if (rc == 0) rc = niah_write_svg(path, title, depths, nd, lengths, nl, grid_scores, e);
-            free(grid_scores);
-        }
-        if (fclose(csv) != 0 && rc == 0) rc = hr_fail(e, "%s/summary.csv: write failed", dir);
+        char title[128];
+        snprintf(title, sizeof title, "%s: string_match_all (%%) by needle depth and context length%s", tasks[t],
+                 grid ? "" : " (depth deciles)");
+        snprintf(path, sizeof path, "%s/heatmap_%s.svg", dir, tasks[t]);
+        rc = niah_write_svg(path, title, variants, nv, depths, nd, lengths, nl, grid_scores, e);
+        free(grid_scores);
     }
+    if (fclose(csv) != 0 && rc == 0) rc = hr_fail(e, "%s/summary.csv: write failed", dir);
     if (rc == 0) {
         snprintf(path, sizeof path, "%s/summary.json", dir);
         FILE *f = fopen(path, "w");
@@ -219,6 +243,8 @@ int niah_write_reports(const char *dir, const struct niah_result *r, int n, bool
         if (f && fclose(f) != 0 && rc == 0) rc = hr_fail(e, "%s: write failed", path);
         free(text);
     }
+out:
+#undef CELL
     cJSON_Delete(json);
     free(cells), free(lengths), free(depths);
     return rc;

@@ -11,6 +11,7 @@
 #include "error.h"
 
 struct niah_result {
+    char variant[32]; /* the model variant (A/B comparison), or "model" */
     char task[32];
     int64_t length;
     double depth; /* percent */
@@ -23,13 +24,14 @@ struct niah_result {
 double niah_depth_bucket(double depth, bool grid);
 
 /* Writes DIR/summary.csv, DIR/summary.json (meta: an object recorded as is,
- * may be NULL) and DIR/heatmap_<task>.svg; prints the task × length table to
- * stdout. */
+ * may be NULL) and DIR/heatmap_<task>.svg (one panel per variant, side by
+ * side); prints the task × length table to stdout. */
 int niah_write_reports(const char *dir, const struct niah_result *r, int n, bool grid, const cJSON *meta,
                        struct hr_error *e);
 
-/* One heat map: rows depths, columns lengths, values 0..100 or NaN (absent). */
-int niah_write_svg(const char *path, const char *title, const double *depths, int nd, const int64_t *lengths, int nl,
-                   const double *scores, struct hr_error *e);
+/* One heat map per panel, side by side: rows depths, columns lengths,
+ * scores[panel][d * nl + l] in 0..100 or NaN (absent). */
+int niah_write_svg(const char *path, const char *title, const char *const *panels, int np, const double *depths, int nd,
+                   const int64_t *lengths, int nl, const double *scores, struct hr_error *e);
 
 #endif

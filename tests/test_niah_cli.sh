@@ -21,14 +21,26 @@ for f in predictions.jsonl summary.csv summary.json heatmap_niah_single_1.svg he
 done
 [ "$(wc -l <"$tmp/run/predictions.jsonl")" -eq 12 ] || bad "predictions: $(wc -l <"$tmp/run/predictions.jsonl") lines, want 12"
 # Every score a number in [0, 100].
-awk -F, 'NR > 1 { if ($5 < 0 || $5 > 100) { print "score out of range: " $0; exit 1 } }' "$tmp/run/summary.csv" || bad "scores"
-grep -q "^niah_single_1,2048,50,1," "$tmp/run/summary.csv" || bad "summary lacks the depth-50 cell"
+awk -F, 'NR > 1 { if ($6 < 0 || $6 > 100) { print "score out of range: " $0; exit 1 } }' "$tmp/run/summary.csv" || bad "scores"
+grep -q "^model,niah_single_1,2048,50,1," "$tmp/run/summary.csv" || bad "summary lacks the depth-50 cell"
 "$XML_CHECK" "$tmp/run"/heatmap_*.svg || bad "SVG not well-formed"
 say "run: $(grep -c . "$tmp/run/predictions.jsonl") predictions, summary and heat maps written"
 
 # Rescoring the predictions gives the same task x length table.
 "$bin" niah score "$tmp/run/predictions.jsonl" --out "$tmp/rescored" >"$tmp/score.log" 2>&1 || { cat "$tmp/score.log"; bad "score"; }
 diff <(grep ',all,' "$tmp/run/summary.csv") <(grep ',all,' "$tmp/rescored/summary.csv") || bad "rescoring differs"
+
+# A/B: the same samples on two variants; restoring from the model itself changes nothing.
+"$bin" niah --compare "plain=$tmp/m,restored=$tmp/m+procrustes@$tmp/m" --tasks S1 --lengths 2k --samples 2 \
+  --depths 0,100 --out "$tmp/ab" >"$tmp/ab.log" 2>&1 || { cat "$tmp/ab.log"; bad "compare run"; }
+grep -q '^plain,niah_single_1,2048,all,4,' "$tmp/ab/summary.csv" || bad "compare: no plain rows"
+grep -q '^restored,niah_single_1,2048,all,4,' "$tmp/ab/summary.csv" || bad "compare: no restored rows"
+diff <(grep '"variant":"plain"' "$tmp/ab/predictions.jsonl" | sed 's/"variant":"plain"//') \
+     <(grep '"variant":"restored"' "$tmp/ab/predictions.jsonl" | sed 's/"variant":"restored"//') >/dev/null \
+  || bad "restoring from itself changed predictions"
+"$XML_CHECK" "$tmp/ab/heatmap_niah_single_1.svg" >/dev/null || bad "compare SVG not well-formed"
+grep -q '>restored<' "$tmp/ab/heatmap_niah_single_1.svg" || bad "compare SVG lacks the variant panel"
+say "compare: two variants, side-by-side heat map, identical predictions for a no-op restore"
 
 # Prompts: same seed, same bytes; other seed, other bytes.
 args=(niah --dump-prompts -t "$qwen_tok" --tasks S1,S2,S3,MK1,MK2,MK3,MV,MQ --lengths 1k --samples 2)
@@ -50,6 +62,8 @@ expect 1 "too small" "$bin" niah -m "$tmp/m" --tasks S2 --lengths 300 --out "$tm
 expect 1 "nowhere.txt: cannot open" "$bin" niah -m "$tmp/m" --tasks S2 --haystack "$tmp/nowhere.txt" --out "$tmp/x"
 expect 1 "already exists" "$bin" niah -m "$tmp/m" --tasks S1 --lengths 1k --samples 1 --out "$tmp/run"
 expect 2 "--out DIR is required" "$bin" niah -m "$tmp/m"
+expect 2 "--compare expects NAME=DIR" "$bin" niah --compare "nodir" --out "$tmp/x"
+expect 2 "needs METHOD@BASE_DIR" "$bin" niah --compare "a=$tmp/m+qk" --out "$tmp/x"
 [ -e "$tmp/x" ] && bad "a failed run left $tmp/x"
 ls "$tmp" | grep -q '\.tmp\.' && bad "a temporary directory was left behind"
 exit $fail

@@ -41,6 +41,10 @@ static const char *HELP =
     "  --wordlists DIR       adjectivelist.txt and nounlist.txt; default the shipped wonderwords 2.2.0\n"
     "  -t, --tokenizer FILE  tokenizer.json (default MODEL_DIR/tokenizer.json)\n"
     "  --save-inputs         also write each prompt into the predictions\n"
+    "  --compare LIST        A/B: run the same samples on several variants instead of -m, e.g.\n"
+    "                        base=DIR,sft=DIR,restored=DIR+qk@BASE_DIR (METHOD qk or procrustes; the\n"
+    "                        --restore-layers/--procrustes-alpha/--restore-with flags apply to it);\n"
+    "                        one table and one heat map per task with a panel per variant\n"
     "  --threads N\n" CLI_RESTORE_HELP
     "\nOutputs (DIR must not exist; it is written as DIR.tmp.PID and renamed when complete):\n"
     "  predictions.jsonl  one line per sample: task, length, index, depth, seed, n_tokens, pred, answers,\n"
@@ -65,7 +69,16 @@ static const struct {
                     "header_id|>assistant<|end_header_id|>\n\n"},
 };
 
+struct variant {
+    char name[32];
+    char dir[1024];
+    char base[1024]; /* restore from, or "" */
+    enum restore_method method;
+};
+
 struct niah_options {
+    struct variant variants[8];
+    int num_variants;
     const char *model_dir, *tokenizer, *out, *haystack, *wordlists, *template_arg, *wrapper;
     const struct niah_task *tasks[8];
     int num_tasks;
@@ -125,6 +138,37 @@ static int parse_depths(const char *text, struct niah_options *o)
     return o->num_depths ? 0 : cli_usage_error("niah", "--depths is empty");
 }
 
+/* NAME=DIR[+METHOD@BASE],... */
+static int parse_compare(const char *text, struct niah_options *o)
+{
+    char buf[8192];
+    snprintf(buf, sizeof buf, "%s", text);
+    o->num_variants = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *eq = strchr(tok, '=');
+        if (!eq || eq == tok || !eq[1] || o->num_variants >= 8 || (size_t)(eq - tok) >= 32)
+            return cli_usage_error("niah", "--compare expects NAME=DIR[+qk@BASE],... (at most 8), got '%s'", tok);
+        struct variant *v = &o->variants[o->num_variants++];
+        memset(v, 0, sizeof *v);
+        snprintf(v->name, sizeof v->name, "%.*s", (int)(eq - tok), tok);
+        char *plus = strchr(eq + 1, '+');
+        if (plus) {
+            *plus = '\0';
+            char *at = strchr(plus + 1, '@');
+            struct hr_error e;
+            if (!at || !at[1]) return cli_usage_error("niah", "--compare: '%s' needs METHOD@BASE_DIR after '+'", v->name);
+            *at = '\0';
+            struct restore_options ro;
+            restore_options_default(&ro);
+            if (restore_parse_method(plus + 1, &ro, &e)) return cli_usage_error("niah", "--compare: %s", e.msg);
+            v->method = ro.method;
+            snprintf(v->base, sizeof v->base, "%s", at + 1);
+        }
+        snprintf(v->dir, sizeof v->dir, "%s", eq + 1);
+    }
+    return o->num_variants ? 0 : cli_usage_error("niah", "--compare is empty");
+}
+
 static int parse(int argc, char **argv, struct niah_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -165,6 +209,8 @@ static int parse(int argc, char **argv, struct niah_options *o)
             o->template_arg = v;
         } else if (strcmp(a, "--tasks") == 0) {
             if (parse_tasks(v, o)) return -1;
+        } else if (strcmp(a, "--compare") == 0) {
+            if (parse_compare(v, o)) return -1;
         } else if (strcmp(a, "--lengths") == 0) {
             if (parse_lengths(v, o)) return -1;
         } else if (strcmp(a, "--depths") == 0) {
@@ -194,7 +240,17 @@ static int parse(int argc, char **argv, struct niah_options *o)
     }
     if (!o->out) return cli_usage_error("niah", "--out DIR is required");
     if (o->dump && !o->tokenizer) return cli_usage_error("niah", "--dump-prompts needs -t TOKENIZER_JSON");
-    if (!o->dump && !o->model_dir) return cli_usage_error("niah", "-m MODEL_DIR is required (or --dump-prompts)");
+    if (o->num_variants && o->model_dir) return cli_usage_error("niah", "give either -m or --compare, not both");
+    if (o->num_variants && o->restore.base_dir)
+        return cli_usage_error("niah", "with --compare, restore per variant: NAME=DIR+qk@BASE");
+    if (!o->dump && !o->model_dir && !o->num_variants)
+        return cli_usage_error("niah", "-m MODEL_DIR (or --compare, or --dump-prompts) is required");
+    if (!o->num_variants && o->model_dir) { /* one variant: the model */
+        struct variant *v = &o->variants[o->num_variants++];
+        memset(v, 0, sizeof *v);
+        snprintf(v->name, sizeof v->name, "model");
+        snprintf(v->dir, sizeof v->dir, "%s", o->model_dir);
+    }
     for (int l = 0; l < o->num_lengths; l++)
         if (o->lengths[l] <= o->tokens_to_generate)
             return cli_usage_error("niah", "length %lld leaves no room for %ld tokens to generate",
@@ -260,6 +316,7 @@ static void write_line(FILE *f, cJSON *o)
 
 struct run_context {
     struct niah_options *o;
+    const char *variant;
     struct tokenizer *tok;
     struct model model;
     struct session session;
@@ -307,6 +364,7 @@ static int run_sample(struct run_context *c, const struct niah_task *t, int64_t 
     const double score = niah_string_match_all(clean, (const char *const *)s->answers, s->num_answers);
 
     cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "variant", c->variant);
     cJSON_AddStringToObject(o, "task", t->name);
     cJSON_AddNumberToObject(o, "length", (double)length);
     cJSON_AddNumberToObject(o, "index", s->index);
@@ -325,6 +383,7 @@ static int run_sample(struct run_context *c, const struct niah_task *t, int64_t 
                                              sizeof *c->results);
     struct niah_result *res = &c->results[c->num_results++];
     memset(res, 0, sizeof *res);
+    snprintf(res->variant, sizeof res->variant, "%s", c->variant);
     snprintf(res->task, sizeof res->task, "%s", t->name);
     res->length = length;
     res->depth = s->depth;
@@ -336,8 +395,8 @@ static int run_sample(struct run_context *c, const struct niah_task *t, int64_t 
     c->done++;
     if (isatty(STDERR_FILENO)) {
         double elapsed = now() - c->t_start, eta = elapsed / c->done * (c->total - c->done);
-        fprintf(stderr, "\r%s @%lld: %d/%d samples, prefill %.0f tokens/s, ETA %.0f s   ", t->name, (long long)length,
-                c->done, c->total, c->prefill_tokens / (c->prefill_seconds > 0 ? c->prefill_seconds : 1), eta);
+        fprintf(stderr, "\r%s %s @%lld: %d/%d samples, prefill %.0f tokens/s, ETA %.0f s   ", c->variant, t->name,
+                (long long)length, c->done, c->total, c->prefill_tokens / (c->prefill_seconds > 0 ? c->prefill_seconds : 1), eta);
     }
     return 0;
 }
@@ -362,6 +421,17 @@ static cJSON *run_meta(const struct niah_options *o, const struct essay *es, con
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "hyrecall_version", HYRECALL_VERSION);
     if (o->model_dir) cJSON_AddStringToObject(m, "model", o->model_dir);
+    cJSON *vs = cJSON_AddArrayToObject(m, "variants");
+    for (int i = 0; i < o->num_variants; i++) {
+        cJSON *v = cJSON_CreateObject();
+        cJSON_AddStringToObject(v, "name", o->variants[i].name);
+        cJSON_AddStringToObject(v, "model", o->variants[i].dir);
+        if (o->variants[i].base[0]) {
+            cJSON_AddStringToObject(v, "restore_from", o->variants[i].base);
+            cJSON_AddStringToObject(v, "restore", o->variants[i].method == RESTORE_QK ? "qk" : "procrustes");
+        }
+        cJSON_AddItemToArray(vs, v);
+    }
     cJSON_AddStringToObject(m, "tokenizer", tok_path);
     cJSON_AddStringToObject(m, "template", o->template_arg);
     cJSON_AddNumberToObject(m, "seed", (double)o->seed);
@@ -401,19 +471,11 @@ int cmd_niah(int argc, char **argv)
     }
     char tok_path[4096], tmp[4200] = "";
     snprintf(tok_path, sizeof tok_path, "%s", o.tokenizer ? o.tokenizer : "");
-    if (!o.tokenizer) snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", o.model_dir);
+    if (!o.tokenizer) snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", o.variants[0].dir);
     int rc = EXIT_RUNTIME;
     if (tok_load(tok_path, &c.tok, &e) || (need_essay && essay_load(o.haystack, &es, &e)) ||
         (need_words && word_keys_load(o.wordlists, &words, &e)))
         goto fail;
-    if (!o.dump) {
-        if (cli_load_model("niah", o.model_dir, &o.restore, &c.model)) goto done;
-        c.have_model = true;
-        if (session_init(&c.session, &c.model, 0, &e)) goto fail;
-        for (int k = 0; k < c.model.cfg.num_eos; k++) c.stop_ids[c.num_stop++] = c.model.cfg.eos_ids[k];
-        int32_t im_end = tok_token_id(c.tok, "<|im_end|>");
-        if (strcmp(o.template_arg, "chatml") == 0 && im_end >= 0) c.stop_ids[c.num_stop++] = im_end;
-    }
     if (begin_output(o.out, tmp, sizeof tmp, &e)) goto fail;
     char path[4300];
     snprintf(path, sizeof path, "%s/%s", tmp, o.dump ? "prompts.jsonl" : "predictions.jsonl");
@@ -424,26 +486,47 @@ int cmd_niah(int argc, char **argv)
     }
     struct niah_sources src = {.words = need_words ? &words : NULL, .essay = need_essay ? &es : NULL,
                                .count = count_tokens, .count_ctx = c.tok};
-    c.total = o.num_tasks * o.num_lengths * (int)o.samples * (o.num_depths ? o.num_depths : 1);
+    const int runs = o.dump ? 1 : o.num_variants;
+    c.total = runs * o.num_tasks * o.num_lengths * (int)o.samples * (o.num_depths ? o.num_depths : 1);
     c.t_start = now();
-    for (int t = 0; t < o.num_tasks; t++)
-        for (int l = 0; l < o.num_lengths; l++) {
-            struct niah_request rq = {.task = o.tasks[t], .length = o.lengths[l],
-                                      .tokens_to_generate = (int)o.tokens_to_generate, .chat_wrapper = o.wrapper,
-                                      .seed = o.seed, .num_samples = (int)o.samples,
-                                      .depths = o.num_depths ? o.depths : NULL, .num_depths = o.num_depths};
-            struct niah_sample *samples;
-            int n;
-            if (niah_generate(&rq, &src, &samples, &n, &e)) goto fail;
-            for (int i = 0; i < n; i++) {
-                if (o.dump) dump_sample(c.out, o.tasks[t], o.lengths[l], o.seed, &samples[i]);
-                else if (run_sample(&c, o.tasks[t], o.lengths[l], &samples[i], &e)) {
-                    niah_samples_free(samples, n);
-                    goto fail;
-                }
-            }
-            niah_samples_free(samples, n);
+    for (int vi = 0; vi < runs; vi++) {
+        if (!o.dump) { /* load this variant (the same samples run on each) */
+            const struct variant *v = &o.variants[vi];
+            struct restore_options ro = o.restore;
+            if (v->base[0]) ro.base_dir = v->base, ro.method = v->method;
+            c.variant = v->name;
+            if (cli_load_model("niah", v->dir, &ro, &c.model)) goto done;
+            c.have_model = true;
+            if (session_init(&c.session, &c.model, 0, &e)) goto fail;
+            c.num_stop = 0;
+            for (int k = 0; k < c.model.cfg.num_eos; k++) c.stop_ids[c.num_stop++] = c.model.cfg.eos_ids[k];
+            int32_t im_end = tok_token_id(c.tok, "<|im_end|>");
+            if (strcmp(o.template_arg, "chatml") == 0 && im_end >= 0) c.stop_ids[c.num_stop++] = im_end;
         }
+        for (int t = 0; t < o.num_tasks; t++)
+            for (int l = 0; l < o.num_lengths; l++) {
+                struct niah_request rq = {.task = o.tasks[t], .length = o.lengths[l],
+                                          .tokens_to_generate = (int)o.tokens_to_generate, .chat_wrapper = o.wrapper,
+                                          .seed = o.seed, .num_samples = (int)o.samples,
+                                          .depths = o.num_depths ? o.depths : NULL, .num_depths = o.num_depths};
+                struct niah_sample *samples;
+                int n;
+                if (niah_generate(&rq, &src, &samples, &n, &e)) goto fail;
+                for (int i = 0; i < n; i++) {
+                    if (o.dump) dump_sample(c.out, o.tasks[t], o.lengths[l], o.seed, &samples[i]);
+                    else if (run_sample(&c, o.tasks[t], o.lengths[l], &samples[i], &e)) {
+                        niah_samples_free(samples, n);
+                        goto fail;
+                    }
+                }
+                niah_samples_free(samples, n);
+            }
+        if (c.have_model) {
+            session_free(&c.session);
+            model_free(&c.model);
+            c.have_model = false;
+        }
+    }
     if (isatty(STDERR_FILENO) && !o.dump) fprintf(stderr, "\n");
     if (fclose(c.out) != 0) {
         c.out = NULL;
@@ -545,6 +628,8 @@ static int cmd_niah_score(int argc, char **argv)
         if (n == cap) res = realloc(res, (size_t)(cap = cap ? 2 * cap : 64) * sizeof *res);
         memset(&res[n], 0, sizeof res[n]);
         snprintf(res[n].task, sizeof res[n].task, "%s", task->valuestring);
+        const cJSON *variant = cJSON_GetObjectItemCaseSensitive(o, "variant");
+        snprintf(res[n].variant, sizeof res[n].variant, "%s", cJSON_IsString(variant) ? variant->valuestring : "model");
         const cJSON *len = cJSON_GetObjectItemCaseSensitive(o, "length"), *dep = cJSON_GetObjectItemCaseSensitive(o, "depth");
         res[n].length = cJSON_IsNumber(len) ? (int64_t)len->valuedouble : 0;
         res[n].depth = cJSON_IsNumber(dep) ? dep->valuedouble : 0;
