@@ -149,8 +149,28 @@ static void attend_blocked(const struct kv_cache *c, const float *q, const float
     }
 }
 
+/* The probabilities of one query row (the lens): the same scores and
+ * softmax as attend_one, written out instead of applied. */
+static void probe_row(const struct kv_cache *c, const float *q, const float *k, int64_t pos0, int heads, float scale,
+                      const struct attention_probe *probe)
+{
+    const int d = c->head_dim, group = heads / c->kv_heads;
+    const int64_t t = probe->pos, lo = c->window > 0 && t - c->window + 1 > 0 ? t - c->window + 1 : 0;
+    for (int h = 0; h < heads; h++) {
+        const float *qh = q + ((t - pos0) * heads + h) * d;
+        float *row = probe->probs + (int64_t)h * (t + 1), m = -INFINITY;
+        for (int64_t j = lo; j <= t; j++) {
+            row[j] = dot_f32(qh, kv_row(c, c->k, k, pos0, j) + (int64_t)(h / group) * d, d) * scale;
+            if (row[j] > m) m = row[j];
+        }
+        double sum = 0;
+        for (int64_t j = lo; j <= t; j++) sum += (row[j] = expf(row[j] - m));
+        for (int64_t j = lo; j <= t; j++) row[j] = (float)(row[j] / sum);
+    }
+}
+
 int attention_forward(struct kv_cache *c, const float *q, const float *k, const float *v, int n, int64_t pos0,
-                      int heads, float scale, float *out)
+                      int heads, float scale, float *out, const struct attention_probe *probe)
 {
     const int d = c->head_dim, kv_heads = c->kv_heads, group = heads / kv_heads;
     if (reserve(c, pos0 + n) != 0) return -1;
@@ -185,6 +205,8 @@ int attention_forward(struct kv_cache *c, const float *q, const float *k, const 
                            out + ((int64_t)t * heads + h) * d);
         free(scores);
     }
+
+    if (probe && probe->pos >= pos0 && probe->pos < pos0 + n) probe_row(c, q, k, pos0, heads, scale, probe);
 
     /* Store the batch: a full cache keeps every position, a ring only the
      * last W (earlier batch rows would be overwritten anyway). */

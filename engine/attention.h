@@ -31,8 +31,15 @@ int64_t kv_cache_bytes_for(int window, int kv_heads, int head_dim, int64_t n);
  * stores the batch's keys and values in the cache.
  *   q [n, heads, head_dim], k, v [n, kv_heads, head_dim], out [n, heads, head_dim].
  * Returns -1 only when the cache cannot grow (out of memory). */
+/* The routing lens's view (lens.h): when the query at `pos` is in the batch,
+ * its attention probabilities per head go to probs [heads, pos + 1]. */
+struct attention_probe {
+    int64_t pos;
+    float *probs;
+};
+
 int attention_forward(struct kv_cache *c, const float *q, const float *k, const float *v, int n, int64_t pos0,
-                      int heads, float scale, float *out);
+                      int heads, float scale, float *out, const struct attention_probe *probe);
 
 /* The plain O(T²) form for tests: causal (optionally windowed) attention over
  * a whole sequence held in memory, no cache. Same argument layout. */

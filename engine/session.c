@@ -7,6 +7,7 @@
 #include "gated_delta.h"
 #include "lightning.h"
 #include "causal_conv.h"
+#include "kernels.h"
 
 /* ---- sizes ------------------------------------------------------------ */
 
@@ -229,12 +230,39 @@ static int softmax_attention_mixer(struct session *s, int li, int n)
         rope_apply(&s->rope, a->k, n, c->num_kv_heads, d);
     }
     const float scale = 1.0f / sqrtf((float)d);
-    if (attention_forward(&s->layers[li].kv, a->q, a->k, a->v, n, s->pos, H, scale, a->mix) != 0) return -1;
+    struct attention_probe probe = {0};
+    if (s->lens && s->lens->pass == 1) probe = (struct attention_probe){s->lens->position, s->lens->attn[li]};
+    if (attention_forward(&s->layers[li].kv, a->q, a->k, a->v, n, s->pos, H, scale, a->mix,
+                          probe.probs ? &probe : NULL) != 0)
+        return -1;
     if (w->o_gate.w) linear(a->xn, n, &w->o_gate, NULL, a->gate);
     if (w->output_gate || w->o_gate.w)
         for (int64_t i = 0; i < (int64_t)n * H * d; i++) a->mix[i] *= sigmoidf(a->gate[i]);
     linear(a->mix, n, &w->o, NULL, a->proj);
     return 0;
+}
+
+/* The lens on a lightning layer (lens.h): pass 1 keeps q_P; pass 2 sizes
+ * each position's term λ^{P−j} |q_P·k_j| ‖v_j‖ of o_P = Σ_j λ^{P−j} (q_P·k_j) v_j. */
+static void lens_lightning(struct session *s, int li, int n)
+{
+    const struct lightning_weights *w = &s->m->layers[li].lightning;
+    struct lens *l = s->lens;
+    const int H = w->heads, d = w->head_dim;
+    const int64_t P = l->position;
+    if (l->pass == 1) {
+        if (P >= s->pos && P < s->pos + n) memcpy(l->q_at[li], s->a.q + (P - s->pos) * H * d, (size_t)H * d * sizeof(float));
+        return;
+    }
+    for (int t = 0; t < n && s->pos + t <= P; t++)
+        for (int h = 0; h < H; h++) {
+            const float *k = s->a.k + ((int64_t)t * H + h) * d, *v = s->a.v + ((int64_t)t * H + h) * d;
+            const double decay = exp((double)w->log_decay[h] * (double)(P - (s->pos + t)));
+            double vv = 0;
+            for (int i = 0; i < d; i++) vv += (double)v[i] * v[i];
+            l->contrib[li][(int64_t)h * (P + 1) + s->pos + t] =
+                (float)(decay * fabs((double)dot_f32(l->q_at[li] + (int64_t)h * d, k, d)) * sqrt(vv));
+        }
 }
 
 /* Lightning attention (lightning.h), in two spellings:
@@ -283,6 +311,7 @@ static void lightning_mixer(struct session *s, int li, int n)
     }
     for (int t = 0; t < n; t++)
         for (int h = 0; h < H; h++) a->g[(size_t)t * H + h] = w->log_decay[h];
+    if (s->lens) lens_lightning(s, li, n);
     float *S = s->layers[li].S;
     if (n == 1)
         lightning_step(H, d, d, a->q, a->k, a->v, a->g, S, a->mix);

@@ -13,6 +13,7 @@
 #include "error.h"
 #include "ffn.h"
 #include "model.h"
+#include "lens.h"
 #include "rope.h"
 
 /* Prefill runs in micro-batches of this many tokens so that activation
@@ -50,6 +51,7 @@ struct session {
     struct layer_state *layers; /* [num_layers] */
     struct rope_table rope;
     struct session_scratch a;
+    struct lens *lens; /* the routing lens, when one observes this session (else NULL) */
 };
 
 int session_init(struct session *s, const struct model *m, int max_batch, struct hr_error *e);

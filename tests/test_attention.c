@@ -33,7 +33,7 @@ static void check_case(int n, int heads, int kv_heads, int d, int window, const 
         if (b > n - pos) b = n - pos;
         bi++;
         attention_forward(&c, q + (int64_t)pos * heads * d, k + (int64_t)pos * kv_heads * d,
-                          v + (int64_t)pos * kv_heads * d, b, pos, heads, scale, out + (int64_t)pos * heads * d);
+                          v + (int64_t)pos * kv_heads * d, b, pos, heads, scale, out + (int64_t)pos * heads * d, NULL);
         pos += b;
     }
     double diff = max_abs_diff(out, ref, qn);

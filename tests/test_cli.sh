@@ -65,4 +65,9 @@ expect 2 "expected qk or procrustes" -- "$bin" run -m "$model" --ids 1 --restore
 expect 0 "(W_Q, layer 1 full_attention)" -- "$bin" inspect --diff "$model" "$tmp/restored"
 expect 0 "" -- "$bin" run -m "$model" --ids 1,2,3 -n 3 --restore-from "$model" --restore-layers 0,1
 expect 1 "layer 9 does not exist" -- "$bin" run -m "$model" --ids 1,2,3 -n 3 --restore-from "$model" --restore-layers 9
+# Routing lens: summary and dump layout.
+expect 0 "query position 4 of 6 tokens" -- "$bin" lens -m "$model" --ids 3,1,4,1,5,9 --position 4 --dump "$tmp/lens.safetensors"
+hdr=$(head -c 1000 "$tmp/lens.safetensors" | tr -d '\0')
+case "$hdr" in *'"attn.1":{"dtype":"F32","shape":[4,6]'*) ;; *) echo "FAIL: lens dump lacks attn.1 [4, 6]"; fail=1 ;; esac
+expect 1 "past the prompt's last position" -- "$bin" lens -m "$model" --ids 3,1,4 --position 3
 exit $fail

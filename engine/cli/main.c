@@ -15,6 +15,7 @@ static const struct {
     {"run", cmd_run, "generate greedily from text or token ids; --dump writes reference logits"},
     {"tokenize", cmd_tokenize, "text to token ids and back with a tokenizer.json"},
     {"niah", cmd_niah, "RULER needle-in-a-haystack: generate, run, score, heat maps"},
+    {"lens", cmd_lens, "routing lens: where each layer reads from, for one query position"},
     {"bench", cmd_bench, "prefill/decode throughput against this machine's measured limits"},
     {"synth", cmd_synth, "write a random-weight checkpoint at a config's real shapes"},
     {"restore", cmd_restore, "write a checkpoint with W_Q/W_K restored from a base checkpoint"},
