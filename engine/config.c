@@ -358,6 +358,18 @@ static int parse_config(const char *path, const cJSON *root, struct model_config
     return parse_eos(path, root, cfg, e);
 }
 
+int config_parse_text(const char *label, const char *text, size_t len, struct model_config *cfg, struct hr_error *e)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    if (!root) return hr_fail(e, "%s: not valid JSON", label);
+    int rc = parse_config(label, root, cfg, e);
+    cfg->json = root;
+    snprintf(cfg->path, sizeof cfg->path, "%s", label);
+    if (rc != 0) config_free(cfg);
+    return rc;
+}
+
 int config_load(const char *dir, struct model_config *cfg, struct hr_error *e)
 {
     memset(cfg, 0, sizeof *cfg);

@@ -68,6 +68,8 @@ struct model_config {
  * has them). Every required field is checked for presence, type and range. */
 int config_load(const char *dir, struct model_config *cfg, struct hr_error *e);
 void config_free(struct model_config *cfg);
+/* The same checks on config.json text in memory (label names it in messages). */
+int config_parse_text(const char *label, const char *text, size_t len, struct model_config *cfg, struct hr_error *e);
 
 /* Typed getters for an architecture's own fields in obj (cfg->json or an
  * object inside it): absent or null gives the fallback; a wrong type or range

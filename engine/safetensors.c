@@ -112,7 +112,7 @@ static int parse_header(struct st_file *f, const char *json, size_t json_len, co
         char *key;
         int value;
     } *seen = NULL;
-    sh_new_arena(seen);
+    sh_new_strdup(seen);
     for (const cJSON *it = root->child; it && rc == 0; it = it->next) {
         if (shgeti(seen, it->string) >= 0) {
             rc = hr_fail(e, "%s: tensor '%s' appears twice in the header", f->path, it->string);
@@ -144,6 +144,31 @@ static int parse_header(struct st_file *f, const char *json, size_t json_len, co
     return rc;
 }
 
+/* The checks and the header, on bytes already in memory. */
+static int parse_bytes(struct st_file *f, const unsigned char *bytes, size_t size, struct hr_error *e)
+{
+    const char *path = f->path;
+    if (size < 8) return hr_fail(e, "%s: file is %zu bytes, shorter than the 8-byte header length", path, size);
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--) n = (n << 8) | bytes[i]; /* little-endian u64 */
+    if (n > size - 8)
+        return hr_fail(e, "%s: header length %llu runs past the end of the file (%zu bytes)", path,
+                       (unsigned long long)n, size);
+    if (n > ST_MAX_HEADER_BYTES)
+        return hr_fail(e, "%s: header length %llu exceeds the %u-byte limit", path, (unsigned long long)n,
+                       ST_MAX_HEADER_BYTES);
+    return parse_header(f, (const char *)bytes + 8, (size_t)n, bytes + 8 + n, size - 8 - (size_t)n, e);
+}
+
+int st_open_memory(const char *label, const void *data, size_t size, struct st_file *f, struct hr_error *e)
+{
+    memset(f, 0, sizeof *f);
+    f->path = strdup(label);
+    if (parse_bytes(f, data, size, e) == 0) return 0;
+    st_close_file(f);
+    return -1;
+}
+
 int st_open_file(const char *path, struct st_file *f, struct hr_error *e)
 {
     memset(f, 0, sizeof *f);
@@ -173,21 +198,7 @@ int st_open_file(const char *path, struct st_file *f, struct hr_error *e)
     }
     f->map = map;
     f->map_size = size;
-    const unsigned char *bytes = map;
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; i--) n = (n << 8) | bytes[i]; /* little-endian u64 */
-    if (n > size - 8) {
-        hr_fail(e, "%s: header length %llu runs past the end of the file (%zu bytes)", path,
-                (unsigned long long)n, size);
-        goto fail;
-    }
-    if (n > ST_MAX_HEADER_BYTES) {
-        hr_fail(e, "%s: header length %llu exceeds the %u-byte limit", path, (unsigned long long)n,
-                ST_MAX_HEADER_BYTES);
-        goto fail;
-    }
-    if (parse_header(f, (const char *)bytes + 8, (size_t)n, bytes + 8 + n, size - 8 - (size_t)n, e) != 0)
-        goto fail;
+    if (parse_bytes(f, map, size, e) != 0) goto fail;
     /* Weights are streamed front to back by every forward pass. */
     madvise(map, size, MADV_WILLNEED);
     return 0;

@@ -149,10 +149,18 @@ int niah_write_reports(const char *dir, const struct niah_result *r, int n, bool
     for (int i = 0; i < n; i++) {
         bool seen = false;
         for (int t = 0; t < nt; t++) seen |= strcmp(tasks[t], r[i].task) == 0;
-        if (!seen && nt < 16) tasks[nt++] = r[i].task;
+        if (!seen && nt == 16) {
+            free(lengths), free(depths);
+            return hr_fail(e, "%s: more than 16 different tasks to report", dir);
+        }
+        if (!seen) tasks[nt++] = r[i].task;
         seen = false;
         for (int v = 0; v < nv; v++) seen |= strcmp(variants[v], r[i].variant) == 0;
-        if (!seen && nv < 16) variants[nv++] = r[i].variant;
+        if (!seen && nv == 16) {
+            free(lengths), free(depths);
+            return hr_fail(e, "%s: more than 16 different variants to report", dir);
+        }
+        if (!seen) variants[nv++] = r[i].variant;
         lengths[i] = r[i].length;
         depths[i] = niah_depth_bucket(r[i].depth, grid);
     }

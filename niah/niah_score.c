@@ -1,5 +1,10 @@
 #include "niah_score.h"
 
+#include <cJSON.h>
+
+#include "error.h"
+#include "niah_report.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -65,4 +70,60 @@ double niah_round2(double x)
     char buf[64];
     snprintf(buf, sizeof buf, "%.2f", x); /* glibc rounds the exact binary value, ties to even */
     return strtod(buf, NULL);
+}
+
+int niah_score_jsonl(const char *label, char *text, struct niah_result **out, int *count, struct hr_error *e)
+{
+    struct niah_result *res = NULL;
+    int n = 0, cap = 0, line_no = 0, rc = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
+        line_no++;
+        cJSON *o = cJSON_Parse(line);
+        const cJSON *task = cJSON_GetObjectItemCaseSensitive(o, "task"),
+                    *ans = cJSON_GetObjectItemCaseSensitive(o, "answers"),
+                    *pred = cJSON_GetObjectItemCaseSensitive(o, "pred");
+        if (!pred) pred = cJSON_GetObjectItemCaseSensitive(o, "outputs");
+        if (!cJSON_IsString(task) || !cJSON_IsArray(ans) || !(cJSON_IsString(pred) || cJSON_IsArray(pred))) {
+            rc = hr_fail(e, "%s: line %d: needs 'task', 'answers' and 'pred' (or 'outputs')", label, line_no);
+            cJSON_Delete(o);
+            break;
+        }
+        char *p;
+        if (cJSON_IsString(pred)) {
+            p = strdup(pred->valuestring);
+        } else { /* a list of strings: joined by spaces */
+            size_t len = 1;
+            for (const cJSON *it = pred->child; it; it = it->next)
+                len += cJSON_IsString(it) ? strlen(it->valuestring) + 1 : 0;
+            p = calloc(len, 1);
+            for (const cJSON *it = pred->child; it; it = it->next)
+                if (cJSON_IsString(it)) strcat(strcat(p, it->valuestring), " ");
+        }
+        const char *gold[64];
+        int ng = 0;
+        for (const cJSON *it = ans->child; it && ng < 64; it = it->next)
+            if (cJSON_IsString(it)) gold[ng++] = it->valuestring;
+        const char *clean = niah_postprocess(p);
+        if (n == cap) res = realloc(res, (size_t)(cap = cap ? 2 * cap : 64) * sizeof *res);
+        memset(&res[n], 0, sizeof res[n]);
+        snprintf(res[n].task, sizeof res[n].task, "%s", task->valuestring);
+        const cJSON *variant = cJSON_GetObjectItemCaseSensitive(o, "variant");
+        snprintf(res[n].variant, sizeof res[n].variant, "%s", cJSON_IsString(variant) ? variant->valuestring : "model");
+        const cJSON *len = cJSON_GetObjectItemCaseSensitive(o, "length"), *dep = cJSON_GetObjectItemCaseSensitive(o, "depth");
+        res[n].length = cJSON_IsNumber(len) && len->valuedouble >= 0 && len->valuedouble < 1e15 ? (int64_t)len->valuedouble : 0;
+        res[n].depth = cJSON_IsNumber(dep) && dep->valuedouble >= 0 && dep->valuedouble <= 100 ? dep->valuedouble : 0;
+        res[n].score = niah_string_match_all(clean, gold, ng);
+        res[n].null = clean[0] == '\0';
+        n++;
+        free(p);
+        cJSON_Delete(o);
+    }
+    if (rc != 0) {
+        free(res);
+        return -1;
+    }
+    *out = res;
+    *count = n;
+    return 0;
 }

@@ -18,4 +18,12 @@ double niah_string_match_part(const char *pred, const char *const *gold, int n_g
 /* Python's round(100 * mean, 2) for the task score. */
 double niah_round2(double x);
 
+struct niah_result;
+struct hr_error;
+/* Scores prediction JSONL text (modified in place): each line an object with
+ * 'task', 'answers' (gold strings), the prediction as 'pred' (or, without it,
+ * 'outputs': a string or a list of strings joined by spaces), optional
+ * 'length', 'depth', 'variant'. *out is malloc'd. Errors name label and line. */
+int niah_score_jsonl(const char *label, char *text, struct niah_result **out, int *n, struct hr_error *e);
+
 #endif

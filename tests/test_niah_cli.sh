@@ -60,10 +60,31 @@ expect 2 "unknown task 'S9'" "$bin" niah -m "$tmp/m" --tasks S9 --out "$tmp/x"
 expect 2 "--lengths expects" "$bin" niah -m "$tmp/m" --lengths 4q --out "$tmp/x"
 expect 1 "too small" "$bin" niah -m "$tmp/m" --tasks S2 --lengths 300 --out "$tmp/x"
 expect 1 "nowhere.txt: cannot open" "$bin" niah -m "$tmp/m" --tasks S2 --haystack "$tmp/nowhere.txt" --out "$tmp/x"
-expect 1 "already exists" "$bin" niah -m "$tmp/m" --tasks S1 --lengths 1k --samples 1 --out "$tmp/run"
+expect 1 "another configuration (field 'tasks' differs)" "$bin" niah -m "$tmp/m" --tasks S1 --lengths 2k,3k --samples 1 --depths 0,50,100 --seed 5 --out "$tmp/run"
+expect 0 "wrote $tmp/run" "$bin" niah -m "$tmp/m" --tasks S1,MK3 --lengths 2k,3k --samples 1 --depths 0,50,100 --seed 5 --out "$tmp/run"
+mkdir "$tmp/notarun" && echo hi >"$tmp/notarun/file"
+expect 1 "is not a hyrecall niah run" "$bin" niah -m "$tmp/m" --tasks S1 --lengths 2k --samples 1 --out "$tmp/notarun"
 expect 2 "--out DIR is required" "$bin" niah -m "$tmp/m"
 expect 2 "--compare expects NAME=DIR" "$bin" niah --compare "nodir" --out "$tmp/x"
 expect 2 "needs METHOD@BASE_DIR" "$bin" niah --compare "a=$tmp/m+qk" --out "$tmp/x"
 [ -e "$tmp/x" ] && bad "a failed run left $tmp/x"
+
+# Crash safety: kill -9 part-way, run the same command again, compare with an uninterrupted run.
+cmd=(niah -m "$tmp/m" --tasks S1 --lengths 3k --samples 8 --depths 0,50 --seed 9)
+"$bin" "${cmd[@]}" --out "$tmp/whole" >/dev/null 2>&1 || bad "uninterrupted run"
+"$bin" "${cmd[@]}" --out "$tmp/killed" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+  lines=$(cat "$tmp/killed/predictions.jsonl" 2>/dev/null | wc -l)
+  [ "$lines" -ge 3 ] && break
+  sleep 0.05
+done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+lines=$(wc -l <"$tmp/killed/predictions.jsonl")
+"$bin" "${cmd[@]}" --out "$tmp/killed" >"$tmp/resume.log" 2>&1 || { cat "$tmp/resume.log"; bad "resume"; }
+cmp -s "$tmp/whole/predictions.jsonl" "$tmp/killed/predictions.jsonl" || bad "resumed predictions differ"
+cmp -s "$tmp/whole/summary.csv" "$tmp/killed/summary.csv" || bad "resumed summary differs"
+diff <(grep -v elapsed_s "$tmp/whole/summary.json") <(grep -v elapsed_s "$tmp/killed/summary.json") >/dev/null || bad "resumed summary.json differs"
+say "kill -9 after $lines of 16 predictions, resumed: files equal to an uninterrupted run"
 ls "$tmp" | grep -q '\.tmp\.' && bad "a temporary directory was left behind"
 exit $fail

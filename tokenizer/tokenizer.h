@@ -22,6 +22,8 @@ struct tokenizer;
 
 int tok_load(const char *path, struct tokenizer **out, struct hr_error *e);
 void tok_free(struct tokenizer *t);
+/* The same from tokenizer.json text in memory; path names it in messages. */
+int tok_load_text(const char *path, const char *text, size_t len, struct tokenizer **out, struct hr_error *e);
 
 /* Encodes len bytes of text (any bytes: invalid UTF-8 is encoded byte-wise).
  * *ids is malloc'd (caller frees). Special-token strings in the text are

@@ -278,18 +278,22 @@ static int load_model(struct loader *L, const cJSON *root)
 int tok_load(const char *path, struct tokenizer **out, struct hr_error *e)
 {
     *out = NULL;
+    long len;
+    char *text = read_text_file(path, &len, e);
+    if (!text) return -1;
+    int rc = tok_load_text(path, text, (size_t)len, out, e);
+    free(text);
+    return rc;
+}
+
+int tok_load_text(const char *path, const char *text, size_t len, struct tokenizer **out, struct hr_error *e)
+{
+    *out = NULL;
     struct tokenizer *t = calloc(1, sizeof *t);
     t->path = strdup(path);
     byte_level_init(&t->bl);
     struct loader L = {t, e};
-    long len;
-    char *text = read_text_file(path, &len, e);
-    if (!text) {
-        tok_free(t);
-        return -1;
-    }
-    cJSON *root = cJSON_ParseWithLength(text, (size_t)len);
-    free(text);
+    cJSON *root = cJSON_ParseWithLength(text, len);
     int rc = 0;
     if (!root || !cJSON_IsObject(root)) {
         rc = hr_fail(e, "%s: not a JSON object", path);

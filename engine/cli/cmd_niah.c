@@ -7,11 +7,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "../cpu.h"
 #include "../generate.h"
 #include "../version.h"
+#include "../config.h"
 #include "cli.h"
 #include "niah_generate.h"
 #include "niah_report.h"
@@ -317,17 +319,44 @@ static void write_line(FILE *f, cJSON *o)
 struct run_context {
     struct niah_options *o;
     const char *variant;
+    const char *out_dir;    /* created on the first prediction */
+    const cJSON *manifest;  /* written there as run.json */
     struct tokenizer *tok;
     struct model model;
     struct session session;
     bool have_model;
     int stop_ids[9], num_stop;
     FILE *out;
-    struct niah_result *results; /* malloc'd, grows */
-    int num_results, cap_results;
+    int skip; /* samples already in predictions.jsonl (resumed run) */
     double t_start, prefill_tokens, prefill_seconds;
     int done, total;
 };
+
+/* Creates the output directory with its run.json and opens predictions.jsonl
+ * for appending, the first time a prediction is written. */
+static int ensure_output(struct run_context *c, struct hr_error *e)
+{
+    if (c->out) return 0;
+    char path[4200], tmp[4300];
+    if (mkdir(c->out_dir, 0755) != 0 && errno != EEXIST)
+        return hr_fail(e, "%s: cannot create: %s", c->out_dir, strerror(errno));
+    snprintf(path, sizeof path, "%s/run.json", c->out_dir);
+    if (access(path, F_OK) != 0) {
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+        char *text = cJSON_Print(c->manifest);
+        FILE *f = fopen(tmp, "w");
+        int bad = !f || fputs(text, f) < 0 || fputc('\n', f) < 0;
+        if (f) bad |= fclose(f) != 0;
+        free(text);
+        if (bad || rename(tmp, path) != 0) {
+            unlink(tmp);
+            return hr_fail(e, "%s: cannot write", path);
+        }
+    }
+    snprintf(path, sizeof path, "%s/predictions.jsonl", c->out_dir);
+    c->out = fopen(path, "a");
+    return c->out ? 0 : hr_fail(e, "%s: cannot open for appending: %s", path, strerror(errno));
+}
 
 /* Runs one sample through the model: prefill, greedy decode, score. */
 static int run_sample(struct run_context *c, const struct niah_task *t, int64_t length, const struct niah_sample *s,
@@ -376,19 +405,14 @@ static int run_sample(struct run_context *c, const struct niah_task *t, int64_t 
     cJSON_AddItemToObject(o, "outputs", answers_json(s));
     cJSON_AddNumberToObject(o, "score", score);
     if (c->o->save_inputs) cJSON_AddStringToObject(o, "input", s->prompt);
+    if (ensure_output(c, e)) {
+        cJSON_Delete(o);
+        free(pp), free(text);
+        return -1;
+    }
     write_line(c->out, o);
+    fflush(c->out); /* one sample at a time: a kill loses at most the one in flight */
 
-    if (c->num_results == c->cap_results)
-        c->results = realloc(c->results, (size_t)(c->cap_results = c->cap_results ? 2 * c->cap_results : 64) *
-                                             sizeof *c->results);
-    struct niah_result *res = &c->results[c->num_results++];
-    memset(res, 0, sizeof *res);
-    snprintf(res->variant, sizeof res->variant, "%s", c->variant);
-    snprintf(res->task, sizeof res->task, "%s", t->name);
-    res->length = length;
-    res->depth = s->depth;
-    res->score = score;
-    res->null = clean[0] == '\0';
     free(pp);
     free(text);
 
@@ -452,6 +476,116 @@ static cJSON *run_meta(const struct niah_options *o, const struct essay *es, con
     return m;
 }
 
+/* What defines a run's samples and predictions: a resumed run must match. */
+static cJSON *run_manifest(const struct niah_options *o, const struct essay *es, const char *tok_path)
+{
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "format", "hyrecall-niah-run-v1");
+    cJSON *vs = cJSON_AddArrayToObject(m, "variants");
+    for (int i = 0; i < o->num_variants; i++) {
+        cJSON *v = cJSON_CreateObject();
+        cJSON_AddStringToObject(v, "name", o->variants[i].name);
+        cJSON_AddStringToObject(v, "model", o->variants[i].dir);
+        const bool restored = o->variants[i].base[0] || o->restore.base_dir;
+        if (restored) {
+            const struct restore_options *r = &o->restore;
+            cJSON_AddStringToObject(v, "restore_from", o->variants[i].base[0] ? o->variants[i].base : r->base_dir);
+            const enum restore_method method = o->variants[i].base[0] ? o->variants[i].method : r->method;
+            cJSON_AddStringToObject(v, "restore", method == RESTORE_QK ? "qk" : "procrustes");
+            cJSON_AddNumberToObject(v, "restore_scope", r->scope);
+            cJSON *layers = cJSON_AddArrayToObject(v, "restore_layers");
+            for (int k = 0; k < r->num_layers; k++) cJSON_AddItemToArray(layers, cJSON_CreateNumber(r->layers[k]));
+            cJSON_AddNumberToObject(v, "procrustes_alpha", r->alpha);
+            cJSON_AddBoolToObject(v, "restore_biases", r->with_biases);
+            cJSON_AddBoolToObject(v, "restore_norms", r->with_norms);
+        }
+        cJSON_AddItemToArray(vs, v);
+    }
+    cJSON *tasks = cJSON_AddArrayToObject(m, "tasks");
+    for (int t = 0; t < o->num_tasks; t++) cJSON_AddItemToArray(tasks, cJSON_CreateString(o->tasks[t]->name));
+    cJSON *lengths = cJSON_AddArrayToObject(m, "lengths");
+    for (int l = 0; l < o->num_lengths; l++) cJSON_AddItemToArray(lengths, cJSON_CreateNumber((double)o->lengths[l]));
+    cJSON *depths = cJSON_AddArrayToObject(m, "depths");
+    for (int d = 0; d < o->num_depths; d++) cJSON_AddItemToArray(depths, cJSON_CreateNumber(o->depths[d]));
+    cJSON_AddNumberToObject(m, "samples", (double)o->samples);
+    cJSON_AddNumberToObject(m, "seed", (double)o->seed);
+    cJSON_AddStringToObject(m, "template", o->wrapper);
+    cJSON_AddNumberToObject(m, "tokens_to_generate", (double)o->tokens_to_generate);
+    cJSON_AddStringToObject(m, "tokenizer", tok_path);
+    cJSON_AddStringToObject(m, "haystack_sha256", es->words ? es->sha256 : "");
+    cJSON_AddStringToObject(m, "wordlists", o->wordlists);
+    cJSON_AddBoolToObject(m, "save_inputs", o->save_inputs);
+    return m;
+}
+
+/* An existing --out: the same run (resume after the predictions already
+ * there, dropping a torn last line), or an error naming what differs. */
+static int prepare_resume(const char *out, const cJSON *manifest, int *done, struct hr_error *e)
+{
+    *done = 0;
+    if (access(out, F_OK) != 0) return 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/run.json", out);
+    char *text = read_text_file(path, NULL, e);
+    if (!text) return hr_fail(e, "%s exists and is not a hyrecall niah run (no readable run.json); choose another --out",
+                              out);
+    cJSON *old = cJSON_Parse(text);
+    free(text);
+    if (!old) return hr_fail(e, "%s: not valid JSON", path);
+    int rc = 0;
+    for (const cJSON *it = manifest->child; it && rc == 0; it = it->next)
+        if (!cJSON_Compare(it, cJSON_GetObjectItemCaseSensitive(old, it->string), true))
+            rc = hr_fail(e, "%s holds a run with another configuration (field '%s' differs); choose another --out",
+                         out, it->string);
+    cJSON_Delete(old);
+    if (rc) return rc;
+    snprintf(path, sizeof path, "%s/predictions.jsonl", out);
+    long len = 0;
+    text = access(path, F_OK) == 0 ? read_text_file(path, &len, e) : NULL;
+    if (!text) return access(path, F_OK) == 0 ? -1 : 0;
+    long keep = len;
+    while (keep > 0 && text[keep - 1] != '\n') keep--; /* a line torn by a kill */
+    for (long i = 0; i < keep; i++) *done += text[i] == '\n';
+    free(text);
+    if (keep != len && truncate(path, keep) != 0) return hr_fail(e, "%s: cannot drop the torn last line", path);
+    return 0;
+}
+
+/* Summaries from the predictions file itself, written atomically: the same
+ * bytes whether the run was interrupted or not. */
+static int write_summaries(const char *out, const cJSON *meta, bool grid, struct hr_error *e)
+{
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof path, "%s/predictions.jsonl", out);
+    char *text = read_text_file(path, NULL, e);
+    if (!text) return -1;
+    struct niah_result *r;
+    int n;
+    int rc = niah_score_jsonl(path, text, &r, &n, e);
+    free(text);
+    if (rc) return -1;
+    snprintf(tmp, sizeof tmp, "%s/.summary.tmp.%ld", out, (long)getpid());
+    if (mkdir(tmp, 0755) != 0) {
+        free(r);
+        return hr_fail(e, "%s: cannot create: %s", tmp, strerror(errno));
+    }
+    rc = niah_write_reports(tmp, r, n, grid, meta, e);
+    free(r);
+    /* Move each file into place (rename is atomic within the directory's file system). */
+    DIR *d = opendir(tmp);
+    for (struct dirent *ent; d && (ent = readdir(d));) {
+        if (ent->d_name[0] == '.') continue;
+        char from[4700], to[4700];
+        snprintf(from, sizeof from, "%s/%s", tmp, ent->d_name);
+        snprintf(to, sizeof to, "%s/%s", out, ent->d_name);
+        if (rc == 0 && rename(from, to) != 0) rc = hr_fail(e, "%s: rename failed: %s", to, strerror(errno));
+        unlink(from);
+    }
+    if (d) closedir(d);
+    rmdir(tmp);
+    return rc;
+}
+
 static int cmd_niah_score(int argc, char **argv);
 
 int cmd_niah(int argc, char **argv)
@@ -473,23 +607,40 @@ int cmd_niah(int argc, char **argv)
     snprintf(tok_path, sizeof tok_path, "%s", o.tokenizer ? o.tokenizer : "");
     if (!o.tokenizer) snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", o.variants[0].dir);
     int rc = EXIT_RUNTIME;
+    cJSON *manifest = NULL;
     if (tok_load(tok_path, &c.tok, &e) || (need_essay && essay_load(o.haystack, &es, &e)) ||
         (need_words && word_keys_load(o.wordlists, &words, &e)))
         goto fail;
-    if (begin_output(o.out, tmp, sizeof tmp, &e)) goto fail;
-    char path[4300];
-    snprintf(path, sizeof path, "%s/%s", tmp, o.dump ? "prompts.jsonl" : "predictions.jsonl");
-    c.out = fopen(path, "w");
-    if (!c.out) {
-        hr_fail(&e, "%s: cannot create: %s", path, strerror(errno));
-        goto fail;
-    }
     struct niah_sources src = {.words = need_words ? &words : NULL, .essay = need_essay ? &es : NULL,
                                .count = count_tokens, .count_ctx = c.tok};
+    char path[4300];
+    manifest = run_manifest(&o, &es, tok_path);
+    c.manifest = manifest;
+    c.out_dir = o.out;
+    if (o.dump) { /* prompts: a fresh directory, renamed when complete */
+        if (begin_output(o.out, tmp, sizeof tmp, &e)) goto fail;
+        snprintf(path, sizeof path, "%s/prompts.jsonl", tmp);
+        c.out = fopen(path, "w");
+        if (!c.out) {
+            hr_fail(&e, "%s: cannot create: %s", path, strerror(errno));
+            goto fail;
+        }
+    } else if (prepare_resume(o.out, manifest, &c.skip, &e)) {
+        goto fail;
+    } else if (c.skip) {
+        fprintf(stderr, "hyrecall niah: resuming %s after %d finished samples\n", o.out, c.skip);
+    }
     const int runs = o.dump ? 1 : o.num_variants;
-    c.total = runs * o.num_tasks * o.num_lengths * (int)o.samples * (o.num_depths ? o.num_depths : 1);
+    const int per_variant = o.num_tasks * o.num_lengths * (int)o.samples * (o.num_depths ? o.num_depths : 1);
+    c.total = runs * per_variant;
+    c.done = c.skip;
     c.t_start = now();
+    int index = 0; /* the sample's place in predictions.jsonl */
     for (int vi = 0; vi < runs; vi++) {
+        if (!o.dump && c.skip >= (vi + 1) * per_variant) { /* this variant is finished */
+            index += per_variant;
+            continue;
+        }
         if (!o.dump) { /* load this variant (the same samples run on each) */
             const struct variant *v = &o.variants[vi];
             struct restore_options ro = o.restore;
@@ -512,8 +663,9 @@ int cmd_niah(int argc, char **argv)
                 struct niah_sample *samples;
                 int n;
                 if (niah_generate(&rq, &src, &samples, &n, &e)) goto fail;
-                for (int i = 0; i < n; i++) {
+                for (int i = 0; i < n; i++, index++) {
                     if (o.dump) dump_sample(c.out, o.tasks[t], o.lengths[l], o.seed, &samples[i]);
+                    else if (index < c.skip) continue; /* already in predictions.jsonl */
                     else if (run_sample(&c, o.tasks[t], o.lengths[l], &samples[i], &e)) {
                         niah_samples_free(samples, n);
                         goto fail;
@@ -528,21 +680,23 @@ int cmd_niah(int argc, char **argv)
         }
     }
     if (isatty(STDERR_FILENO) && !o.dump) fprintf(stderr, "\n");
-    if (fclose(c.out) != 0) {
+    if (c.out && fclose(c.out) != 0) {
         c.out = NULL;
-        hr_fail(&e, "%s: write failed", path);
+        hr_fail(&e, "%s: write failed", o.out);
         goto fail;
     }
     c.out = NULL;
-    if (!o.dump) {
+    if (o.dump) {
+        if (rename(tmp, o.out) != 0) {
+            hr_fail(&e, "%s: rename failed: %s", o.out, strerror(errno));
+            goto fail;
+        }
+        tmp[0] = '\0';
+    } else {
         cJSON *meta = run_meta(&o, &es, tok_path, now() - c.t_start);
-        int wr = niah_write_reports(tmp, c.results, c.num_results, o.num_depths > 0, meta, &e);
+        int wr = write_summaries(o.out, meta, o.num_depths > 0, &e);
         cJSON_Delete(meta);
         if (wr) goto fail;
-    }
-    if (rename(tmp, o.out) != 0) {
-        hr_fail(&e, "%s: rename failed: %s", o.out, strerror(errno));
-        goto fail;
     }
     printf("wrote %s\n", o.out);
     rc = EXIT_OK;
@@ -556,7 +710,7 @@ done:
         session_free(&c.session);
         model_free(&c.model);
     }
-    free(c.results);
+    cJSON_Delete(manifest);
     tok_free(c.tok);
     essay_free(&es);
     word_keys_free(&words);
@@ -596,48 +750,10 @@ static int cmd_niah_score(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     struct niah_result *res = NULL;
-    int n = 0, cap = 0, line_no = 0, rc = EXIT_OK;
-    for (char *line = strtok(text, "\n"); line && rc == EXIT_OK; line = strtok(NULL, "\n")) {
-        line_no++;
-        cJSON *o = cJSON_Parse(line);
-        const cJSON *task = cJSON_GetObjectItemCaseSensitive(o, "task"), *ans = cJSON_GetObjectItemCaseSensitive(o, "answers"),
-                    *pred = cJSON_GetObjectItemCaseSensitive(o, "pred");
-        if (!pred) pred = cJSON_GetObjectItemCaseSensitive(o, "outputs");
-        if (!cJSON_IsString(task) || !cJSON_IsArray(ans) || !(cJSON_IsString(pred) || cJSON_IsArray(pred))) {
-            fprintf(stderr, "hyrecall niah score: %s: line %d: needs 'task', 'answers' and 'pred' (or 'outputs')\n", in,
-                    line_no);
-            rc = EXIT_RUNTIME;
-            cJSON_Delete(o);
-            break;
-        }
-        char *p;
-        if (cJSON_IsString(pred)) {
-            p = strdup(pred->valuestring);
-        } else { /* a list of strings: joined by spaces */
-            size_t len = 1;
-            for (const cJSON *it = pred->child; it; it = it->next) len += cJSON_IsString(it) ? strlen(it->valuestring) + 1 : 0;
-            p = calloc(len, 1);
-            for (const cJSON *it = pred->child; it; it = it->next)
-                if (cJSON_IsString(it)) strcat(strcat(p, it->valuestring), " ");
-        }
-        const char *gold[64];
-        int ng = 0;
-        for (const cJSON *it = ans->child; it && ng < 64; it = it->next)
-            if (cJSON_IsString(it)) gold[ng++] = it->valuestring;
-        const char *clean = niah_postprocess(p);
-        if (n == cap) res = realloc(res, (size_t)(cap = cap ? 2 * cap : 64) * sizeof *res);
-        memset(&res[n], 0, sizeof res[n]);
-        snprintf(res[n].task, sizeof res[n].task, "%s", task->valuestring);
-        const cJSON *variant = cJSON_GetObjectItemCaseSensitive(o, "variant");
-        snprintf(res[n].variant, sizeof res[n].variant, "%s", cJSON_IsString(variant) ? variant->valuestring : "model");
-        const cJSON *len = cJSON_GetObjectItemCaseSensitive(o, "length"), *dep = cJSON_GetObjectItemCaseSensitive(o, "depth");
-        res[n].length = cJSON_IsNumber(len) ? (int64_t)len->valuedouble : 0;
-        res[n].depth = cJSON_IsNumber(dep) ? dep->valuedouble : 0;
-        res[n].score = niah_string_match_all(clean, gold, ng);
-        res[n].null = clean[0] == '\0';
-        n++;
-        free(p);
-        cJSON_Delete(o);
+    int n = 0, rc = EXIT_OK;
+    if (niah_score_jsonl(in, text, &res, &n, &e)) {
+        fprintf(stderr, "hyrecall niah score: %s\n", e.msg);
+        rc = EXIT_RUNTIME;
     }
     free(text);
     char tmp[4200] = "";

@@ -1,0 +1,19 @@
+/* libFuzzer target: config.json text. Accepted or refused, never a crash;
+ * an accepted config binds (in collect mode, no weights) or is refused. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *text = malloc(size + 1);
+    memcpy(text, data, size);
+    text[size] = '\0';
+    struct model_config c;
+    struct hr_error e;
+    if (config_parse_text("fuzz/config.json", text, size, &c, &e) == 0) config_free(&c);
+    free(text);
+    return 0;
+}
