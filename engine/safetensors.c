@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +51,9 @@ static int parse_tensor_entry(const char *path, const cJSON *item, size_t data_s
     if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2)
         return hr_fail(e, "%s: tensor '%s': field 'data_offsets' missing or not [begin, end]", path, name);
     double b = cJSON_GetArrayItem(off, 0)->valuedouble, en = cJSON_GetArrayItem(off, 1)->valuedouble;
-    if (!cJSON_IsNumber(cJSON_GetArrayItem(off, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(off, 1)) || b < 0 ||
-        en < b || b != (double)(int64_t)b || en != (double)(int64_t)en)
+    /* Range first: converting a double beyond int64 to an integer is undefined. */
+    if (!cJSON_IsNumber(cJSON_GetArrayItem(off, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(off, 1)) || !(b >= 0) ||
+        !(en >= b) || en > 9007199254740992.0 || b != floor(b) || en != floor(en))
         return hr_fail(e, "%s: tensor '%s': field 'data_offsets' is not a pair of integers begin <= end", path, name);
     if (en > (double)data_size)
         return hr_fail(e, "%s: tensor '%s': field 'data_offsets' [%.0f, %.0f) runs past the data region (%zu bytes)",

@@ -61,6 +61,9 @@ static void safetensors_format_cases(void)
     expect_file_error("shape overflows",
                       "{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,8]}}", 8, 0,
                       "overflows");
+    expect_file_error("offset beyond int64", /* found by fuzz_safetensors */
+                      "{\"w\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,5555555555555555555555555555555555555555555555555555558]}}",
+                      8, 0, "'data_offsets'");
     expect_file_error("offsets past data", "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 8, 0,
                       "runs past the data region");
     expect_file_error("bytes != shape x dtype", "{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8,
