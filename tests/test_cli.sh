@@ -65,6 +65,11 @@ expect 2 "expected qk or procrustes" -- "$bin" run -m "$model" --ids 1 --restore
 expect 0 "(W_Q, layer 1 full_attention)" -- "$bin" inspect --diff "$model" "$tmp/restored"
 expect 0 "" -- "$bin" run -m "$model" --ids 1,2,3 -n 3 --restore-from "$model" --restore-layers 0,1
 expect 1 "layer 9 does not exist" -- "$bin" run -m "$model" --ids 1,2,3 -n 3 --restore-from "$model" --restore-layers 9
+# Memory planning: refused before anything is allocated.
+expect 1 "MiB are allowed by --max-memory" -- "$bin" run -m "$model" --ids 1,2 -n 2 --max-memory 100K
+expect 2 "--max-memory expects a size" -- "$bin" run -m "$model" --ids 1,2 --max-memory lots
+expect 0 "" -- "$bin" run -m "$model" --ids 1,2 -n 2 --max-memory unlimited
+
 # Routing lens: summary and dump layout.
 expect 0 "query position 4 of 6 tokens" -- "$bin" lens -m "$model" --ids 3,1,4,1,5,9 --position 4 --dump "$tmp/lens.safetensors"
 hdr=$(head -c 1000 "$tmp/lens.safetensors" | tr -d '\0')

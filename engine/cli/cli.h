@@ -28,9 +28,12 @@ int cli_restore_flag(const char *cmd, int argc, char **argv, int *i, struct rest
 #define CLI_RESTORE_HELP                                                                                               \
     "  --restore-from BASE   patch W_Q/W_K from the base checkpoint BASE at load time\n"                              \
     "  --restore qk|procrustes  (default qk)   --restore-layers full|attention|linear|all|0,3,7\n"                   \
-    "  --procrustes-alpha A  --restore-with biases,norms   (see hyrecall restore --help)\n"
-/* Loads dir, restored when o->base_dir is set; prints the error. */
-int cli_load_model(const char *cmd, const char *dir, const struct restore_options *o, struct model *m);
+    "  --procrustes-alpha A  --restore-with biases,norms   (see hyrecall restore --help)\n"                   \
+    "  --max-memory SIZE     refuse runs estimated above SIZE (e.g. 20G; default: available memory;\n"         \
+    "                        'unlimited' skips the check)\n"
+/* Loads dir, restored when o->base_dir is set, after checking that a run at
+ * `context` tokens fits in memory (--max-memory); prints the error. */
+int cli_load_model(const char *cmd, const char *dir, const struct restore_options *o, int64_t context, struct model *m);
 
 /* Argument helpers: each prints "hyrecall CMD: ..." to stderr on failure and
  * returns -1. */

@@ -4,7 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../memory_plan.h"
 #include "cli.h"
+
+/* --max-memory, shared by every command that loads a model: 0 means "the
+ * memory the system reports available", -1 no limit. */
+static int64_t max_memory = 0;
 
 int cli_restore_flag(const char *cmd, int argc, char **argv, int *i, struct restore_options *o, bool *matched)
 {
@@ -28,15 +33,33 @@ int cli_restore_flag(const char *cmd, int argc, char **argv, int *i, struct rest
         o->alpha = strtod(v, &end);
         if (end == v || *end || !(o->alpha >= 0 && o->alpha <= 1))
             return cli_usage_error(cmd, "--procrustes-alpha expects a number in [0, 1], got '%s'", v);
+    } else if (strcmp(a, "--max-memory") == 0) {
+        if (!(v = cli_value(cmd, argc, argv, i))) return -1;
+        max_memory = memory_parse_size(v);
+        if (max_memory == 0) return cli_usage_error(cmd, "--max-memory expects a size like 20G or 'unlimited', got '%s'", v);
     } else {
         *matched = false;
     }
     return 0;
 }
 
-int cli_load_model(const char *cmd, const char *dir, const struct restore_options *o, struct model *m)
+int cli_load_model(const char *cmd, const char *dir, const struct restore_options *o, int64_t context, struct model *m)
 {
     struct hr_error e;
+    /* Plan before allocating: refuse a run that cannot fit. */
+    struct memory_plan plan;
+    if (memory_plan_estimate(dir, context, &plan, &e) == 0) {
+        const int64_t limit = max_memory ? max_memory : memory_available();
+        if (limit > 0 && plan.total > limit) {
+            fprintf(stderr,
+                    "hyrecall %s: %s at %lld tokens needs about %.1f MiB (weights mapped %.1f, float32 copies %.1f, "
+                    "caches and states %.1f, activations %.1f) but %.1f MiB are %s; use --max-memory to override\n",
+                    cmd, dir, (long long)context, plan.total / 1048576.0, plan.mapped / 1048576.0,
+                    plan.converted / 1048576.0, plan.state / 1048576.0, plan.scratch / 1048576.0,
+                    limit / 1048576.0, max_memory ? "allowed by --max-memory" : "available");
+            return -1;
+        }
+    }
     int rc = o->base_dir ? restore_load_model(dir, o, m, &e) : model_load(dir, m, &e);
     if (rc != 0) fprintf(stderr, "hyrecall %s: %s\n", cmd, e.msg);
     return rc;

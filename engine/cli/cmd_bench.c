@@ -12,7 +12,7 @@
 
 static const char *HELP =
     "usage: hyrecall bench -m MODEL_DIR [--contexts 1k,4k,16k,64k] [--decode-tokens N] [--threads N]\n"
-    "                      [--json FILE]\n\n"
+    "                      [--json FILE] [--max-memory SIZE]\n\n"
     "Measures this machine's SGEMM peak (GFLOP/s) and float32 weight-streaming bandwidth (GB/s), then\n"
     "for each context: prefill throughput (tokens/s, and model FLOPs per second as a fraction of the\n"
     "SGEMM peak) and decode throughput after that prompt (tokens/s, and bytes read per token as a\n"
@@ -29,11 +29,18 @@ int cmd_bench(int argc, char **argv)
     int64_t contexts[16] = {1024, 4096};
     int nc = 2;
     long decode = 16, threads = 0;
+    struct restore_options unused;
+    restore_options_default(&unused);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(HELP, stdout);
             return EXIT_OK;
+        }
+        bool matched;
+        if (strcmp(a, "--max-memory") == 0) {
+            if (cli_restore_flag("bench", argc, argv, &i, &unused, &matched)) return EXIT_USAGE;
+            continue;
         }
         if (!(v = cli_value("bench", argc, argv, &i))) return EXIT_USAGE;
         if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) dir = v;
@@ -68,10 +75,11 @@ int cmd_bench(int argc, char **argv)
     cpu_set_threads((int)threads);
     struct model m;
     struct hr_error e;
-    if (model_load(dir, &m, &e)) {
-        fprintf(stderr, "hyrecall bench: %s\n", e.msg);
-        return EXIT_RUNTIME;
-    }
+    int64_t longest = 0;
+    for (int i = 0; i < nc; i++) longest = contexts[i] > longest ? contexts[i] : longest;
+    struct restore_options none;
+    restore_options_default(&none);
+    if (cli_load_model("bench", dir, &none, longest + decode, &m)) return EXIT_RUNTIME;
     struct machine_limits lim;
     bench_machine(&lim);
     printf("machine: SGEMM %.0f GFLOP/s, weight streaming %.1f GB/s, %d threads, OpenBLAS core %s\n",

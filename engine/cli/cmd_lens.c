@@ -137,7 +137,7 @@ int cmd_lens(int argc, char **argv)
     cpu_set_threads((int)threads);
     struct hr_error e;
     struct model m;
-    if (cli_load_model("lens", dir, &ro, &m)) return EXIT_RUNTIME;
+    if (cli_load_model("lens", dir, &ro, 0, &m)) return EXIT_RUNTIME;
     char path[4096];
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     struct tokenizer *tok = NULL;

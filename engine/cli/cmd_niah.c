@@ -646,7 +646,9 @@ int cmd_niah(int argc, char **argv)
             struct restore_options ro = o.restore;
             if (v->base[0]) ro.base_dir = v->base, ro.method = v->method;
             c.variant = v->name;
-            if (cli_load_model("niah", v->dir, &ro, &c.model)) goto done;
+            int64_t longest = 0;
+            for (int l = 0; l < o.num_lengths; l++) longest = o.lengths[l] > longest ? o.lengths[l] : longest;
+            if (cli_load_model("niah", v->dir, &ro, longest, &c.model)) goto done;
             c.have_model = true;
             if (session_init(&c.session, &c.model, 0, &e)) goto fail;
             c.num_stop = 0;

@@ -131,7 +131,7 @@ int cmd_run(int argc, char **argv)
     cpu_set_threads((int)o.threads);
     struct hr_error e;
     struct model m;
-    if (cli_load_model("run", o.model_dir, &o.restore, &m) != 0) {
+    if (cli_load_model("run", o.model_dir, &o.restore, o.num_ids + o.max_new + (o.prompt ? 4096 : 0), &m) != 0) {
         free(o.ids);
         return EXIT_RUNTIME;
     }

@@ -1,0 +1,66 @@
+#include "memory_plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "safetensors.h"
+#include "session.h"
+#include "stb_ds.h"
+#include "weight_binder.h"
+
+int memory_plan_estimate(const char *dir, int64_t context, struct memory_plan *p, struct hr_error *e)
+{
+    memset(p, 0, sizeof *p);
+    struct st_archive a;
+    if (st_open_dir(dir, &a, e)) return -1;
+    p->mapped = (int64_t)a.mapped_bytes;
+    for (ptrdiff_t fi = 0; fi < arrlen(a.files); fi++)
+        for (ptrdiff_t ti = 0; ti < arrlen(a.files[fi].tensors); ti++) {
+            const struct st_tensor *t = &a.files[fi].tensors[ti];
+            if (t->dtype != DT_F32 || (uintptr_t)t->data % sizeof(float)) p->converted += t->numel * (int64_t)sizeof(float);
+        }
+    st_close_archive(&a);
+    /* The layer plan, without weights, for the state and scratch sizes. */
+    char config[4200];
+    snprintf(config, sizeof config, "%s/config.json", dir);
+    struct model m;
+    struct wanted_tensor *wanted;
+    if (model_plan(config, &m, &wanted, e)) return -1;
+    p->state = session_state_bytes(&m, context);
+    p->scratch = session_scratch_bytes(&m, SESSION_DEFAULT_BATCH);
+    wanted_tensors_free(wanted);
+    model_free(&m);
+    p->total = p->mapped + p->converted + p->state + p->scratch;
+    return 0;
+}
+
+int64_t memory_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return -1;
+    char line[256];
+    long long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1) break;
+    fclose(f);
+    return kb < 0 ? -1 : (int64_t)kb * 1024;
+}
+
+int64_t memory_parse_size(const char *text)
+{
+    if (strcmp(text, "unlimited") == 0) return -1;
+    char *end;
+    double v = strtod(text, &end);
+    double unit = 1;
+    switch (*end) {
+    case 'K': case 'k': unit = 1024.0, end++; break;
+    case 'M': case 'm': unit = 1024.0 * 1024, end++; break;
+    case 'G': case 'g': unit = 1024.0 * 1024 * 1024, end++; break;
+    case 'T': case 't': unit = 1024.0 * 1024 * 1024 * 1024, end++; break;
+    }
+    if (*end == 'B' || *end == 'b') end++;
+    if (end == text || *end || !(v > 0) || v * unit > 9e18) return 0;
+    return (int64_t)(v * unit);
+}

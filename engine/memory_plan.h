@@ -1,0 +1,23 @@
+/* What a run will need in memory, computed before anything is allocated:
+ * the mapped checkpoint, the float32 copies of tensors stored in another
+ * dtype, the per-sequence state at the requested context (KV caches grow with
+ * it, recurrent states do not) and the activation scratch. */
+#ifndef HYRECALL_MEMORY_PLAN_H
+#define HYRECALL_MEMORY_PLAN_H
+
+#include <stdint.h>
+
+#include "error.h"
+
+struct memory_plan {
+    int64_t mapped, converted, state, scratch, total;
+};
+
+/* For DIR at a context of `context` tokens. */
+int memory_plan_estimate(const char *dir, int64_t context, struct memory_plan *p, struct hr_error *e);
+/* MemAvailable from /proc/meminfo, in bytes (or -1 when unknown). */
+int64_t memory_available(void);
+/* "20G", "512M", "1.5T", plain bytes; -1 for "unlimited"; 0 on a syntax error. */
+int64_t memory_parse_size(const char *text);
+
+#endif
