@@ -9,6 +9,27 @@
 #include "test_util.h"
 
 static const char *golden_dir;
+/* With --write-cases DIR, every corrupted model directory is kept as
+ * DIR/<case> (with config.json) for the CLI corruption test. */
+static const char *write_dir;
+
+static void keep_case(const char *tmp_dir, const char *name)
+{
+    if (!write_dir) return;
+    char dst[4096], cfg_from[4096], cfg_to[4096];
+    size_t at = (size_t)snprintf(dst, sizeof dst, "%s/", write_dir);
+    for (const char *p = name; *p && at + 1 < sizeof dst; p++)
+        dst[at++] = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ? *p : '_';
+    dst[at] = '\0';
+    snprintf(cfg_to, sizeof cfg_to, "%s/config.json", tmp_dir);
+    if (access(cfg_to, F_OK) != 0) { /* raw safetensors cases: give them the golden config */
+        snprintf(cfg_from, sizeof cfg_from, "%s/config.json", golden_dir);
+        copy_file(cfg_from, cfg_to);
+    }
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", tmp_dir, dst);
+    if (system(cmd) != 0) fprintf(stderr, "could not keep case %s\n", name);
+}
 
 /* Writes a raw safetensors file: u64 length, header text, data bytes. */
 static void write_raw(const char *path, const char *header, size_t data_len, uint64_t claimed_len)
@@ -43,6 +64,7 @@ static void expect_file_error(const char *name, const char *header, size_t data_
     CHECK(strstr(e.msg, path) != NULL, "%s: message does not name the file: %s", name, e.msg);
     CHECK(strstr(e.msg, needle) != NULL, "%s: message lacks '%s': %s", name, needle, e.msg);
     printf("  %-26s -> %s\n", name, e.msg + strlen(dir) + 1);
+    keep_case(dir, name);
     remove_tree(dir);
     free(dir);
 }
@@ -143,6 +165,7 @@ static void expect_model_error(const char *name, edit_fn edit, const char *from,
     CHECK(strstr(e.msg, needle1) != NULL, "%s: message lacks '%s': %s", name, needle1, e.msg);
     if (needle2) CHECK(strstr(e.msg, needle2) != NULL, "%s: message lacks '%s': %s", name, needle2, e.msg);
     printf("  %-26s -> %s\n", name, e.msg + strlen(dir) + 1);
+    keep_case(dir, name);
     remove_tree(dir);
     free(dir);
 }
@@ -266,6 +289,7 @@ int main(int argc, char **argv)
         return 2;
     }
     golden_dir = argv[1];
+    if (argc > 3 && strcmp(argv[2], "--write-cases") == 0) write_dir = argv[3];
     safetensors_format_cases();
     model_cases();
     sharded_cases();
