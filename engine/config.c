@@ -258,7 +258,10 @@ static int parse_layer_plan(const struct json_ctx *c, struct model_config *cfg)
     const cJSON *swa = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(c->root, "efficient_attention_config"), "swa");
     const cJSON *ws = cJSON_GetObjectItemCaseSensitive(swa, "window_size");
-    if (any_sliding && window <= 0 && cJSON_IsNumber(ws) && ws->valuedouble >= 1) window = (int)ws->valuedouble;
+    if (ws && (!cJSON_IsNumber(ws) || ws->valuedouble < 1 || ws->valuedouble > 1e9 ||
+               ws->valuedouble != floor(ws->valuedouble)))
+        return hr_fail(c->e, "%s: field 'efficient_attention_config.swa.window_size' must be an integer >= 1", c->path);
+    if (any_sliding && window <= 0 && ws) window = (int)ws->valuedouble;
     if (any_sliding && window <= 0)
         return hr_fail(c->e, "%s: field 'sliding_window' must be a positive integer when layers slide", c->path);
     cfg->sliding_window = any_sliding ? window : 0;

@@ -66,5 +66,11 @@ int main(void)
               &c, &e);
     CHECK(rc == 0 && c.head_dim == 8 && c.num_kv_heads == 8, "defaults wrong");
     if (rc == 0) config_free(&c);
+    /* Found by fuzz_config: a window beyond int was converted unchecked. */
+    rc = load("{" BASE "\"num_hidden_layers\":1,\"layer_types\":[\"swa\"],\"efficient_attention_config\":{\"swa\":"
+              "{\"window_size\":644444444444444444}}}",
+              &c, &e);
+    CHECK(rc != 0 && strstr(e.msg, "window_size"), "huge window_size accepted");
+    if (rc == 0) config_free(&c);
     return test_finish("test_config");
 }
