@@ -38,6 +38,7 @@ static int read_options(const struct model_config *c, struct jet_options *o, str
 static int truncated(double x, const struct model_config *c, const char *what, int *out, struct hr_error *e)
 {
     double t = floor(x);
+    if (!(x >= 1 && x <= 1e9)) return hr_fail(e, "%s: efficient_attention_config.jet: %s = %g is out of range", c->path, what, x);
     if (fabs(x - t) > 1e-5 * x)
         return hr_fail(e, "%s: efficient_attention_config.jet: %s = %g is not an integer", c->path, what, x);
     *out = (int)t;
