@@ -16,6 +16,7 @@
 #include "../config.h"
 #include "cli.h"
 #include "niah_generate.h"
+#include "niah_run.h"
 #include "niah_report.h"
 #include "niah_score.h"
 #include "sha256.h"
@@ -43,6 +44,8 @@ static const char *HELP =
     "  --wordlists DIR       adjectivelist.txt and nounlist.txt; default the shipped wonderwords 2.2.0\n"
     "  -t, --tokenizer FILE  tokenizer.json (default MODEL_DIR/tokenizer.json)\n"
     "  --save-inputs         also write each prompt into the predictions\n"
+    "  --prompts FILE        run the prompts of a prompts.jsonl (written by --dump-prompts, here or by another\n"
+    "                        tool: lines with task, length, index, input, answers) exactly as given\n"
     "  --compare LIST        A/B: run the same samples on several variants instead of -m, e.g.\n"
     "                        base=DIR,sft=DIR,restored=DIR+qk@BASE_DIR (METHOD qk or procrustes; the\n"
     "                        --restore-layers/--procrustes-alpha/--restore-with flags apply to it);\n"
@@ -55,6 +58,8 @@ static const char *HELP =
     "                     included), answer_prefix, answers\n"
     "  summary.csv, summary.json  score per task x length x depth (and depth 'all')\n"
     "  heatmap_TASK.svg   depth x length heat map per task\n\n"
+    "Under MPI (mpirun -np N hyrecall niah ..., or srun) rank 0 hands out samples longest first and\n"
+    "writes the same files as a single process; --threads is per rank.\n\n"
     "exit codes: 0 ok, 1 invalid model, tokenizer, haystack or output directory, 2 usage error\n";
 
 static const struct {
@@ -69,29 +74,6 @@ static const struct {
     {"Phi3", "<|user|>\n{task_template}<|end|>\n<|assistant|>\n"},
     {"meta-llama3", "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n{task_template}<|eot_id|><|start_"
                     "header_id|>assistant<|end_header_id|>\n\n"},
-};
-
-struct variant {
-    char name[32];
-    char dir[1024];
-    char base[1024]; /* restore from, or "" */
-    enum restore_method method;
-};
-
-struct niah_options {
-    struct variant variants[8];
-    int num_variants;
-    const char *model_dir, *tokenizer, *out, *haystack, *wordlists, *template_arg, *wrapper;
-    const struct niah_task *tasks[8];
-    int num_tasks;
-    int64_t lengths[32];
-    int num_lengths;
-    int depths[64];
-    int num_depths;
-    long samples, threads, tokens_to_generate;
-    uint64_t seed;
-    bool dump, save_inputs;
-    struct restore_options restore;
 };
 
 static int parse_lengths(const char *text, struct niah_options *o)
@@ -213,6 +195,8 @@ static int parse(int argc, char **argv, struct niah_options *o)
             if (parse_tasks(v, o)) return -1;
         } else if (strcmp(a, "--compare") == 0) {
             if (parse_compare(v, o)) return -1;
+        } else if (strcmp(a, "--prompts") == 0) {
+            o->prompts = v;
         } else if (strcmp(a, "--lengths") == 0) {
             if (parse_lengths(v, o)) return -1;
         } else if (strcmp(a, "--depths") == 0) {
@@ -242,6 +226,7 @@ static int parse(int argc, char **argv, struct niah_options *o)
     }
     if (!o->out) return cli_usage_error("niah", "--out DIR is required");
     if (o->dump && !o->tokenizer) return cli_usage_error("niah", "--dump-prompts needs -t TOKENIZER_JSON");
+    if (o->dump && o->prompts) return cli_usage_error("niah", "--prompts and --dump-prompts exclude each other");
     if (o->num_variants && o->model_dir) return cli_usage_error("niah", "give either -m or --compare, not both");
     if (o->num_variants && o->restore.base_dir)
         return cli_usage_error("niah", "with --compare, restore per variant: NAME=DIR+qk@BASE");
@@ -316,21 +301,6 @@ static void write_line(FILE *f, cJSON *o)
     cJSON_Delete(o);
 }
 
-struct run_context {
-    struct niah_options *o;
-    const char *variant;
-    const char *out_dir;    /* created on the first prediction */
-    const cJSON *manifest;  /* written there as run.json */
-    struct tokenizer *tok;
-    struct model model;
-    struct session session;
-    bool have_model;
-    int stop_ids[9], num_stop;
-    FILE *out;
-    int skip; /* samples already in predictions.jsonl (resumed run) */
-    double t_start, prefill_tokens, prefill_seconds;
-    int done, total;
-};
 
 /* Creates the output directory with its run.json and opens predictions.jsonl
  * for appending, the first time a prediction is written. */
@@ -358,13 +328,42 @@ static int ensure_output(struct run_context *c, struct hr_error *e)
     return c->out ? 0 : hr_fail(e, "%s: cannot open for appending: %s", path, strerror(errno));
 }
 
-/* Runs one sample through the model: prefill, greedy decode, score. */
-static int run_sample(struct run_context *c, const struct niah_task *t, int64_t length, const struct niah_sample *s,
-                      struct hr_error *e)
+/* Loads variant vi into c (the model, its session and stop ids); a no-op when
+ * it is already loaded. */
+int niah_load_variant(struct run_context *c, int vi, struct hr_error *e)
+{
+    const struct niah_options *o = c->o;
+    if (c->have_model && c->loaded_variant == vi) return 0;
+    if (c->have_model) {
+        session_free(&c->session);
+        model_free(&c->model);
+        c->have_model = false;
+    }
+    const struct variant *v = &o->variants[vi];
+    struct restore_options ro = o->restore;
+    if (v->base[0]) ro.base_dir = v->base, ro.method = v->method;
+    c->variant = v->name;
+    if (cli_load_model("niah", v->dir, &ro, c->longest, &c->model)) return hr_fail(e, "%s: the model did not load", v->dir);
+    c->have_model = true;
+    c->loaded_variant = vi;
+    if (session_init(&c->session, &c->model, 0, e)) return -1;
+    c->num_stop = 0;
+    for (int k = 0; k < c->model.cfg.num_eos; k++) c->stop_ids[c->num_stop++] = c->model.cfg.eos_ids[k];
+    int32_t im_end = tok_token_id(c->tok, "<|im_end|>");
+    if (strcmp(o->template_arg, "chatml") == 0 && im_end >= 0) c->stop_ids[c->num_stop++] = im_end;
+    return 0;
+}
+
+/* One prompt through the loaded model: prefill, greedy decode to the
+ * generation budget or a stop token, the text without the stop token. */
+int niah_infer(struct run_context *c, const char *prompt, char **pred, struct hr_error *e)
 {
     int32_t *ids, *gen = malloc((size_t)c->o->tokens_to_generate * sizeof *gen);
     int n, n_gen = 0;
-    if (tok_encode(c->tok, s->prompt, strlen(s->prompt), &ids, &n, e)) return -1;
+    if (tok_encode(c->tok, prompt, strlen(prompt), &ids, &n, e)) {
+        free(gen);
+        return -1;
+    }
     session_reset(&c->session);
     double t0 = now();
     struct generate_request r = {.prompt = ids, .prompt_len = n, .max_new = (int)c->o->tokens_to_generate,
@@ -373,56 +372,93 @@ static int run_sample(struct run_context *c, const struct niah_task *t, int64_t 
     c->prefill_seconds += now() - t0;
     c->prefill_tokens += n;
     free(ids);
-    if (rc) {
-        free(gen);
-        return -1;
+    if (rc == 0) {
+        for (int k = 0; n_gen > 0 && k < c->num_stop; k++)
+            if (gen[n_gen - 1] == c->stop_ids[k]) {
+                n_gen--;
+                break;
+            }
+        size_t len;
+        rc = tok_decode(c->tok, gen, n_gen, pred, &len, e);
     }
-    /* The stop token itself is not part of the prediction. */
-    for (int k = 0; n_gen > 0 && k < c->num_stop; k++)
-        if (gen[n_gen - 1] == c->stop_ids[k]) {
-            n_gen--;
-            break;
-        }
-    char *text;
-    size_t len;
-    rc = tok_decode(c->tok, gen, n_gen, &text, &len, e);
     free(gen);
-    if (rc) return -1;
-    char *pp = strdup(text);
+    return rc;
+}
+
+/* The predictions line of a unit: scored here, written in predictions.jsonl
+ * order (units may finish out of order under MPI; they wait in `pending`). */
+int niah_record(struct run_context *c, const struct unit *u, const char *pred, struct hr_error *e)
+{
+    const struct niah_sample *s = u->s;
+    char *pp = strdup(pred);
     const char *clean = niah_postprocess(pp);
     const double score = niah_string_match_all(clean, (const char *const *)s->answers, s->num_answers);
-
+    free(pp);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "variant", c->variant);
-    cJSON_AddStringToObject(o, "task", t->name);
-    cJSON_AddNumberToObject(o, "length", (double)length);
+    cJSON_AddStringToObject(o, "task", u->task);
+    cJSON_AddNumberToObject(o, "length", (double)u->length);
     cJSON_AddNumberToObject(o, "index", s->index);
     cJSON_AddNumberToObject(o, "depth", s->depth);
-    cJSON_AddNumberToObject(o, "seed", (double)c->o->seed);
+    cJSON_AddNumberToObject(o, "seed", (double)u->seed);
     cJSON_AddNumberToObject(o, "n_tokens", s->n_tokens);
-    cJSON_AddStringToObject(o, "pred", text);
+    cJSON_AddStringToObject(o, "pred", pred);
     cJSON_AddItemToObject(o, "answers", answers_json(s));
     cJSON_AddItemToObject(o, "outputs", answers_json(s));
     cJSON_AddNumberToObject(o, "score", score);
     if (c->o->save_inputs) cJSON_AddStringToObject(o, "input", s->prompt);
-    if (ensure_output(c, e)) {
-        cJSON_Delete(o);
-        free(pp), free(text);
-        return -1;
+    char *line = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    const int slot = u->index - c->block_first;
+    c->pending[slot] = line;
+    if (ensure_output(c, e)) return -1;
+    while (c->next_to_write < c->block_count && c->pending[c->next_to_write]) {
+        fputs(c->pending[c->next_to_write], c->out);
+        fputc('\n', c->out);
+        free(c->pending[c->next_to_write]);
+        c->pending[c->next_to_write++] = NULL;
     }
-    write_line(c->out, o);
-    fflush(c->out); /* one sample at a time: a kill loses at most the one in flight */
-
-    free(pp);
-    free(text);
-
+    fflush(c->out); /* one sample at a time: a kill loses at most those in flight */
     c->done++;
     if (isatty(STDERR_FILENO)) {
-        double elapsed = now() - c->t_start, eta = elapsed / c->done * (c->total - c->done);
-        fprintf(stderr, "\r%s %s @%lld: %d/%d samples, prefill %.0f tokens/s, ETA %.0f s   ", c->variant, t->name,
-                (long long)length, c->done, c->total, c->prefill_tokens / (c->prefill_seconds > 0 ? c->prefill_seconds : 1), eta);
+        double elapsed = now() - c->t_start, eta = elapsed / (c->done - c->skip) * (c->total - c->done);
+        fprintf(stderr, "\r%s %s @%lld: %d/%d samples, prefill %.0f tokens/s, ETA %.0f s   ", c->variant, u->task,
+                (long long)u->length, c->done, c->total,
+                c->prefill_tokens / (c->prefill_seconds > 0 ? c->prefill_seconds : 1), eta);
     }
     return 0;
+}
+
+/* Runs a block of units (consecutive in predictions.jsonl): here, or spread
+ * over MPI ranks when launched by mpirun/srun with more than one process. */
+static int run_units(struct run_context *c, int vi, struct unit *units, int n, struct hr_error *e)
+{
+    c->block_first = units[0].index;
+    c->block_count = n;
+    c->next_to_write = 0;
+    c->pending = calloc((size_t)n, sizeof *c->pending);
+    int rc = 0;
+    /* Units already in predictions.jsonl (a resumed run) are not run again. */
+    int first = 0;
+    while (first < n && units[first].index < c->skip) first++;
+    c->next_to_write = first;
+    if (first < n) {
+        if (niah_mpi_size() > 1) {
+            rc = niah_mpi_dispatch(c, vi, units + first, n - first, e);
+        } else {
+            rc = niah_load_variant(c, vi, e);
+            for (int i = first; rc == 0 && i < n; i++) {
+                char *pred;
+                rc = niah_infer(c, units[i].s->prompt, &pred, e);
+                if (rc == 0) rc = niah_record(c, &units[i], pred, e);
+                if (rc == 0) free(pred);
+            }
+        }
+    }
+    for (int i = 0; i < n; i++) free(c->pending[i]);
+    free(c->pending);
+    c->pending = NULL;
+    return rc;
 }
 
 static void dump_sample(FILE *f, const struct niah_task *t, int64_t length, uint64_t seed, const struct niah_sample *s)
@@ -472,6 +508,7 @@ static cJSON *run_meta(const struct niah_options *o, const struct essay *es, con
         cJSON_AddStringToObject(m, "restore", o->restore.method == RESTORE_QK ? "qk" : "procrustes");
     }
     cJSON_AddNumberToObject(m, "threads", cpu_threads());
+    cJSON_AddNumberToObject(m, "processes", niah_mpi_size());
     cJSON_AddNumberToObject(m, "elapsed_s", elapsed);
     return m;
 }
@@ -515,6 +552,7 @@ static cJSON *run_manifest(const struct niah_options *o, const struct essay *es,
     cJSON_AddStringToObject(m, "haystack_sha256", es->words ? es->sha256 : "");
     cJSON_AddStringToObject(m, "wordlists", o->wordlists);
     cJSON_AddBoolToObject(m, "save_inputs", o->save_inputs);
+    if (o->prompts) cJSON_AddStringToObject(m, "prompts", o->prompts);
     return m;
 }
 
@@ -586,16 +624,93 @@ static int write_summaries(const char *out, const cJSON *meta, bool grid, struct
     return rc;
 }
 
+/* A prompts.jsonl (from --dump-prompts or another tool) as samples. */
+struct given_prompts {
+    struct niah_sample *samples;
+    char (*task)[32];
+    int64_t *length;
+    uint64_t *seed;
+    int n;
+};
+
+static void given_prompts_free(struct given_prompts *g)
+{
+    niah_samples_free(g->samples, g->n);
+    free(g->task), free(g->length), free(g->seed);
+    memset(g, 0, sizeof *g);
+}
+
+static int load_given_prompts(const char *path, struct given_prompts *g, struct hr_error *e)
+{
+    memset(g, 0, sizeof *g);
+    char *text = read_text_file(path, NULL, e);
+    if (!text) return -1;
+    int cap = 0, line_no = 0, rc = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
+        line_no++;
+        cJSON *o = cJSON_Parse(line);
+        const cJSON *task = cJSON_GetObjectItemCaseSensitive(o, "task"), *input = cJSON_GetObjectItemCaseSensitive(o, "input"),
+                    *ans = cJSON_GetObjectItemCaseSensitive(o, "answers"), *len = cJSON_GetObjectItemCaseSensitive(o, "length");
+        if (!cJSON_IsString(task) || !cJSON_IsString(input) || !cJSON_IsArray(ans) || !cJSON_IsNumber(len)) {
+            rc = hr_fail(e, "%s: line %d: needs 'task', 'length', 'input' and 'answers'", path, line_no);
+            cJSON_Delete(o);
+            break;
+        }
+        if (g->n == cap) {
+            cap = cap ? 2 * cap : 64;
+            g->samples = realloc(g->samples, (size_t)cap * sizeof *g->samples);
+            g->task = realloc(g->task, (size_t)cap * sizeof *g->task);
+            g->length = realloc(g->length, (size_t)cap * sizeof *g->length);
+            g->seed = realloc(g->seed, (size_t)cap * sizeof *g->seed);
+        }
+        struct niah_sample *s = &g->samples[g->n];
+        memset(s, 0, sizeof *s);
+        const cJSON *idx = cJSON_GetObjectItemCaseSensitive(o, "index"), *dep = cJSON_GetObjectItemCaseSensitive(o, "depth"),
+                    *ntok = cJSON_GetObjectItemCaseSensitive(o, "n_tokens"), *seed = cJSON_GetObjectItemCaseSensitive(o, "seed");
+        s->index = cJSON_IsNumber(idx) ? idx->valueint : g->n;
+        s->depth = cJSON_IsNumber(dep) ? dep->valuedouble : 0;
+        s->n_tokens = cJSON_IsNumber(ntok) ? ntok->valueint : (int)strlen(input->valuestring);
+        s->prompt = strdup(input->valuestring);
+        s->num_answers = cJSON_GetArraySize(ans);
+        s->answers = calloc((size_t)(s->num_answers ? s->num_answers : 1), sizeof *s->answers);
+        int k = 0;
+        for (const cJSON *it = ans->child; it; it = it->next) s->answers[k++] = strdup(cJSON_IsString(it) ? it->valuestring : "");
+        snprintf(g->task[g->n], sizeof g->task[g->n], "%s", task->valuestring);
+        g->length[g->n] = (int64_t)len->valuedouble;
+        g->seed[g->n] = cJSON_IsNumber(seed) && seed->valuedouble >= 0 ? (uint64_t)seed->valuedouble : 0;
+        g->n++;
+        cJSON_Delete(o);
+    }
+    free(text);
+    if (rc == 0 && g->n == 0) rc = hr_fail(e, "%s: no prompts", path);
+    if (rc) given_prompts_free(g);
+    return rc;
+}
+
 static int cmd_niah_score(int argc, char **argv);
+static int niah_run(struct niah_options *op);
 
 int cmd_niah(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "score") == 0) return cmd_niah_score(argc - 1, argv + 1);
     struct niah_options o;
     if (parse(argc, argv, &o)) return EXIT_USAGE;
+    niah_mpi_init(&argc, &argv);
+    const int rc_all = niah_run(&o);
+    niah_mpi_finalize();
+    return rc_all;
+}
+
+/* The run itself, on every rank. */
+static int niah_run(struct niah_options *op)
+{
+    struct niah_options o = *op;
     cpu_set_threads((int)o.threads);
     struct hr_error e;
-    struct run_context c = {.o = &o};
+    struct run_context c = {.o = &o, .loaded_variant = -1};
+    struct given_prompts given = {0};
+    for (int l = 0; l < o.num_lengths; l++) c.longest = o.lengths[l] > c.longest ? o.lengths[l] : c.longest;
     struct essay es = {0};
     struct word_keys words = {0};
     bool need_essay = false, need_words = false;
@@ -608,9 +723,24 @@ int cmd_niah(int argc, char **argv)
     if (!o.tokenizer) snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", o.variants[0].dir);
     int rc = EXIT_RUNTIME;
     cJSON *manifest = NULL;
+    if (niah_mpi_rank() > 0) { /* a worker: the tokenizer and the models, nothing else */
+        if (tok_load(tok_path, &c.tok, &e) || niah_mpi_worker(&c, &e)) {
+            fprintf(stderr, "hyrecall niah (rank %d): %s\n", niah_mpi_rank(), e.msg);
+            rc = EXIT_RUNTIME;
+        } else {
+            rc = EXIT_OK;
+        }
+        if (c.have_model) session_free(&c.session), model_free(&c.model);
+        tok_free(c.tok);
+        return rc;
+    }
+    if (o.prompts) need_essay = need_words = false; /* the prompts are given */
     if (tok_load(tok_path, &c.tok, &e) || (need_essay && essay_load(o.haystack, &es, &e)) ||
-        (need_words && word_keys_load(o.wordlists, &words, &e)))
+        (need_words && word_keys_load(o.wordlists, &words, &e)) ||
+        (o.prompts && load_given_prompts(o.prompts, &given, &e)))
         goto fail;
+    if (o.prompts)
+        for (int i = 0; i < given.n; i++) c.longest = given.length[i] > c.longest ? given.length[i] : c.longest;
     struct niah_sources src = {.words = need_words ? &words : NULL, .essay = need_essay ? &es : NULL,
                                .count = count_tokens, .count_ctx = c.tok};
     char path[4300];
@@ -631,7 +761,8 @@ int cmd_niah(int argc, char **argv)
         fprintf(stderr, "hyrecall niah: resuming %s after %d finished samples\n", o.out, c.skip);
     }
     const int runs = o.dump ? 1 : o.num_variants;
-    const int per_variant = o.num_tasks * o.num_lengths * (int)o.samples * (o.num_depths ? o.num_depths : 1);
+    const int per_variant = o.prompts ? given.n
+                                      : o.num_tasks * o.num_lengths * (int)o.samples * (o.num_depths ? o.num_depths : 1);
     c.total = runs * per_variant;
     c.done = c.skip;
     c.t_start = now();
@@ -641,20 +772,14 @@ int cmd_niah(int argc, char **argv)
             index += per_variant;
             continue;
         }
-        if (!o.dump) { /* load this variant (the same samples run on each) */
-            const struct variant *v = &o.variants[vi];
-            struct restore_options ro = o.restore;
-            if (v->base[0]) ro.base_dir = v->base, ro.method = v->method;
-            c.variant = v->name;
-            int64_t longest = 0;
-            for (int l = 0; l < o.num_lengths; l++) longest = o.lengths[l] > longest ? o.lengths[l] : longest;
-            if (cli_load_model("niah", v->dir, &ro, longest, &c.model)) goto done;
-            c.have_model = true;
-            if (session_init(&c.session, &c.model, 0, &e)) goto fail;
-            c.num_stop = 0;
-            for (int k = 0; k < c.model.cfg.num_eos; k++) c.stop_ids[c.num_stop++] = c.model.cfg.eos_ids[k];
-            int32_t im_end = tok_token_id(c.tok, "<|im_end|>");
-            if (strcmp(o.template_arg, "chatml") == 0 && im_end >= 0) c.stop_ids[c.num_stop++] = im_end;
+        if (o.prompts) { /* the given prompts, as they are */
+            struct unit *units = malloc((size_t)given.n * sizeof *units);
+            for (int i = 0; i < given.n; i++)
+                units[i] = (struct unit){index++, given.task[i], given.length[i], given.seed[i], &given.samples[i]};
+            int r = run_units(&c, vi, units, given.n, &e);
+            free(units);
+            if (r) goto fail;
+            continue;
         }
         for (int t = 0; t < o.num_tasks; t++)
             for (int l = 0; l < o.num_lengths; l++) {
@@ -665,21 +790,19 @@ int cmd_niah(int argc, char **argv)
                 struct niah_sample *samples;
                 int n;
                 if (niah_generate(&rq, &src, &samples, &n, &e)) goto fail;
-                for (int i = 0; i < n; i++, index++) {
-                    if (o.dump) dump_sample(c.out, o.tasks[t], o.lengths[l], o.seed, &samples[i]);
-                    else if (index < c.skip) continue; /* already in predictions.jsonl */
-                    else if (run_sample(&c, o.tasks[t], o.lengths[l], &samples[i], &e)) {
-                        niah_samples_free(samples, n);
-                        goto fail;
-                    }
+                if (o.dump) {
+                    for (int i = 0; i < n; i++) dump_sample(c.out, o.tasks[t], o.lengths[l], o.seed, &samples[i]);
+                    niah_samples_free(samples, n);
+                    continue;
                 }
+                struct unit *units = malloc((size_t)n * sizeof *units);
+                for (int i = 0; i < n; i++)
+                    units[i] = (struct unit){index++, o.tasks[t]->name, o.lengths[l], o.seed, &samples[i]};
+                int r = run_units(&c, vi, units, n, &e);
+                free(units);
                 niah_samples_free(samples, n);
+                if (r) goto fail;
             }
-        if (c.have_model) {
-            session_free(&c.session);
-            model_free(&c.model);
-            c.have_model = false;
-        }
     }
     if (isatty(STDERR_FILENO) && !o.dump) fprintf(stderr, "\n");
     if (c.out && fclose(c.out) != 0) {
@@ -696,6 +819,10 @@ int cmd_niah(int argc, char **argv)
         tmp[0] = '\0';
     } else {
         cJSON *meta = run_meta(&o, &es, tok_path, now() - c.t_start);
+        cJSON_AddNumberToObject(meta, "coordination_s", c.coordination_seconds);
+        if (niah_mpi_size() > 1)
+            fprintf(stderr, "hyrecall niah: %d processes, %.1f s, rank 0 coordinating %.1f%% of it\n", niah_mpi_size(),
+                    now() - c.t_start, 100 * c.coordination_seconds / (now() - c.t_start));
         int wr = write_summaries(o.out, meta, o.num_depths > 0, &e);
         cJSON_Delete(meta);
         if (wr) goto fail;
@@ -706,6 +833,8 @@ int cmd_niah(int argc, char **argv)
 fail:
     fprintf(stderr, "hyrecall niah: %s\n", e.msg);
 done:
+    niah_mpi_stop_workers();
+    given_prompts_free(&given);
     if (c.out) fclose(c.out);
     if (rc != EXIT_OK && tmp[0]) remove_partial(tmp);
     if (c.have_model) {
