@@ -55,3 +55,21 @@ int bind_embeddings_and_head(struct weight_binder *b, struct model *m, bool norm
     return norm_plus_one ? bind_vector_plus_one(b, &m->final_norm, c->hidden_size, "model.norm.weight")
                          : bind_vector(b, &m->final_norm, c->hidden_size, "model.norm.weight");
 }
+
+int bind_layer_norms(struct weight_binder *b, const struct model_config *c, int i, bool plus_one, struct layer *L)
+{
+    int (*norm)(struct weight_binder *, const float **, int64_t, const char *, ...) =
+        plus_one ? bind_vector_plus_one : bind_vector;
+    return norm(b, &L->input_norm, c->hidden_size, "model.layers.%d.input_layernorm.weight", i) ||
+                   norm(b, &L->post_attention_norm, c->hidden_size, "model.layers.%d.post_attention_layernorm.weight",
+                        i)
+               ? -1
+               : 0;
+}
+
+int bind_dense_mlp(struct weight_binder *b, const struct model_config *c, int i, struct mlp_weights *w)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "model.layers.%d.mlp", i);
+    return bind_swiglu(b, w, c->hidden_size, c->intermediate_size, prefix, "gate_proj", "up_proj", "down_proj");
+}

@@ -24,6 +24,13 @@ int bind_softmax_attention(struct weight_binder *b, const struct model_config *c
 int bind_swiglu(struct weight_binder *b, struct mlp_weights *w, int64_t hidden, int64_t inter, const char *prefix,
                 const char *gate, const char *up, const char *down);
 
+/* model.layers.I.input_layernorm and post_attention_layernorm (stored as w,
+ * or as the w of a (1 + w) norm when plus_one). */
+int bind_layer_norms(struct weight_binder *b, const struct model_config *c, int i, bool plus_one, struct layer *L);
+
+/* model.layers.I.mlp.{gate,up,down}_proj of width intermediate_size. */
+int bind_dense_mlp(struct weight_binder *b, const struct model_config *c, int i, struct mlp_weights *w);
+
 /* model.embed_tokens, lm_head (or tied), model.norm. */
 int bind_embeddings_and_head(struct weight_binder *b, struct model *m, bool norm_plus_one);
 

@@ -138,15 +138,10 @@ static int hypenet_bind(struct weight_binder *b, struct model *m)
             return hr_fail(b->e, "%s: layer %d slides; HypeNet has no sliding-window layers", c->path, i);
         L->mixer = L->kind == LAYER_LINEAR_ATTENTION ? MIXER_LIGHTNING : MIXER_SOFTMAX_ATTENTION;
         L->mix_alpha = L->mix_beta = L->ffn_alpha = L->ffn_beta = 1.0f;
-        char prefix[64];
-        snprintf(prefix, sizeof prefix, "model.layers.%d.mlp", i);
-        if (bind_vector(b, &L->input_norm, c->hidden_size, "model.layers.%d.input_layernorm.weight", i) ||
-            bind_vector(b, &L->post_attention_norm, c->hidden_size,
-                        "model.layers.%d.post_attention_layernorm.weight", i) ||
+        if (bind_layer_norms(b, c, i, false, L) ||
             (L->mixer == MIXER_LIGHTNING ? bind_lightning(b, c, i, &o, &L->lightning)
                                          : bind_softmax_attention(b, c, i, &spec, &L->attn)) ||
-            bind_swiglu(b, &L->mlp, c->hidden_size, c->intermediate_size, prefix, "gate_proj", "up_proj",
-                        "down_proj"))
+            bind_dense_mlp(b, c, i, &L->mlp))
             return -1;
     }
     return 0;

@@ -83,9 +83,7 @@ static int minimax_bind(struct weight_binder *b, struct model *m)
         L->mix_beta = (float)(linear ? c->linear_attn_beta : c->full_attn_beta);
         L->ffn_alpha = (float)c->mlp_alpha;
         L->ffn_beta = (float)c->mlp_beta;
-        if (bind_vector(b, &L->input_norm, c->hidden_size, "model.layers.%d.input_layernorm.weight", i) ||
-            bind_vector(b, &L->post_attention_norm, c->hidden_size,
-                        "model.layers.%d.post_attention_layernorm.weight", i) ||
+        if (bind_layer_norms(b, c, i, false, L) ||
             (linear ? bind_lightning(b, c, i, &L->lightning) : bind_softmax_attention(b, c, i, &spec, &L->attn)) ||
             bind_moe(b, c, i, &L->moe))
             return -1;

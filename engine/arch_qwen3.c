@@ -22,14 +22,8 @@ static int qwen3_bind(struct weight_binder *b, struct model *m)
         L->mixer = MIXER_SOFTMAX_ATTENTION;
         L->window = L->kind == LAYER_SLIDING_ATTENTION ? c->sliding_window : 0;
         L->mix_alpha = L->mix_beta = L->ffn_alpha = L->ffn_beta = 1.0f;
-        char prefix[64];
-        snprintf(prefix, sizeof prefix, "model.layers.%d.mlp", i);
-        if (bind_vector(b, &L->input_norm, c->hidden_size, "model.layers.%d.input_layernorm.weight", i) ||
-            bind_vector(b, &L->post_attention_norm, c->hidden_size,
-                        "model.layers.%d.post_attention_layernorm.weight", i) ||
-            bind_softmax_attention(b, c, i, &spec, &L->attn) ||
-            bind_swiglu(b, &L->mlp, c->hidden_size, c->intermediate_size, prefix, "gate_proj", "up_proj",
-                        "down_proj"))
+        if (bind_layer_norms(b, c, i, false, L) || bind_softmax_attention(b, c, i, &spec, &L->attn) ||
+            bind_dense_mlp(b, c, i, &L->mlp))
             return -1;
     }
     return 0;

@@ -92,16 +92,10 @@ static int qwen3_next_bind(struct weight_binder *b, struct model *m)
         L->mixer = L->kind == LAYER_LINEAR_ATTENTION ? MIXER_GATED_DELTA : MIXER_SOFTMAX_ATTENTION;
         L->mix_alpha = L->mix_beta = L->ffn_alpha = L->ffn_beta = 1.0f;
         L->sparse = c->num_experts > 0 && !c->mlp_only[i] && (i + 1) % c->decoder_sparse_step == 0;
-        char prefix[64];
-        snprintf(prefix, sizeof prefix, "model.layers.%d.mlp", i);
-        if (bind_vector_plus_one(b, &L->input_norm, c->hidden_size, "model.layers.%d.input_layernorm.weight", i) ||
-            bind_vector_plus_one(b, &L->post_attention_norm, c->hidden_size,
-                                 "model.layers.%d.post_attention_layernorm.weight", i) ||
+        if (bind_layer_norms(b, c, i, true, L) ||
             (L->mixer == MIXER_GATED_DELTA ? bind_gated_delta(b, c, i, &L->delta)
                                            : bind_softmax_attention(b, c, i, &spec, &L->attn)) ||
-            (L->sparse ? bind_sparse_moe(b, c, i, &L->moe)
-                       : bind_swiglu(b, &L->mlp, c->hidden_size, c->intermediate_size, prefix, "gate_proj",
-                                     "up_proj", "down_proj")))
+            (L->sparse ? bind_sparse_moe(b, c, i, &L->moe) : bind_dense_mlp(b, c, i, &L->mlp)))
             return -1;
     }
     ignore_mtp(b, m);

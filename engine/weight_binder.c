@@ -22,6 +22,16 @@ static const float *collect(struct weight_binder *b, const char *name, int ndim,
     return zeros;
 }
 
+/* The tensor name from a bind call's printf format and arguments. */
+#define FORMAT_NAME(name, fmt)                                                                                         \
+    char name[256];                                                                                                    \
+    do {                                                                                                               \
+        va_list ap;                                                                                                    \
+        va_start(ap, fmt);                                                                                             \
+        vsnprintf(name, sizeof name, fmt, ap);                                                                         \
+        va_end(ap);                                                                                                    \
+    } while (0)
+
 static const struct st_tensor *lookup(struct weight_binder *b, const char *name)
 {
     const struct st_tensor *t = st_find(&b->m->weights, name);
@@ -66,11 +76,7 @@ static int shape_error(struct weight_binder *b, const struct st_tensor *t, const
 
 int bind_matrix(struct weight_binder *b, struct weight *out, int64_t rows, int64_t cols, const char *fmt, ...)
 {
-    char name[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
+    FORMAT_NAME(name, fmt);
     if (b->collect) {
         const int64_t shape[2] = {rows, cols};
         out->rows = rows, out->cols = cols;
@@ -93,11 +99,7 @@ int bind_matrix(struct weight_binder *b, struct weight *out, int64_t rows, int64
 
 int bind_vector(struct weight_binder *b, const float **out, int64_t n, const char *fmt, ...)
 {
-    char name[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
+    FORMAT_NAME(name, fmt);
     if (b->collect) {
         *out = collect(b, name, 1, &n);
         return 0;
@@ -116,11 +118,7 @@ int bind_vector(struct weight_binder *b, const float **out, int64_t n, const cha
 
 int bind_array(struct weight_binder *b, const float **out, int ndim, const int64_t *shape, const char *fmt, ...)
 {
-    char name[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
+    FORMAT_NAME(name, fmt);
     if (b->collect) {
         *out = collect(b, name, ndim, shape);
         return 0;
@@ -144,11 +142,7 @@ int bind_array(struct weight_binder *b, const float **out, int ndim, const int64
 
 int bind_vector_plus_one(struct weight_binder *b, const float **out, int64_t n, const char *fmt, ...)
 {
-    char name[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
+    FORMAT_NAME(name, fmt);
     const float *w;
     if (bind_vector(b, &w, n, "%s", name) != 0) return -1;
     if (b->collect) b->wanted[arrlen(b->wanted) - 1].norm_offset = true;
@@ -163,20 +157,12 @@ int bind_vector_plus_one(struct weight_binder *b, const float **out, int64_t n, 
 
 void binder_ignore(struct weight_binder *b, const char *fmt, ...)
 {
-    char name[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
+    FORMAT_NAME(name, fmt);
     if (!b->collect && st_find(&b->m->weights, name)) shput(b->used, name, 1);
 }
 
 bool binder_has(struct weight_binder *b, const char *fmt, ...)
 {
-    char name[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
+    FORMAT_NAME(name, fmt);
     return !b->collect && st_find(&b->m->weights, name) != NULL;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pyrandom.h"
+#include "tokenizer.h"
 #include "stb_ds.h"
 
 const int NIAH_DEPTHS[40] = {0,  3,  5,  8,  10, 13, 15, 18, 21, 23, 26, 28, 31, 33, 36, 38, 41, 44, 46, 49,
@@ -324,4 +325,13 @@ int niah_generate_once(const struct niah_request *rq, const struct niah_sources 
     int rc = generate_one(&g, num_haystack, -1, s, e);
     free(g.template);
     return rc;
+}
+
+int niah_tokenizer_counter(void *ctx, const char *text, size_t len, struct hr_error *e)
+{
+    int32_t *ids;
+    int n;
+    if (tok_encode(ctx, text, len, &ids, &n, e)) return -1;
+    free(ids);
+    return n;
 }

@@ -20,6 +20,10 @@
  * returns -1 after filling e on failure. */
 typedef int (*niah_token_counter)(void *ctx, const char *text, size_t len, struct hr_error *e);
 
+/* The counter for a tokenizer.h tokenizer (ctx is the struct tokenizer *):
+ * tokens of tok_encode, special-token strings recognised, none added. */
+int niah_tokenizer_counter(void *ctx, const char *text, size_t len, struct hr_error *e);
+
 struct niah_sources {
     const struct word_keys *words; /* for word keys */
     const struct essay *essay;     /* for essay haystacks */

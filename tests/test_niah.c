@@ -20,14 +20,6 @@
 #include "test_util.h"
 #include "tokenizer.h"
 
-static int count_tokens(void *ctx, const char *text, size_t len, struct hr_error *e)
-{
-    int32_t *ids;
-    int n;
-    if (tok_encode(ctx, text, len, &ids, &n, e)) return -1;
-    free(ids);
-    return n;
-}
 
 static void python_random(void)
 {
@@ -147,7 +139,7 @@ static void task_properties(const struct niah_sources *src)
                 const struct niah_sample *s = &a[i];
                 same = same && strcmp(s->prompt, b[i].prompt) == 0;
                 differ = differ || strcmp(s->prompt, c[i].prompt) != 0;
-                int measured = count_tokens(src->count_ctx, s->prompt, strlen(s->prompt), &e);
+                int measured = niah_tokenizer_counter(src->count_ctx, s->prompt, strlen(s->prompt), &e);
                 CHECK(measured == s->n_tokens && measured + 128 <= lengths[li], "%s@%lld: %d tokens + 128 > budget",
                       niah_tasks[ti].name, (long long)lengths[li], measured);
                 int slack = (int)lengths[li] - 128 - measured;
@@ -279,7 +271,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", e.msg);
         return 1;
     }
-    struct niah_sources src = {.words = &w, .essay = &es, .count = count_tokens, .count_ctx = tok};
+    struct niah_sources src = {.words = &w, .essay = &es, .count = niah_tokenizer_counter, .count_ctx = tok};
     python_random();
     word_list(&w);
     ruler_vectors(&src);

@@ -245,14 +245,6 @@ static int parse(int argc, char **argv, struct niah_options *o)
     return 0;
 }
 
-static int count_tokens(void *ctx, const char *text, size_t len, struct hr_error *e)
-{
-    int32_t *ids;
-    int n;
-    if (tok_encode(ctx, text, len, &ids, &n, e)) return -1;
-    free(ids);
-    return n;
-}
 
 static double now(void)
 {
@@ -742,7 +734,7 @@ static int niah_run(struct niah_options *op)
     if (o.prompts)
         for (int i = 0; i < given.n; i++) c.longest = given.length[i] > c.longest ? given.length[i] : c.longest;
     struct niah_sources src = {.words = need_words ? &words : NULL, .essay = need_essay ? &es : NULL,
-                               .count = count_tokens, .count_ctx = c.tok};
+                               .count = niah_tokenizer_counter, .count_ctx = c.tok};
     char path[4300];
     manifest = run_manifest(&o, &es, tok_path);
     c.manifest = manifest;
