@@ -813,8 +813,8 @@ static int niah_run(struct niah_options *op)
         cJSON *meta = run_meta(&o, &es, tok_path, now() - c.t_start);
         cJSON_AddNumberToObject(meta, "coordination_s", c.coordination_seconds);
         if (niah_mpi_size() > 1)
-            fprintf(stderr, "hyrecall niah: %d processes, %.1f s, rank 0 coordinating %.1f%% of it\n", niah_mpi_size(),
-                    now() - c.t_start, 100 * c.coordination_seconds / (now() - c.t_start));
+            fprintf(stderr, "hyrecall niah: %d processes, %.2f s, rank 0 busy (scoring, writing, sending) %.3f%% of it\n",
+                    niah_mpi_size(), now() - c.t_start, 100 * c.coordination_seconds / (now() - c.t_start));
         int wr = write_summaries(o.out, meta, o.num_depths > 0, &e);
         cJSON_Delete(meta);
         if (wr) goto fail;

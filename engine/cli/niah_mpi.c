@@ -72,7 +72,6 @@ int niah_mpi_dispatch(struct run_context *c, int vi, struct unit *units, int n, 
     int sent = 0, received = 0, rc = 0;
     for (int w = 1; w < size && sent < n; w++, sent++) send_unit(w, vi, (int)(queue[sent] - units), queue[sent]->s->prompt);
     while (received < sent) {
-        double t0 = now();
         int head[2];
         MPI_Status st;
         MPI_Recv(head, 2, MPI_INT, MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &st);
@@ -80,6 +79,8 @@ int niah_mpi_dispatch(struct run_context *c, int vi, struct unit *units, int n, 
         if (head[1] > 0) MPI_Recv(pred, head[1], MPI_CHAR, st.MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         pred[head[1] > 0 ? head[1] : 0] = '\0';
         received++;
+        /* Coordination: what rank 0 does per unit (score, write, send), not its waiting. */
+        double t0 = now();
         if (head[0] < 0) { /* the worker failed: its message is the text */
             if (rc == 0) rc = hr_fail(e, "rank %d: %s", st.MPI_SOURCE, pred);
         } else if (rc == 0) {
