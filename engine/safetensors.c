@@ -222,13 +222,6 @@ void st_close_file(struct st_file *f)
     memset(f, 0, sizeof *f);
 }
 
-const char *st_file_meta(const struct st_file *f, const char *key)
-{
-    for (ptrdiff_t i = 0; i < arrlen(f->meta_keys); i++)
-        if (strcmp(f->meta_keys[i], key) == 0) return f->meta_values[i];
-    return NULL;
-}
-
 const struct st_tensor *st_file_find(const struct st_file *f, const char *name)
 {
     for (ptrdiff_t i = 0; i < arrlen(f->tensors); i++)

@@ -55,8 +55,6 @@ void st_close_file(struct st_file *f);
 /* The same checks on bytes in memory (not copied: data must outlive f);
  * label names it in messages. */
 int st_open_memory(const char *label, const void *data, size_t size, struct st_file *f, struct hr_error *e);
-/* Value of a __metadata__ key, or NULL. */
-const char *st_file_meta(const struct st_file *f, const char *key);
 const struct st_tensor *st_file_find(const struct st_file *f, const char *name);
 
 /* Opens DIR/model.safetensors, or the shards listed by

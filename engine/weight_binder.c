@@ -161,8 +161,3 @@ void binder_ignore(struct weight_binder *b, const char *fmt, ...)
     if (!b->collect && st_find(&b->m->weights, name)) shput(b->used, name, 1);
 }
 
-bool binder_has(struct weight_binder *b, const char *fmt, ...)
-{
-    FORMAT_NAME(name, fmt);
-    return !b->collect && st_find(&b->m->weights, name) != NULL;
-}

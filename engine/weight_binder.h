@@ -50,7 +50,5 @@ int bind_vector_plus_one(struct weight_binder *b, const float **out, int64_t n, 
 /* Marks a tensor the architecture knows but does not read (e.g. buffers that
  * the config determines) as expected, if present. */
 void binder_ignore(struct weight_binder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Whether the checkpoint holds the tensor (for optional tensors). */
-bool binder_has(struct weight_binder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -35,7 +35,5 @@ int tok_decode(const struct tokenizer *t, const int32_t *ids, int n, char **text
 
 /* Id of a token string (vocabulary or added token), or -1. */
 int32_t tok_token_id(const struct tokenizer *t, const char *token);
-/* Number of ids (vocabulary plus added tokens). */
-int32_t tok_num_ids(const struct tokenizer *t);
 
 #endif

@@ -347,5 +347,3 @@ int32_t tok_token_id(const struct tokenizer *t, const char *token)
     ptrdiff_t i = shgeti(mut->vocab, token);
     return i >= 0 ? mut->vocab[i].value : -1;
 }
-
-int32_t tok_num_ids(const struct tokenizer *t) { return t->num_ids; }
