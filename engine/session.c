@@ -251,6 +251,7 @@ static void lens_lightning(struct session *s, int li, int n)
     const int H = w->heads, d = w->head_dim;
     const int64_t P = l->position;
     if (l->pass == 1) {
+        if (!l->q_at[li]) return; /* a lens on the softmax layers only (niah --lens) */
         if (P >= s->pos && P < s->pos + n) memcpy(l->q_at[li], s->a.q + (P - s->pos) * H * d, (size_t)H * d * sizeof(float));
         return;
     }

@@ -26,6 +26,10 @@ expect 2 "unknown command 'frobnicate'" -- "$bin" frobnicate
 expect 2 "unknown option '--bogus'" -- "$bin" run -m "$model" --ids 1 --bogus
 expect 2 "-m MODEL_DIR is required" -- "$bin" run --ids 1,2
 expect 2 "--ids expects non-negative integer ids" -- "$bin" run -m "$model" --ids 1,x,3
+expect 0 "usage: hyrecall eval" -- "$bin" eval --help
+expect 2 "give exactly one of -m and --compare" -- "$bin" eval --samples 3
+expect 2 "--samples expects" -- "$bin" eval -m "$model" --samples 0
+expect 1 "tokenizer.json: cannot open" -- "$bin" eval -m "$model" --samples 1
 expect 2 "--threads expects an integer" -- "$bin" run -m "$model" --ids 1 --threads 0
 expect 1 "outside the vocabulary" -- "$bin" run -m "$model" --ids 1,99999
 expect 1 "$tmp/nowhere/config.json: cannot open" -- "$bin" inspect "$tmp/nowhere"

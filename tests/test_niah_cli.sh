@@ -42,6 +42,20 @@ diff <(grep '"variant":"plain"' "$tmp/ab/predictions.jsonl" | sed 's/"variant":"
 grep -q '>restored<' "$tmp/ab/heatmap_niah_single_1.svg" || bad "compare SVG lacks the variant panel"
 say "compare: two variants, side-by-side heat map, identical predictions for a no-op restore"
 
+# The routing lens: same predictions as without it, masses in [0, 1], reports well-formed.
+"$bin" niah --compare "plain=$tmp/m,restored=$tmp/m+procrustes@$tmp/m" --tasks S1 --lengths 2k --samples 2 \
+  --depths 0,100 --lens --out "$tmp/lens" >"$tmp/lens.log" 2>&1 || { cat "$tmp/lens.log"; bad "lens run"; }
+diff <(sed 's/,"lens":.*}$/}/' "$tmp/lens/predictions.jsonl") "$tmp/ab/predictions.jsonl" >/dev/null \
+  || bad "--lens changed the predictions"
+[ "$(grep -c '"value_tokens":\[' "$tmp/lens/predictions.jsonl")" -eq 8 ] || bad "lens: needle spans missing"
+[ "$(wc -l <"$tmp/lens/lens_summary.csv")" -eq 33 ] || bad "lens_summary.csv: want 2 variants x 4 layers x 4 heads"
+awk -F, 'NR > 1 { for (i = 7; i <= 9; i++) if ($i < 0 || $i > 1.000001) { print "mass out of range: " $0; exit 1 } }' \
+  "$tmp/lens/lens_summary.csv" || bad "lens masses"
+"$XML_CHECK" "$tmp/lens/lens_heads.svg" "$tmp/lens/distance_profile.svg" >/dev/null || bad "lens SVG not well-formed"
+grep -q '>restored<' "$tmp/lens/distance_profile.svg" || bad "distance profile lacks a variant"
+grep -q "needle value" "$tmp/lens.log" || bad "lens: no per-layer table on stdout"
+say "lens: predictions unchanged, masses in range, lens_heads.svg and distance_profile.svg written"
+
 # Prompts: same seed, same bytes; other seed, other bytes.
 args=(niah --dump-prompts -t "$qwen_tok" --tasks S1,S2,S3,MK1,MK2,MK3,MV,MQ --lengths 1k --samples 2)
 "$bin" "${args[@]}" --seed 11 --out "$tmp/p1" >/dev/null || bad "dump 1"
@@ -67,6 +81,7 @@ expect 1 "is not a hyrecall niah run" "$bin" niah -m "$tmp/m" --tasks S1 --lengt
 expect 2 "--out DIR is required" "$bin" niah -m "$tmp/m"
 expect 2 "--compare expects NAME=DIR" "$bin" niah --compare "nodir" --out "$tmp/x"
 expect 2 "needs METHOD@BASE_DIR" "$bin" niah --compare "a=$tmp/m+qk" --out "$tmp/x"
+expect 2 "--lens needs a model run" "$bin" niah --dump-prompts -t "$qwen_tok" --lens --out "$tmp/x"
 [ -e "$tmp/x" ] && bad "a failed run left $tmp/x"
 
 # Crash safety: kill -9 part-way, run the same command again, compare with an uninterrupted run.

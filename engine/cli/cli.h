@@ -21,6 +21,7 @@ int cmd_niah(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_lens(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* Restore flags shared by the commands that load a model: consumes argv[*i]
  * (and its value) when it is one of them, setting *matched. */
@@ -34,6 +35,16 @@ int cli_restore_flag(const char *cmd, int argc, char **argv, int *i, struct rest
 /* Loads dir, restored when o->base_dir is set, after checking that a run at
  * `context` tokens fits in memory (--max-memory); prints the error. */
 int cli_load_model(const char *cmd, const char *dir, const struct restore_options *o, int64_t context, struct model *m);
+
+/* One model of an A/B comparison: NAME=DIR, optionally restored (DIR+METHOD@BASE). */
+struct variant {
+    char name[32];
+    char dir[1024];
+    char base[1024]; /* restore from, or "" */
+    enum restore_method method;
+};
+/* Parses --compare's NAME=DIR[+METHOD@BASE],... into at most max variants. */
+int cli_parse_variants(const char *cmd, const char *text, struct variant *out, int max, int *n);
 
 /* Argument helpers: each prints "hyrecall CMD: ..." to stderr on failure and
  * returns -1. */

@@ -16,6 +16,7 @@
 #include "../config.h"
 #include "cli.h"
 #include "niah_generate.h"
+#include "niah_lens.h"
 #include "niah_run.h"
 #include "niah_report.h"
 #include "niah_score.h"
@@ -44,6 +45,11 @@ static const char *HELP =
     "  --wordlists DIR       adjectivelist.txt and nounlist.txt; default the shipped wonderwords 2.2.0\n"
     "  -t, --tokenizer FILE  tokenizer.json (default MODEL_DIR/tokenizer.json)\n"
     "  --save-inputs         also write each prompt into the predictions\n"
+    "  --lens                routing lens at the answer position: per softmax layer and head, the attention\n"
+    "                        mass on the needle's value and key tokens and on the last 1K positions, in each\n"
+    "                        predictions line; lens_summary.csv, lens_heads.svg (layers x heads per variant)\n"
+    "                        and distance_profile.svg (mass against log distance, a line per variant).\n"
+    "                        One process only (not under MPI); costs O(T) memory per softmax layer\n"
     "  --prompts FILE        run the prompts of a prompts.jsonl (written by --dump-prompts, here or by another\n"
     "                        tool: lines with task, length, index, input, answers) exactly as given\n"
     "  --compare LIST        A/B: run the same samples on several variants instead of -m, e.g.\n"
@@ -122,37 +128,6 @@ static int parse_depths(const char *text, struct niah_options *o)
     return o->num_depths ? 0 : cli_usage_error("niah", "--depths is empty");
 }
 
-/* NAME=DIR[+METHOD@BASE],... */
-static int parse_compare(const char *text, struct niah_options *o)
-{
-    char buf[8192];
-    snprintf(buf, sizeof buf, "%s", text);
-    o->num_variants = 0;
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        char *eq = strchr(tok, '=');
-        if (!eq || eq == tok || !eq[1] || o->num_variants >= 8 || (size_t)(eq - tok) >= 32)
-            return cli_usage_error("niah", "--compare expects NAME=DIR[+qk@BASE],... (at most 8), got '%s'", tok);
-        struct variant *v = &o->variants[o->num_variants++];
-        memset(v, 0, sizeof *v);
-        snprintf(v->name, sizeof v->name, "%.*s", (int)(eq - tok), tok);
-        char *plus = strchr(eq + 1, '+');
-        if (plus) {
-            *plus = '\0';
-            char *at = strchr(plus + 1, '@');
-            struct hr_error e;
-            if (!at || !at[1]) return cli_usage_error("niah", "--compare: '%s' needs METHOD@BASE_DIR after '+'", v->name);
-            *at = '\0';
-            struct restore_options ro;
-            restore_options_default(&ro);
-            if (restore_parse_method(plus + 1, &ro, &e)) return cli_usage_error("niah", "--compare: %s", e.msg);
-            v->method = ro.method;
-            snprintf(v->base, sizeof v->base, "%s", at + 1);
-        }
-        snprintf(v->dir, sizeof v->dir, "%s", eq + 1);
-    }
-    return o->num_variants ? 0 : cli_usage_error("niah", "--compare is empty");
-}
-
 static int parse(int argc, char **argv, struct niah_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -177,6 +152,8 @@ static int parse(int argc, char **argv, struct niah_options *o)
             o->dump = true;
         } else if (strcmp(a, "--save-inputs") == 0) {
             o->save_inputs = true;
+        } else if (strcmp(a, "--lens") == 0) {
+            o->lens = true;
         } else if (!(v = cli_value("niah", argc, argv, &i))) {
             return -1;
         } else if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) {
@@ -194,7 +171,7 @@ static int parse(int argc, char **argv, struct niah_options *o)
         } else if (strcmp(a, "--tasks") == 0) {
             if (parse_tasks(v, o)) return -1;
         } else if (strcmp(a, "--compare") == 0) {
-            if (parse_compare(v, o)) return -1;
+            if (cli_parse_variants("niah", v, o->variants, 8, &o->num_variants)) return -1;
         } else if (strcmp(a, "--prompts") == 0) {
             o->prompts = v;
         } else if (strcmp(a, "--lengths") == 0) {
@@ -227,6 +204,7 @@ static int parse(int argc, char **argv, struct niah_options *o)
     if (!o->out) return cli_usage_error("niah", "--out DIR is required");
     if (o->dump && !o->tokenizer) return cli_usage_error("niah", "--dump-prompts needs -t TOKENIZER_JSON");
     if (o->dump && o->prompts) return cli_usage_error("niah", "--prompts and --dump-prompts exclude each other");
+    if (o->dump && o->lens) return cli_usage_error("niah", "--lens needs a model run, not --dump-prompts");
     if (o->num_variants && o->model_dir) return cli_usage_error("niah", "give either -m or --compare, not both");
     if (o->num_variants && o->restore.base_dir)
         return cli_usage_error("niah", "with --compare, restore per variant: NAME=DIR+qk@BASE");
@@ -357,12 +335,23 @@ int niah_infer(struct run_context *c, const char *prompt, char **pred, struct hr
         return -1;
     }
     session_reset(&c->session);
+    struct lens lens = {0};
+    const bool observe = c->lens_sample && n > 0;
+    if (observe && niah_lens_begin(&lens, &c->model, n - 1)) {
+        lens_free(&lens);
+        free(ids), free(gen);
+        return hr_fail(e, "out of memory for the lens");
+    }
+    if (observe) c->session.lens = &lens; /* the prefill fills the rows of P = n − 1 */
     double t0 = now();
     struct generate_request r = {.prompt = ids, .prompt_len = n, .max_new = (int)c->o->tokens_to_generate,
                                  .stop_ids = c->stop_ids, .num_stop = c->num_stop};
     int rc = generate_greedy(&c->session, &r, gen, &n_gen, e);
     c->prefill_seconds += now() - t0;
     c->prefill_tokens += n;
+    c->session.lens = NULL;
+    if (observe && rc == 0) c->lens_json = niah_lens_measure(&c->model, &lens, c->tok, ids, n, c->lens_sample);
+    lens_free(&lens);
     free(ids);
     if (rc == 0) {
         for (int k = 0; n_gen > 0 && k < c->num_stop; k++)
@@ -399,6 +388,8 @@ int niah_record(struct run_context *c, const struct unit *u, const char *pred, s
     cJSON_AddItemToObject(o, "outputs", answers_json(s));
     cJSON_AddNumberToObject(o, "score", score);
     if (c->o->save_inputs) cJSON_AddStringToObject(o, "input", s->prompt);
+    if (c->lens_json) cJSON_AddItemToObject(o, "lens", c->lens_json);
+    c->lens_json = NULL;
     char *line = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     const int slot = u->index - c->block_first;
@@ -441,6 +432,7 @@ static int run_units(struct run_context *c, int vi, struct unit *units, int n, s
             rc = niah_load_variant(c, vi, e);
             for (int i = first; rc == 0 && i < n; i++) {
                 char *pred;
+                c->lens_sample = c->o->lens ? units[i].s : NULL;
                 rc = niah_infer(c, units[i].s->prompt, &pred, e);
                 if (rc == 0) rc = niah_record(c, &units[i], pred, e);
                 if (rc == 0) free(pred);
@@ -544,6 +536,7 @@ static cJSON *run_manifest(const struct niah_options *o, const struct essay *es,
     cJSON_AddStringToObject(m, "haystack_sha256", es->words ? es->sha256 : "");
     cJSON_AddStringToObject(m, "wordlists", o->wordlists);
     cJSON_AddBoolToObject(m, "save_inputs", o->save_inputs);
+    if (o->lens) cJSON_AddBoolToObject(m, "lens", true);
     if (o->prompts) cJSON_AddStringToObject(m, "prompts", o->prompts);
     return m;
 }
@@ -592,15 +585,18 @@ static int write_summaries(const char *out, const cJSON *meta, bool grid, struct
     struct niah_result *r;
     int n;
     int rc = niah_score_jsonl(path, text, &r, &n, e);
-    free(text);
-    if (rc) return -1;
+    if (rc) {
+        free(text);
+        return -1;
+    }
     snprintf(tmp, sizeof tmp, "%s/.summary.tmp.%ld", out, (long)getpid());
     if (mkdir(tmp, 0755) != 0) {
-        free(r);
+        free(r), free(text);
         return hr_fail(e, "%s: cannot create: %s", tmp, strerror(errno));
     }
     rc = niah_write_reports(tmp, r, n, grid, meta, e);
-    free(r);
+    if (rc == 0) rc = niah_lens_write_reports(tmp, path, e);
+    free(r), free(text);
     /* Move each file into place (rename is atomic within the directory's file system). */
     DIR *d = opendir(tmp);
     for (struct dirent *ent; d && (ent = readdir(d));) {
@@ -715,6 +711,10 @@ static int niah_run(struct niah_options *op)
     if (!o.tokenizer) snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", o.variants[0].dir);
     int rc = EXIT_RUNTIME;
     cJSON *manifest = NULL;
+    if (o.lens && niah_mpi_size() > 1) {
+        if (niah_mpi_rank() == 0) fprintf(stderr, "hyrecall niah: --lens runs in one process, not under MPI\n");
+        return EXIT_USAGE;
+    }
     if (niah_mpi_rank() > 0) { /* a worker: the tokenizer and the models, nothing else */
         if (tok_load(tok_path, &c.tok, &e) || niah_mpi_worker(&c, &e)) {
             fprintf(stderr, "hyrecall niah (rank %d): %s\n", niah_mpi_rank(), e.msg);

@@ -15,6 +15,7 @@ static const struct {
     {"run", cmd_run, "generate greedily from text or token ids; --dump writes reference logits"},
     {"tokenize", cmd_tokenize, "text to token ids and back with a tokenizer.json"},
     {"niah", cmd_niah, "RULER needle-in-a-haystack: generate, run, score, heat maps"},
+    {"eval", cmd_eval, "held-out chain-of-thought accuracy (the reasoning side of an A/B)"},
     {"lens", cmd_lens, "routing lens: where each layer reads from, for one query position"},
     {"bench", cmd_bench, "prefill/decode throughput against this machine's measured limits"},
     {"synth", cmd_synth, "write a random-weight checkpoint at a config's real shapes"},

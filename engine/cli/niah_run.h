@@ -12,14 +12,8 @@
 #include "../restore.h"
 #include "../session.h"
 #include "niah_generate.h"
+#include "cli.h"
 #include "tokenizer.h"
-
-struct variant {
-    char name[32];
-    char dir[1024];
-    char base[1024]; /* restore from, or "" */
-    enum restore_method method;
-};
 
 struct niah_options {
     struct variant variants[8];
@@ -33,7 +27,7 @@ struct niah_options {
     int num_depths;
     long samples, threads, tokens_to_generate;
     uint64_t seed;
-    bool dump, save_inputs;
+    bool dump, save_inputs, lens;
     struct restore_options restore;
 };
 
@@ -65,6 +59,8 @@ struct run_context {
     char **pending;
     double t_start, prefill_tokens, prefill_seconds, coordination_seconds;
     int done, total;
+    const struct niah_sample *lens_sample; /* --lens: the sample being run (single process) */
+    cJSON *lens_json;                      /* its measurements, for niah_record */
 };
 
 int niah_load_variant(struct run_context *c, int vi, struct hr_error *e);

@@ -1,0 +1,14 @@
+#!/bin/bash
+# Step 2 of the miniature pair, on the GPU machine: chain-of-thought SFT of the
+# base model (BASE, default .mini/base) for each learning rate in SFT_LRS,
+# with the quick GPU check (SFT and SFT + QK-Restore) and a golden fixture.
+set -euo pipefail
+export PYTHONUNBUFFERED=1
+BASE=$(realpath ${BASE:-.mini/base})
+W=/tmp/mini; rm -rf $W; mkdir -p $W
+cd "$(dirname "$0")"
+for lr in ${SFT_LRS:-3e-4}; do
+  python3 train.py sft --base $BASE --out $W/sft-lr$lr --lr $lr --steps ${SFT_STEPS:-600} "$@"
+  python3 train.py golden --model $W/sft-lr$lr
+  tar -C $W -czf $OUT/sft-lr$lr.tar.gz sft-lr$lr
+done
