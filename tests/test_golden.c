@@ -1,9 +1,10 @@
 /* Golden test: hyrecall against Hugging Face transformers' own outputs.
  *
- *   test_golden MODEL_DIR TOLERANCE [f32|bf16|f16]
+ *   test_golden MODEL_DIR TOLERANCE [f32|bf16|f16 [GOLDEN_FILE]]
  *
  * MODEL_DIR holds config.json, model.safetensors and golden.safetensors (see
- * tests/goldens/README.md). With f32 the checks are the acceptance criteria:
+ * tests/goldens/README.md), or the golden file is given separately (the
+ * miniature models live in data/, their references in tests/goldens/). With f32 the checks are the acceptance criteria:
  * prompt logits within TOLERANCE (max |diff|), each decode step's logits
  * within TOLERANCE of the parallel pass, the greedy ids equal. With bf16/f16 the
  * checkpoint is first rounded to that dtype in a temporary directory; the
@@ -23,14 +24,15 @@ int main(int argc, char **argv)
 {
     cpu_select_openblas_core(argv);
     if (argc < 3) {
-        fprintf(stderr, "usage: test_golden MODEL_DIR TOLERANCE [f32|bf16|f16]\n");
+        fprintf(stderr, "usage: test_golden MODEL_DIR TOLERANCE [f32|bf16|f16 [GOLDEN_FILE]]\n");
         return 2;
     }
     const char *dir = argv[1], *dtype = argc > 3 ? argv[3] : "f32";
     const double tol = atof(argv[2]);
     const bool exact_dtype = strcmp(dtype, "f32") == 0;
     char path[4096];
-    snprintf(path, sizeof path, "%s/golden.safetensors", dir);
+    if (argc > 4) snprintf(path, sizeof path, "%s", argv[4]);
+    else snprintf(path, sizeof path, "%s/golden.safetensors", dir);
     struct golden g;
     if (golden_load(path, &g) != 0) return 1;
 

@@ -46,21 +46,28 @@ class Batches(torch.utils.data.IterableDataset):
     """Endless batches [B, L] of ids with two loss masks: `answer` (targets that
     are the answer or the closing end-of-text) and `text` (every real target)."""
 
-    def __init__(self, kind, tok_path, seed, tokens_per_batch, lengths, weights, tasks=None):
+    def __init__(self, kind, tok_path, seed, tokens_per_batch, lengths, weights, short_steps=0, short_max=1024):
         self.kind, self.tok_path, self.seed = kind, tok_path, seed
         self.tokens_per_batch, self.lengths, self.weights = tokens_per_batch, lengths, weights
-        self.tasks = tasks or list(data.TASKS)
+        self.short_steps, self.short_max = short_steps, short_max
+        self.tasks = list(data.TASKS)
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
-        wid = info.id if info else 0
+        wid, workers = (info.id, info.num_workers) if info else (0, 1)
         rng = random.Random(self.seed * 1000 + wid)
         tok = Tokenizer.from_file(self.tok_path)
         src = load_sources()
         eos = tok.token_to_id(data.EOS)
         per_unit = {"essay": 1.4, "noise": 24.0, "needle": 20.0}
-        while True:
-            L = rng.choices(self.lengths, self.weights)[0]
+        short = [(n, w) for n, w in zip(self.lengths, self.weights) if n <= self.short_max]
+        for local in range(1 << 62):
+            # The DataLoader takes batches from the workers in turn, so this batch is
+            # global step local * workers + wid: the curriculum's short phase first.
+            if local * workers + wid < self.short_steps and short:
+                L = rng.choices([n for n, _ in short], [w for _, w in short])[0]
+            else:
+                L = rng.choices(self.lengths, self.weights)[0]
             B = max(1, self.tokens_per_batch // L)
             ids = torch.full((B, L + 1), eos, dtype=torch.long)
             ans = torch.zeros((B, L), dtype=torch.bool)
@@ -115,8 +122,12 @@ def lr_at(step, steps, peak, warmup, floor):
 
 
 def train_loop(model, it, args, log, text_weight):
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=args.weight_decay,
-                            fused=True)
+    # No weight decay on the norm weights: with q/k RMSNorm they set how sharp
+    # attention can be (|q.k|/sqrt(d) <= sqrt(d) max w_q w_k), which retrieval needs.
+    matrices = [p for p in model.parameters() if p.dim() >= 2]
+    vectors = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": matrices, "weight_decay": args.weight_decay},
+                             {"params": vectors, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.95), fused=True)
     t0, seen = time.time(), 0
     for step in range(args.steps):
         ids, ans, txt = (t.cuda(non_blocking=True) for t in next(it))
@@ -129,6 +140,7 @@ def train_loop(model, it, args, log, text_weight):
         loss_ans = (ce * ans).sum() / ans.sum().clamp(min=1)
         loss_txt = (ce * txt).sum() / txt.sum().clamp(min=1)
         loss = loss_ans + text_weight * loss_txt
+        acc_ans = ((logits.argmax(-1) == ids[:, 1:]) & ans).sum() / ans.sum().clamp(min=1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -136,7 +148,7 @@ def train_loop(model, it, args, log, text_weight):
         seen += ids.numel()
         if step % 50 == 0 or step == args.steps - 1:
             rec = {"step": step, "L": ids.shape[1] - 1, "loss_answer": round(loss_ans.item(), 4),
-                   "loss_text": round(loss_txt.item(), 4), "tokens": seen, "s": round(time.time() - t0, 1)}
+                   "loss_text": round(loss_txt.item(), 4), "acc_answer": round(acc_ans.item(), 3), "tokens": seen, "s": round(time.time() - t0, 1)}
             print(json.dumps(rec), flush=True)
             log.append(rec)
         if args.time_limit and time.time() - t0 > args.time_limit:
@@ -189,11 +201,14 @@ def evaluate(model, tok, src, tasks, lengths, samples, seed):
 
 
 def restored(sft, base):
-    """QK-Restore: W_Q, W_K (and their per-head norms) of every layer from base."""
+    """QK-Restore as hyrecall's default (--restore qk --restore-layers full):
+    W_Q and W_K of the softmax-attention layers from base, all else from sft."""
     m = HypeNet(sft.config).cuda()
     sd = dict(sft.state_dict())
+    attn = [i for i, kind in enumerate(sft.config["mixer_types"]) if kind == "attn"]
     for k, v in base.state_dict().items():
-        if any(s in k for s in (".q_proj.", ".k_proj.", ".q_norm.", ".k_norm.")):
+        if any(k in (f"model.layers.{i}.self_attn.q_proj.weight", f"model.layers.{i}.self_attn.k_proj.weight")
+               for i in attn):
             sd[k] = v
     m.load_state_dict(sd)
     return m
@@ -265,7 +280,8 @@ def cmd_base(args):
     print(f"parameters: {sum(p.numel() for p in model.parameters())}", flush=True)
     lengths = [int(x) for x in args.lengths.split(",")]
     weights = [float(x) for x in args.length_weights.split(",")]
-    it = loader(Batches("niah", args.tokenizer, args.seed, args.batch_tokens, lengths, weights), args.workers)
+    it = loader(Batches("niah", args.tokenizer, args.seed, args.batch_tokens, lengths, weights, args.short_steps),
+                args.workers)
     log = []
     train_loop(model, it, args, log, args.text_weight)
     res = evaluate(model, tok, load_sources(), ["niah_single_1", "niah_single_2", "niah_single_3", "niah_multikey_1"],
@@ -322,7 +338,7 @@ def main():
         q.add_argument("--eval-samples", type=int, default=32)
 
     b = sub.add_parser("base")
-    common(b, 4000, 2e-3, 200, 65536)
+    common(b, 6500, 2e-3, 200, 65536)
     b.add_argument("--tokenizer", required=True)
     b.add_argument("--hidden", type=int, default=256)
     b.add_argument("--heads", type=int, default=4)
@@ -333,6 +349,8 @@ def main():
     b.add_argument("--lengths", default="256,512,1024,2048,4096")
     b.add_argument("--length-weights", default="1,1,2,2,3")
     b.add_argument("--text-weight", type=float, default=0.1, help="weight of the plain LM loss beside the answer loss")
+    b.add_argument("--short-steps", type=int, default=1500,
+                   help="curriculum: the first N steps draw only lengths <= 1024")
     s = sub.add_parser("sft")
     common(s, 600, 3e-4, 30, 32768)
     s.add_argument("--base", required=True)
