@@ -90,6 +90,22 @@ static void attend_one(const struct kv_cache *c, const float *qh, const float *k
     }
 }
 
+/* row[j] ← e^(row[j] − mx) for j in [a, z), 0 elsewhere in [0, n); returns the
+ * sum (eight partial sums, fixed order). The hot loop of prefill attention;
+ * written so that the compiler vectorises it (kernels.h). */
+static float exp_row(float *row, int n, int a, int z, float mx)
+{
+    for (int j = 0; j < a; j++) row[j] = 0.0f;
+    for (int j = z; j < n; j++) row[j] = 0.0f;
+    for (int j = a; j < z; j++) row[j] = exp_nonpos_f32(row[j] - mx);
+    float part[8] = {0};
+    int j = a;
+    for (; j + 8 <= z; j += 8)
+        for (int l = 0; l < 8; l++) part[l] += row[j + l];
+    for (; j < z; j++) part[j & 7] += row[j];
+    return ((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]));
+}
+
 struct block_scratch {
     float *S;      /* [QB, KB] scores, then probabilities */
     float *Kb, *Vb; /* [KB, d] gathered keys and values */
@@ -120,20 +136,22 @@ static void attend_blocked(const struct kv_cache *c, const float *q, const float
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tn, bk, d, scale, Q, ldq, w->Kb, d, 0.0f, w->S, KB);
         for (int i = 0; i < tn; i++) {
             const int64_t p = first_pos + i, lo = c->window > 0 && p - c->window + 1 > 0 ? p - c->window + 1 : 0;
+            /* Visible keys of this query in the block: [a, z) (causal, and the window). */
+            const int a = lo > j0 ? (int)(lo - j0 < bk ? lo - j0 : bk) : 0;
+            const int z = p - j0 + 1 < bk ? (int)(p - j0 + 1 > a ? p - j0 + 1 : a) : bk;
             float *row = w->S + (int64_t)i * KB, mx = w->m[i];
-            for (int j = 0; j < bk; j++) {
-                const int64_t pj = j0 + j;
-                if (pj < lo || pj > p) row[j] = -INFINITY;
-                else if (row[j] > mx) mx = row[j];
-            }
+            /* Eight running maxima and sums, combined in a fixed order: the loops
+             * vectorise and the result never depends on the machine or threads. */
+            float lane[8];
+            for (int l = 0; l < 8; l++) lane[l] = mx;
+            int j = a;
+            for (; j + 8 <= z; j += 8)
+                for (int l = 0; l < 8; l++) lane[l] = row[j + l] > lane[l] ? row[j + l] : lane[l];
+            for (; j < z; j++) lane[j & 7] = row[j] > lane[j & 7] ? row[j] : lane[j & 7];
+            for (int l = 0; l < 8; l++) mx = lane[l] > mx ? lane[l] : mx;
             /* Rescale what was accumulated under the old maximum. */
-            const float alpha = mx == -INFINITY ? 1.0f : expf(w->m[i] - mx);
-            double sum = 0;
-            for (int j = 0; j < bk; j++) {
-                row[j] = row[j] == -INFINITY ? 0.0f : expf(row[j] - mx);
-                sum += row[j];
-            }
-            w->l[i] = w->l[i] * alpha + (float)sum;
+            const float alpha = mx == -INFINITY ? 1.0f : exp_nonpos_f32(w->m[i] - mx);
+            w->l[i] = w->l[i] * alpha + exp_row(row, bk, a, z, mx);
             w->m[i] = mx;
             if (alpha != 1.0f) {
                 float *o = O + (int64_t)i * ldq;
