@@ -189,7 +189,7 @@ int niah_write_reports(const char *dir, const struct niah_result *r, int n, bool
         goto out;
     }
     fprintf(csv, "variant,task,length,depth,samples,score,nulls\n");
-    printf("%-12s %-18s", "variant", "task");
+    printf("%-16s %-18s", "variant", "task");
     for (int l = 0; l < nl; l++) {
         char lab[32];
         length_label(lengths[l], lab, sizeof lab);
@@ -198,7 +198,7 @@ int niah_write_reports(const char *dir, const struct niah_result *r, int n, bool
     printf("\n");
     for (int t = 0; t < nt; t++)
         for (int v = 0; v < nv; v++) {
-            printf("%-12s %-18s", variants[v], tasks[t]);
+            printf("%-16s %-18s", variants[v], tasks[t]);
             for (int l = 0; l < nl; l++)
                 for (int d = 0; d <= nd; d++) {
                     const struct cell *c = &CELL(v, t, l, d);

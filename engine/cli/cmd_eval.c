@@ -122,7 +122,13 @@ static int eval_variant(const struct eval_options *o, const struct variant *v, l
                                      .num_stop = m.cfg.num_eos};
         if (tok_encode(tok, p.question, strlen(p.question), &ids, &n, &e) == 0) {
             r.prompt = ids, r.prompt_len = n;
-            if (generate_greedy(&s, &r, gen, &n_gen, &e) == 0 && tok_decode(tok, gen, n_gen, &text, &len, &e) == 0) {
+            int ok_gen = generate_greedy(&s, &r, gen, &n_gen, &e) == 0;
+            for (int k = 0; ok_gen && n_gen > 0 && k < m.cfg.num_eos; k++) /* the stop token is not text */
+                if (gen[n_gen - 1] == m.cfg.eos_ids[k]) {
+                    n_gen--;
+                    break;
+                }
+            if (ok_gen && tok_decode(tok, gen, n_gen, &text, &len, &e) == 0) {
                 const bool ok = arithmetic_answer_correct(text, p.result);
                 *correct += ok;
                 if (i < o->show) printf("[%s %ld] %s%s  -> %s\n", v->name, i, p.question, text, ok ? "right" : "wrong");
@@ -151,9 +157,9 @@ int cmd_eval(int argc, char **argv)
     long correct[8];
     for (int i = 0; i < o.num_variants; i++)
         if (eval_variant(&o, &o.variants[i], &correct[i])) return EXIT_RUNTIME;
-    printf("%-12s %9s %9s   (worked arithmetic, seed %ld)\n", "variant", "correct", "accuracy", o.seed);
+    printf("%-16s %9s %9s   (worked arithmetic, seed %ld)\n", "variant", "correct", "accuracy", o.seed);
     for (int i = 0; i < o.num_variants; i++)
-        printf("%-12s %4ld/%-4ld %8.1f%%\n", o.variants[i].name, correct[i], o.samples, 100.0 * correct[i] / o.samples);
+        printf("%-16s %4ld/%-4ld %8.1f%%\n", o.variants[i].name, correct[i], o.samples, 100.0 * correct[i] / o.samples);
     if (!o.json) return EXIT_OK;
     cJSON *root = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(root, "variants");
     cJSON_AddStringToObject(root, "task", "cot_arithmetic");

@@ -889,9 +889,11 @@ static int cmd_niah_score(int argc, char **argv)
         if (!out) { /* print only: write the reports into a throwaway place */
             char scratch[] = "/tmp/hyrecall-score-XXXXXX";
             dir = mkdtemp(scratch) ? scratch : NULL;
-            if (dir && niah_write_reports(dir, res, n, false, NULL, &e)) rc = EXIT_RUNTIME;
+            if (dir && (niah_write_reports(dir, res, n, false, NULL, &e) || niah_lens_write_reports(dir, in, &e)))
+                rc = EXIT_RUNTIME;
             if (dir) remove_partial(dir);
-        } else if (niah_write_reports(dir, res, n, false, NULL, &e) || rename(tmp, out) != 0) {
+        } else if (niah_write_reports(dir, res, n, false, NULL, &e) || niah_lens_write_reports(dir, in, &e) ||
+                   rename(tmp, out) != 0) {
             rc = EXIT_RUNTIME;
             remove_partial(tmp);
         }

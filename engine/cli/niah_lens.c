@@ -253,9 +253,9 @@ static void pooled(const struct lens_totals *t, const char *variant, int layer, 
     *value = nn ? v / nn : NAN, *key = nn ? k / nn : NAN, *recent = n ? r / n : NAN;
 }
 
-static void ramp(double x, char out[8]) /* 0 → white, 1 → deep blue */
+static void ramp(double x, double top, char out[8]) /* 0 → white, top → deep blue */
 {
-    const double f = isnan(x) ? 0 : fmin(1, fmax(0, x));
+    const double f = isnan(x) || top <= 0 ? 0 : fmin(1, fmax(0, x / top));
     snprintf(out, 8, "#%02X%02X%02X", (int)lround(255 - f * (255 - 0x08)), (int)lround(255 - f * (255 - 0x30)),
              (int)lround(255 - f * (255 - 0x6B)));
 }
@@ -268,6 +268,14 @@ static int write_heads_svg(const char *dir, const struct lens_totals *t, const i
     FILE *f = fopen(path, "w");
     if (!f) return hr_fail(e, "%s: cannot create: %s", path, strerror(errno));
     const int cw = 46, ch = 30, left = 80, top = 74, gap = 40, pw = nh * cw;
+    double highest = 0; /* the colour scale's top: the largest cell of all panels */
+    for (int v = 0; v < t->nv; v++)
+        for (int li = 0; li < nl; li++)
+            for (int h = 0; h < nh; h++) {
+                double val, key, rec;
+                pooled(t, t->variants[v], layers[li], h, &val, &key, &rec);
+                if (!isnan(val)) highest = fmax(highest, val);
+            }
     int W = left + t->nv * pw + (t->nv - 1) * gap + 20, H = top + nl * ch + 56;
     if (W < 640) W = 640;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
@@ -275,9 +283,9 @@ static int write_heads_svg(const char *dir, const struct lens_totals *t, const i
                "  <rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n"
                "  <text x=\"%d\" y=\"24\" font-size=\"15\" font-weight=\"bold\">Attention on the needle's value "
                "from the answer position</text>\n"
-               "  <text x=\"%d\" y=\"42\">mean mass per softmax layer and head, over all samples (0 white, 1 "
-               "blue)</text>\n",
-            W, H, W, H, W, H, left, left);
+               "  <text x=\"%d\" y=\"42\">mean mass per softmax layer and head, over all samples (0 white, "
+               "%.2f darkest)</text>\n",
+            W, H, W, H, W, H, left, left, highest);
     for (int li = 0; li < nl; li++)
         fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"end\">layer %d</text>\n", left - 8,
                 top + li * ch + ch / 2 + 4, layers[li]);
@@ -290,13 +298,13 @@ static int write_heads_svg(const char *dir, const struct lens_totals *t, const i
                 double val, key, rec;
                 pooled(t, t->variants[v], layers[li], h, &val, &key, &rec);
                 char c[8];
-                ramp(val, c);
+                ramp(val, highest, c);
                 const int x = x0 + h * cw, y = top + li * ch;
                 fprintf(f, "  <rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#cccccc\"/>\n",
                         x, y, cw, ch, isnan(val) ? "#eeeeee" : c);
                 if (!isnan(val))
                     fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"%s\">%.2f</text>\n", x + cw / 2,
-                            y + ch / 2 + 4, val > 0.55 ? "#ffffff" : "#000000", val);
+                            y + ch / 2 + 4, val > 0.55 * highest ? "#ffffff" : "#000000", val);
             }
         for (int h = 0; h < nh; h++)
             fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\">h%d</text>\n", x0 + h * cw + cw / 2,
@@ -376,13 +384,13 @@ int niah_lens_write_reports(const char *dir, const char *predictions_path, struc
             if (t->cells[i].head + 1 > nh) nh = t->cells[i].head + 1;
         }
         qsort(layers, (size_t)nl, sizeof *layers, cmp_int);
-        printf("\nrouting lens at the answer position (mean over samples and heads):\n%-12s %6s %12s %12s %12s\n",
+        printf("\nrouting lens at the answer position (mean over samples and heads):\n%-16s %6s %12s %12s %12s\n",
                "variant", "layer", "needle value", "needle key", "last 1K");
         for (int v = 0; v < t->nv; v++)
             for (int li = 0; li < nl; li++) {
                 double val, key, rec;
                 pooled(t, t->variants[v], layers[li], -1, &val, &key, &rec);
-                printf("%-12s %6d %12.3f %12.3f %12.3f\n", t->variants[v], layers[li], val, key, rec);
+                printf("%-16s %6d %12.3f %12.3f %12.3f\n", t->variants[v], layers[li], val, key, rec);
             }
         rc = write_csv(dir, t, e) || write_heads_svg(dir, t, layers, nl, nh, e) || write_profile_svg(dir, t, e);
     }

@@ -5,10 +5,12 @@
 set -euo pipefail
 export PYTHONUNBUFFERED=1
 BASE=$(realpath ${BASE:-.mini/base})
-W=/tmp/mini; rm -rf $W; mkdir -p $W
+W=/tmp/mini; mkdir -p $W
 cd "$(dirname "$0")"
+STEPS=${SFT_STEPS:-600}
 for lr in ${SFT_LRS:-3e-4}; do
-  python3 train.py sft --base $BASE --out $W/sft-lr$lr --lr $lr --steps ${SFT_STEPS:-600} "$@"
-  python3 train.py golden --model $W/sft-lr$lr
-  tar -C $W -czf $OUT/sft-lr$lr.tar.gz sft-lr$lr
+  name=sft-lr$lr-s$STEPS
+  python3 train.py sft --base $BASE --out $W/$name --lr $lr --steps $STEPS "$@"
+  python3 train.py golden --model $W/$name
+  tar -C $W -czf $OUT/$name.tar.gz $name
 done
