@@ -12,7 +12,7 @@
 /* Prefill attention works on blocks: QB queries against KB keys at a time,
  * scores by GEMM and a running (online) softmax (Milakov & Gimelshein 2018;
  * FlashAttention, Dao et al. 2022), so no [T, T] matrix is ever formed. */
-enum { QB = 64, KB = 256, BLOCKED_MIN_QUERIES = 16 };
+enum { QB = 128, KB = 512, BLOCKED_MIN_QUERIES = 16 };
 
 int kv_cache_init(struct kv_cache *c, int window, int kv_heads, int head_dim)
 {

@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""Reference outputs ("golden") for a tiny Jet-Nemotron checkpoint, computed by the *published*
+Jet-Nemotron modeling code (NVlabs/Jet-Nemotron, jetai/modeling/hf/, commit 94cbd12) with
+flash-linear-attention (fla-org/flash-linear-attention) for the gated delta rule.
+
+Neither is copied into this repository: both are imported at run time from the ignored folder
+.published/ at the repository root (see fetch_sources.sh and README.md beside this file).
+
+  python3 tools/published_goldens/jet_nemotron_golden.py MODEL_DIR OUT.safetensors \
+      [--ids-from GOLDEN] [--compare GOLDEN] [--device cuda|cpu] [--backend triton|naive] \
+      [--triton-f32 ieee|tf32|default]
+
+Same outputs, options and adapter bookkeeping as hypenet_golden.py (whose helpers it uses).
+With --backend naive the fla kernels the JetBlock calls are replaced by torch code:
+chunk/fused_recurrent_gated_delta_rule by fla's naive_recurrent_gated_delta_rule after the
+in-kernel L2 normalisation of q and k (x / sqrt(sum x^2 + 1e-6)), and fla's FusedRMSNormGated by
+x * rsqrt(mean(x^2) + eps) * weight * silu(g). The dynamic convolution runs as the checkpoint's
+config says (dconv_implementation).
+"""
+import argparse
+import importlib
+import inspect
+import json
+import os
+import sys
+import time
+import traceback
+import types
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import hypenet_golden as hg  # noqa: E402  (shared helpers: adapter log, fla import, attn setter)
+
+adapter = hg.adapter
+ADAPTERS = hg.ADAPTERS
+JET_DIR = os.path.join(hg.PUB, "jet_src", "jetai", "modeling", "hf")
+PKG = "published_jet"
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model_dir")
+    p.add_argument("out")
+    p.add_argument("--ids-from")
+    p.add_argument("--compare")
+    p.add_argument("--prompt-len", type=int, default=300)
+    p.add_argument("--gen", type=int, default=24)
+    p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    p.add_argument("--backend", default="triton", choices=["triton", "naive"])
+    p.add_argument("--triton-f32", default="ieee", choices=["ieee", "tf32", "default"])
+    return p.parse_args()
+
+
+def shim_library_names():
+    import transformers  # noqa: F401
+    import transformers.configuration_utils as cu
+    if not hasattr(cu, "PretrainedConfig") and hasattr(cu, "PreTrainedConfig"):
+        cu.PretrainedConfig = cu.PreTrainedConfig
+        adapter("transformers.configuration_utils.PretrainedConfig = PreTrainedConfig (renamed)")
+
+    import transformers.modeling_rope_utils as ru
+    if not hasattr(ru, "rope_config_validation"):
+        ru.rope_config_validation = lambda *a, **k: None
+        adapter("transformers.modeling_rope_utils.rope_config_validation missing: no-op")
+    if not hasattr(ru, "dynamic_rope_update"):
+        ru.dynamic_rope_update = lambda f: f
+        adapter("transformers.modeling_rope_utils.dynamic_rope_update missing: identity decorator")
+    if "default" not in ru.ROPE_INIT_FUNCTIONS:
+        import torch
+
+        def _compute_default_rope_parameters(config=None, device=None, seq_len=None, **kw):
+            base = config.rope_theta
+            partial_rotary_factor = getattr(config, "partial_rotary_factor", 1.0)
+            head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+            dim = int(head_dim * partial_rotary_factor)
+            inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).to(device=device, dtype=torch.float) / dim))
+            return inv_freq, 1.0
+
+        ru.ROPE_INIT_FUNCTIONS["default"] = _compute_default_rope_parameters
+        adapter("transformers ROPE_INIT_FUNCTIONS lacks 'default': added transformers 4.5x "
+                "_compute_default_rope_parameters (inv_freq = 1/theta^(2i/head_dim), scaling 1.0)")
+
+    import transformers.utils as tu
+
+    def doc_decorator(*a, **k):
+        return lambda f: f
+
+    for name in ("add_start_docstrings", "add_start_docstrings_to_model_forward", "replace_return_docstrings"):
+        if not hasattr(tu, name):
+            setattr(tu, name, doc_decorator)
+            adapter(f"transformers.utils.{name} missing: identity decorator (docstrings only)")
+    if not hasattr(tu, "can_return_tuple"):
+        tu.can_return_tuple = lambda f: f
+        adapter("transformers.utils.can_return_tuple missing: identity (the published file defines its own)")
+    try:
+        import transformers.utils.deprecation as dep
+        if not hasattr(dep, "deprecate_kwarg"):
+            raise ImportError
+    except ImportError:
+        m = types.ModuleType("transformers.utils.deprecation")
+        m.deprecate_kwarg = lambda *a, **k: (lambda f: f)
+        sys.modules["transformers.utils.deprecation"] = m
+        adapter("transformers.utils.deprecation.deprecate_kwarg missing: identity decorator")
+
+
+def import_jet():
+    def fresh():
+        for k in [k for k in sys.modules if k == PKG or k.startswith(PKG + ".")]:
+            del sys.modules[k]
+        pkg = types.ModuleType(PKG)
+        pkg.__path__ = [JET_DIR]
+        sys.modules[PKG] = pkg
+
+    names = ("modeling_jet_nemotron", "configuration_jet_nemotron", "jet_block")
+    fresh()
+    try:
+        return [importlib.import_module(PKG + "." + n) for n in names]
+    except Exception:
+        traceback.print_exc()
+        import transformers.utils as tu
+        import transformers.modeling_rope_utils as ru
+        for name in ("add_start_docstrings", "add_start_docstrings_to_model_forward", "replace_return_docstrings"):
+            setattr(tu, name, lambda *a, **k: (lambda f: f))
+        ru.dynamic_rope_update = lambda f: f
+        adapter("import retry: transformers docstring decorators and dynamic_rope_update made identities "
+                "(docstrings / dynamic RoPE only; rope_type here is 'default')")
+        fresh()
+        return [importlib.import_module(PKG + "." + n) for n in names]
+
+
+def adapt_norm(jb, naive):
+    import torch
+    import torch.nn.functional as F
+    base = jb.FusedRMSNormGated
+    takes_interval = "autotune_interval" in inspect.signature(base.__init__).parameters
+    if takes_interval and not naive:
+        return
+
+    class RMSNormGated(base):
+        def __init__(self, *a, autotune_interval=None, **k):
+            if takes_interval:
+                k["autotune_interval"] = autotune_interval
+            super().__init__(*a, **k)
+
+        if naive:
+            def forward(self, x, g, residual=None, prenorm=False, residual_in_fp32=False):
+                assert residual is None and not prenorm and self.activation in ("swish", "silu")
+                xf = x.float()
+                y = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight.float()
+                return (y * F.silu(g.float())).to(x.dtype)
+
+    RMSNormGated.__name__ = base.__name__
+    jb.FusedRMSNormGated = RMSNormGated
+    if not takes_interval:
+        adapter("fla.modules.FusedRMSNormGated (this fla) takes no autotune_interval argument: the JetBlock's "
+                "o_norm is built through a subclass that drops it (a kernel autotuning hint only)")
+    if naive:
+        adapter("gated RMS norm in torch: x * rsqrt(mean(x^2) + eps) * weight * silu(g), float32 "
+                "(fla's FusedRMSNormGated math, swish activation, norm before gate)")
+
+
+def use_naive_gdr(jb):
+    import torch
+    from fla.ops.gated_delta_rule.naive import naive_recurrent_gated_delta_rule
+
+    def l2(x):
+        x = x.float()
+        return x / torch.sqrt((x * x).sum(-1, keepdim=True) + 1e-6)
+
+    def gdr(q, k, v, g=None, beta=None, scale=None, initial_state=None, output_final_state=False,
+            use_qk_l2norm_in_kernel=False, cu_seqlens=None, **kw):
+        if use_qk_l2norm_in_kernel:
+            q, k = l2(q), l2(k)
+        if cu_seqlens is None:
+            return naive_recurrent_gated_delta_rule(q, k, v, beta, g, scale=scale, initial_state=initial_state,
+                                                    output_final_state=output_final_state)
+        assert q.shape[0] == 1
+        cu = cu_seqlens.tolist()
+        os_, hs = [], []
+        for i in range(len(cu) - 1):
+            s, e = cu[i], cu[i + 1]
+            h0 = initial_state[i:i + 1] if initial_state is not None else None
+            o, h = naive_recurrent_gated_delta_rule(q[:, s:e], k[:, s:e], v[:, s:e], beta[:, s:e], g[:, s:e],
+                                                    scale=scale, initial_state=h0,
+                                                    output_final_state=output_final_state)
+            os_.append(o)
+            hs.append(h)
+        return torch.cat(os_, 1), (torch.cat(hs, 0) if output_final_state else None)
+
+    jb.chunk_gated_delta_rule = gdr
+    jb.fused_recurrent_gated_delta_rule = gdr
+    adapter("gated delta rule by fla's naive reference: chunk_gated_delta_rule and "
+            "fused_recurrent_gated_delta_rule -> fla.ops.gated_delta_rule.naive.naive_recurrent_gated_delta_rule "
+            "after q, k <- x / sqrt(sum x^2 + 1e-6) (fla's in-kernel L2 norm), per cu_seqlens segment")
+
+
+def build_model(mj, cm, model_dir, device):
+    import torch
+    from safetensors.torch import load_file
+
+    with open(os.path.join(model_dir, "config.json")) as f:
+        d = json.load(f)
+    d["attn_implementation"] = "sdpa"  # the published JetNemotronModel accepts only sdpa / flash_attention_2
+    try:
+        cfg = cm.JetNemotronConfig.from_dict(d)
+    except Exception:
+        traceback.print_exc()
+        cm.rope_config_validation = lambda *a, **k: None
+        adapter("JetNemotronConfig construction failed in rope_config_validation: made a no-op")
+        cfg = cm.JetNemotronConfig.from_dict(d)
+    hg.set_attn(cfg, "sdpa")
+    if not hasattr(cfg, "use_return_dict"):
+        type(cfg).use_return_dict = property(lambda self: self.return_dict)
+        adapter("config.use_return_dict missing (removed from transformers' config): property returning "
+                "config.return_dict, read by the published can_return_tuple")
+    try:
+        model = mj.JetNemotronForCausalLM(cfg)
+    except Exception:
+        traceback.print_exc()
+        mj.JetNemotronForCausalLM._tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
+        adapter("JetNemotronForCausalLM._tied_weights_keys given as the dict transformers 5 expects "
+                "({'lm_head.weight': 'model.embed_tokens.weight'}) instead of the published list")
+        model = mj.JetNemotronForCausalLM(cfg)
+    model = model.to(torch.float32)
+    sd = load_file(os.path.join(model_dir, "model.safetensors"))
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    missing = [k for k in missing if k != "lm_head.weight"]
+    assert not missing and not unexpected, (missing, unexpected)
+    if "lm_head.weight" not in sd:
+        assert cfg.tie_word_embeddings
+        model.lm_head.weight = model.model.embed_tokens.weight
+    print("attn_implementation:", model.config._attn_implementation, flush=True)
+    return model.to(device).eval()
+
+
+def main():
+    a = parse_args()
+    if a.backend == "triton" and a.triton_f32 != "default":
+        os.environ["TRITON_F32_DEFAULT"] = a.triton_f32
+    t0 = time.time()
+    import torch
+    import transformers
+    import triton
+    from safetensors.torch import load_file, save_file
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+    print(f"torch {torch.__version__}, transformers {transformers.__version__}, triton {triton.__version__}, "
+          f"device {a.device}{' ' + torch.cuda.get_device_name(0) if a.device == 'cuda' else ''}, "
+          f"backend {a.backend}, TRITON_F32_DEFAULT={os.environ.get('TRITON_F32_DEFAULT')}", flush=True)
+
+    shim_library_names()
+    hg.import_fla()
+    mj, cm, jb = import_jet()
+    adapt_norm(jb, a.backend == "naive")
+    if a.backend == "naive":
+        use_naive_gdr(jb)
+    dev = torch.device(a.device)
+    model = build_model(mj, cm, a.model_dir, dev)
+    V = model.config.vocab_size
+    print(f"imports+build {time.time() - t0:.1f}s", flush=True)
+
+    if a.ids_from:
+        ids = load_file(a.ids_from)["input_ids"].long()
+    else:
+        torch.manual_seed(0)
+        ids = torch.randint(V, (a.prompt_len,))
+    T, G = ids.numel(), a.gen
+
+    def run(x, **kw):
+        return model(input_ids=x.to(dev)[None], **kw)
+
+    def forward_fallback(fn):
+        try:
+            return fn()
+        except Exception:
+            traceback.print_exc()
+            rot = type(model.model.rotary_emb)
+            if hasattr(rot.forward, "__wrapped__"):
+                rot.forward = rot.forward.__wrapped__
+                adapter("forward retry: JetNemotronRotaryEmbedding.forward unwrapped from transformers' "
+                        "dynamic_rope_update (no effect for rope_type 'default')")
+            return fn()
+
+    t1 = time.time()
+    with torch.no_grad():
+        logits = forward_fallback(lambda: run(ids, use_cache=False)).logits[0].float().cpu()
+        # Greedy decoding through the published cache (JetNemotronModel makes a JetNemotronCache when
+        # use_cache=True and none is given): JetBlocks take their recurrent step, the dynamic
+        # convolution its cached step, (sliding-window) attention its KV cache.
+        out = run(ids, use_cache=True)
+        cache = out.past_key_values
+        print("cache:", type(cache).__module__, type(cache).__name__, flush=True)
+        pre_diff = (out.logits[0].float().cpu() - logits).abs().max().item()
+        nxt = out.logits[0, -1].argmax()
+        gen, dec_rows = [], []
+        for _ in range(G):
+            gen.append(nxt)
+            out = model(input_ids=nxt.view(1, 1), past_key_values=cache, use_cache=True)
+            cache = out.past_key_values
+            dec_rows.append(out.logits[0, -1].float().cpu())
+            nxt = out.logits[0, -1].argmax()
+        gen = torch.stack(gen).cpu()
+        dec = torch.stack(dec_rows)
+        full = run(torch.cat([ids, gen]), use_cache=False).logits[0, T:T + G].float().cpu()
+    print(f"compute {time.time() - t1:.1f}s", flush=True)
+    print(f"self-check: prefill-with-cache vs no-cache logits max|diff| {pre_diff:.3e}; "
+          f"decode rows vs full_logits_last max|diff| {(dec - full).abs().max().item():.3e}", flush=True)
+
+    res = {
+        "input_ids": ids.to(torch.int32).contiguous(),
+        "logits": logits.contiguous(),
+        "generated_ids": gen.to(torch.int32).contiguous(),
+        "full_logits_last": full.contiguous(),
+    }
+    src = {}
+    src_file = os.path.join(hg.PUB, "SOURCES.json")
+    if os.path.exists(src_file):
+        with open(src_file) as f:
+            src = json.load(f)
+    meta = {
+        "script": "tools/published_goldens/jet_nemotron_golden.py",
+        "model_type": "jet_nemotron",
+        "jet_nemotron_commit": src.get("jet_nemotron_commit", "?"),
+        "fla_commit": src.get("fla_commit", "?"),
+        "torch": torch.__version__, "transformers": transformers.__version__, "triton": triton.__version__,
+        "device": a.device + (" " + torch.cuda.get_device_name(0) if a.device == "cuda" else ""),
+        "gdr_backend": a.backend,
+        "TRITON_F32_DEFAULT": str(os.environ.get("TRITON_F32_DEFAULT")),
+        "attn_implementation": str(model.config._attn_implementation),
+        "prompt_len": str(T), "generated": str(G),
+        "ids": ("from " + a.ids_from) if a.ids_from else "torch.manual_seed(0); randint(vocab, (T,))",
+        "adapters": json.dumps(ADAPTERS),
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    save_file(res, a.out, metadata=meta)
+    print("wrote", a.out, flush=True)
+    print("generated_ids:", gen.tolist(), flush=True)
+
+    if a.compare:
+        ref = load_file(a.compare)
+        same_ids = torch.equal(ref["input_ids"].long(), ids)
+        dl = (ref["logits"] - logits).abs().max().item()
+        df = (ref["full_logits_last"] - full).abs().max().item()
+        eq = torch.equal(ref["generated_ids"].long(), gen.long())
+        print(f"COMPARE vs {a.compare}: input_ids equal {same_ids}; logits max|diff| {dl:.3e}; "
+              f"full_logits_last max|diff| {df:.3e}; generated_ids equal {eq}", flush=True)
+        if not eq:
+            print("  reference generated_ids:", ref["generated_ids"].tolist(), flush=True)
+    print("adapters applied:", json.dumps(ADAPTERS, indent=1), flush=True)
+
+
+if __name__ == "__main__":
+    main()
