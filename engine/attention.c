@@ -63,33 +63,6 @@ static inline const float *kv_row(const struct kv_cache *c, const float *cache, 
     return cache + slot * row;
 }
 
-/* One query row of one head: scores, float32 softmax with the max subtracted,
- * weighted sum of values. scores has room for the whole visible span. */
-static void attend_one(const struct kv_cache *c, const float *qh, const float *k, const float *v, int64_t pos0,
-                       int64_t t, int kvh, float scale, float *scores, float *oh)
-{
-    const int d = c->head_dim;
-    const int64_t lo = c->window > 0 && t - c->window + 1 > 0 ? t - c->window + 1 : 0;
-    const int64_t span = t - lo + 1;
-    float m = -INFINITY;
-    for (int64_t j = 0; j < span; j++) {
-        const float *kj = kv_row(c, c->k, k, pos0, lo + j) + (int64_t)kvh * d;
-        scores[j] = dot_f32(qh, kj, d) * scale;
-        if (scores[j] > m) m = scores[j];
-    }
-    double sum = 0.0;
-    for (int64_t j = 0; j < span; j++) {
-        scores[j] = expf(scores[j] - m);
-        sum += scores[j];
-    }
-    const float inv = (float)(1.0 / sum);
-    memset(oh, 0, (size_t)d * sizeof(float));
-    for (int64_t j = 0; j < span; j++) {
-        const float *vj = kv_row(c, c->v, v, pos0, lo + j) + (int64_t)kvh * d;
-        axpy_f32(scores[j] * inv, vj, oh, d);
-    }
-}
-
 /* row[j] ← e^(row[j] − mx) for j in [a, z), 0 elsewhere in [0, n); returns the
  * sum (eight partial sums, fixed order). The hot loop of prefill attention;
  * written so that the compiler vectorises it (kernels.h). */
@@ -104,6 +77,28 @@ static float exp_row(float *row, int n, int a, int z, float mx)
         for (int l = 0; l < 8; l++) part[l] += row[j + l];
     for (; j < z; j++) part[j & 7] += row[j];
     return ((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]));
+}
+
+/* One query row of one head: scores, float32 softmax with the max subtracted,
+ * weighted sum of values. scores has room for the whole visible span. */
+static void attend_one(const struct kv_cache *c, const float *qh, const float *k, const float *v, int64_t pos0,
+                       int64_t t, int kvh, float scale, float *scores, float *oh)
+{
+    const int d = c->head_dim;
+    const int64_t lo = c->window > 0 && t - c->window + 1 > 0 ? t - c->window + 1 : 0;
+    const int64_t span = t - lo + 1;
+    float m = -INFINITY;
+    for (int64_t j = 0; j < span; j++) {
+        const float *kj = kv_row(c, c->k, k, pos0, lo + j) + (int64_t)kvh * d;
+        scores[j] = dot_f32(qh, kj, d) * scale;
+        if (scores[j] > m) m = scores[j];
+    }
+    const float inv = 1.0f / exp_row(scores, (int)span, 0, (int)span, m);
+    memset(oh, 0, (size_t)d * sizeof(float));
+    for (int64_t j = 0; j < span; j++) {
+        const float *vj = kv_row(c, c->v, v, pos0, lo + j) + (int64_t)kvh * d;
+        axpy_f32(scores[j] * inv, vj, oh, d);
+    }
 }
 
 struct block_scratch {

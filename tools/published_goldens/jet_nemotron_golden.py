@@ -11,6 +11,8 @@ Neither is copied into this repository: both are imported at run time from the i
       [--triton-f32 ieee|tf32|default]
 
 Same outputs, options and adapter bookkeeping as hypenet_golden.py (whose helpers it uses).
+Every forward call passes attention_mask = ones(1, past + new), as transformers' generate() would:
+the published code builds wrongly aligned masks when it gets none (see the comment in main()).
 With --backend naive the fla kernels the JetBlock calls are replaced by torch code:
 chunk/fused_recurrent_gated_delta_rule by fla's naive_recurrent_gated_delta_rule after the
 in-kernel L2 normalisation of q and k (x / sqrt(sum x^2 + 1e-6)), and fla's FusedRMSNormGated by
@@ -194,6 +196,47 @@ def use_naive_gdr(jb):
             "after q, k <- x / sqrt(sum x^2 + 1e-6) (fla's in-kernel L2 norm), per cu_seqlens segment")
 
 
+def make_config(cm, d):
+    """JetNemotronConfig.from_dict(d), with adapters only where this transformers refuses it."""
+    import transformers.configuration_utils as cu
+    try:
+        return cm.JetNemotronConfig.from_dict(dict(d))
+    except Exception as e:
+        traceback.print_exc()
+        if "layer_types" not in str(e):
+            if "rope" not in str(e):
+                raise
+            cm.rope_config_validation = lambda *a, **k: None
+            adapter("JetNemotronConfig construction failed in rope_config_validation: made a no-op")
+            return cm.JetNemotronConfig.from_dict(dict(d))
+    # transformers 5 validates config.layer_types against its own list of layer kinds, which lacks
+    # the published 'jet' / 'attn' / 'swa'.
+    extra = tuple(t for t in dict.fromkeys(d["layer_types"]))
+    for name, val in list(vars(cu).items()):
+        if isinstance(val, (tuple, list, set, frozenset)) and "full_attention" in val and "linear_attention" in val:
+            setattr(cu, name, type(val)(tuple(val) + tuple(t for t in extra if t not in val)))
+            adapter(f"transformers.configuration_utils.{name} (allowed layer_types) extended by {list(extra)} "
+                    "(validation only)")
+    try:
+        return cm.JetNemotronConfig.from_dict(dict(d))
+    except Exception as e:
+        traceback.print_exc()
+        if "layer_types" not in str(e):
+            raise
+    kinds = {"jet": "linear_attention", "attn": "full_attention", "swa": "sliding_attention"}
+    d2 = dict(d, layer_types=[kinds.get(t, t) for t in d["layer_types"]])
+    cfg = cm.JetNemotronConfig.from_dict(d2)
+    try:
+        cfg.layer_types = list(d["layer_types"])
+    except Exception:
+        object.__setattr__(cfg, "layer_types", list(d["layer_types"]))
+    assert cfg.layer_types == d["layer_types"]
+    adapter("JetNemotronConfig built with layer_types spelled as transformers 5 kinds (jet->linear_attention, "
+            "attn->full_attention, swa->sliding_attention) to pass its validation, then set back to the "
+            f"published {d['layer_types']} before the model is built")
+    return cfg
+
+
 def build_model(mj, cm, model_dir, device):
     import torch
     from safetensors.torch import load_file
@@ -201,13 +244,7 @@ def build_model(mj, cm, model_dir, device):
     with open(os.path.join(model_dir, "config.json")) as f:
         d = json.load(f)
     d["attn_implementation"] = "sdpa"  # the published JetNemotronModel accepts only sdpa / flash_attention_2
-    try:
-        cfg = cm.JetNemotronConfig.from_dict(d)
-    except Exception:
-        traceback.print_exc()
-        cm.rope_config_validation = lambda *a, **k: None
-        adapter("JetNemotronConfig construction failed in rope_config_validation: made a no-op")
-        cfg = cm.JetNemotronConfig.from_dict(d)
+    cfg = make_config(cm, d)
     hg.set_attn(cfg, "sdpa")
     if not hasattr(cfg, "use_return_dict"):
         type(cfg).use_return_dict = property(lambda self: self.return_dict)
@@ -231,6 +268,24 @@ def build_model(mj, cm, model_dir, device):
         model.lm_head.weight = model.model.embed_tokens.weight
     print("attn_implementation:", model.config._attn_implementation, flush=True)
     return model.to(device).eval()
+
+
+class SliceMask:
+    """ALL_ATTENTION_FUNCTIONS seen through transformers 4.5x's habit of cutting a 4D mask to the
+    key length inside its attention functions."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __getitem__(self, name):
+        f = self.inner[name]
+
+        def attn(module, query, key, value, attention_mask, *a, **k):
+            if attention_mask is not None and attention_mask.dim() == 4:
+                attention_mask = attention_mask[:, :, :, : key.shape[-2]]
+            return f(module, query, key, value, attention_mask, *a, **k)
+
+        return attn
 
 
 def main():
@@ -268,20 +323,37 @@ def main():
         ids = torch.randint(V, (a.prompt_len,))
     T, G = ids.numel(), a.gen
 
+    # Every call passes attention_mask = ones, as transformers' generate() does. Without it the
+    # published code sizes its causal mask past+seq+1 wide and then reads its last columns: the
+    # JetBlock's unpadding drops the last prompt token and the sliding-window mask is shifted by one
+    # position (row 0 of the logits moved by 3.3 in a run without it).
+    def ones(n):
+        return torch.ones(1, n, dtype=torch.long, device=dev)
+
     def run(x, **kw):
-        return model(input_ids=x.to(dev)[None], **kw)
+        return model(input_ids=x.to(dev)[None], attention_mask=ones(x.numel()), **kw)
 
     def forward_fallback(fn):
-        try:
-            return fn()
-        except Exception:
-            traceback.print_exc()
-            rot = type(model.model.rotary_emb)
-            if hasattr(rot.forward, "__wrapped__"):
-                rot.forward = rot.forward.__wrapped__
-                adapter("forward retry: JetNemotronRotaryEmbedding.forward unwrapped from transformers' "
-                        "dynamic_rope_update (no effect for rope_type 'default')")
-            return fn()
+        for _ in range(3):
+            try:
+                return fn()
+            except Exception as e:
+                traceback.print_exc()
+                msg = str(e)
+                if "must match" in msg and not isinstance(mj.ALL_ATTENTION_FUNCTIONS, SliceMask):
+                    mj.ALL_ATTENTION_FUNCTIONS = SliceMask(mj.ALL_ATTENTION_FUNCTIONS)
+                    adapter("forward retry: the 4D causal mask is cut to the key length before transformers' "
+                            "sdpa_attention_forward, as transformers 4.5x's sdpa_attention_forward did itself "
+                            "(attention_mask[:, :, :, :key.shape[-2]]); transformers 5 no longer cuts it")
+                    continue
+                rot = type(model.model.rotary_emb)
+                if "rope" in traceback.format_exc() and hasattr(rot.forward, "__wrapped__"):
+                    rot.forward = rot.forward.__wrapped__
+                    adapter("forward retry: JetNemotronRotaryEmbedding.forward unwrapped from transformers' "
+                            "dynamic_rope_update (no effect for rope_type 'default')")
+                    continue
+                raise
+        return fn()
 
     t1 = time.time()
     with torch.no_grad():
@@ -297,7 +369,8 @@ def main():
         gen, dec_rows = [], []
         for _ in range(G):
             gen.append(nxt)
-            out = model(input_ids=nxt.view(1, 1), past_key_values=cache, use_cache=True)
+            out = model(input_ids=nxt.view(1, 1), attention_mask=ones(T + len(gen)), past_key_values=cache,
+                        use_cache=True)
             cache = out.past_key_values
             dec_rows.append(out.logits[0, -1].float().cpu())
             nxt = out.logits[0, -1].argmax()
