@@ -79,25 +79,33 @@ static float exp_row(float *row, int n, int a, int z, float mx)
     return ((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]));
 }
 
-/* One query row of one head: scores, float32 softmax with the max subtracted,
- * weighted sum of values. scores has room for the whole visible span. */
-static void attend_one(const struct kv_cache *c, const float *qh, const float *k, const float *v, int64_t pos0,
-                       int64_t t, int kvh, float scale, float *scores, float *oh)
+/* One query row of the `group` heads that share KV head kvh (GQA): scores,
+ * float32 softmax with the max subtracted, weighted sum of values. Each key and
+ * value row is read once for the whole group: decode reads the KV cache, and
+ * that read, not arithmetic, is its cost. Per head the operations and their
+ * order are those of a head alone. scores has room for group × the visible span. */
+static void attend_one(const struct kv_cache *c, const float *q, const float *k, const float *v, int64_t pos0,
+                       int64_t t, int kvh, int group, float scale, float *scores, float *out)
 {
     const int d = c->head_dim;
     const int64_t lo = c->window > 0 && t - c->window + 1 > 0 ? t - c->window + 1 : 0;
     const int64_t span = t - lo + 1;
-    float m = -INFINITY;
+    float m[64];
+    for (int g = 0; g < group; g++) m[g] = -INFINITY;
     for (int64_t j = 0; j < span; j++) {
         const float *kj = kv_row(c, c->k, k, pos0, lo + j) + (int64_t)kvh * d;
-        scores[j] = dot_f32(qh, kj, d) * scale;
-        if (scores[j] > m) m = scores[j];
+        for (int g = 0; g < group; g++) {
+            const float s = dot_f32(q + (int64_t)g * d, kj, d) * scale;
+            scores[g * span + j] = s;
+            if (s > m[g]) m[g] = s;
+        }
     }
-    const float inv = 1.0f / exp_row(scores, (int)span, 0, (int)span, m);
-    memset(oh, 0, (size_t)d * sizeof(float));
+    float inv[64];
+    for (int g = 0; g < group; g++) inv[g] = 1.0f / exp_row(scores + g * span, (int)span, 0, (int)span, m[g]);
+    memset(out, 0, (size_t)group * d * sizeof(float));
     for (int64_t j = 0; j < span; j++) {
         const float *vj = kv_row(c, c->v, v, pos0, lo + j) + (int64_t)kvh * d;
-        axpy_f32(scores[j] * inv, vj, oh, d);
+        for (int g = 0; g < group; g++) axpy_f32(scores[g * span + j] * inv[g], vj, out + (int64_t)g * d, d);
     }
 }
 
@@ -207,16 +215,21 @@ int attention_forward(struct kv_cache *c, const float *q, const float *k, const 
                 }
             free(w.S), free(w.Kb), free(w.Vb), free(w.m), free(w.l);
         }
-    } else
+    } else {
+        /* Heads of a GQA group together (attend_one): at most 64 at a time, in
+         * slices that divide the group. */
+        int slice = group < 64 ? group : 64;
+        while (group % slice) slice--;
 #pragma omp parallel
-    {
-        float *scores = malloc((size_t)max_span * sizeof(float));
+        {
+            float *scores = malloc((size_t)slice * max_span * sizeof(float));
 #pragma omp for collapse(2) schedule(static)
-        for (int t = 0; t < n; t++)
-            for (int h = 0; h < heads; h++)
-                attend_one(c, q + ((int64_t)t * heads + h) * d, k, v, pos0, pos0 + t, h / group, scale, scores,
-                           out + ((int64_t)t * heads + h) * d);
-        free(scores);
+            for (int t = 0; t < n; t++)
+                for (int h0 = 0; h0 < heads; h0 += slice)
+                    attend_one(c, q + ((int64_t)t * heads + h0) * d, k, v, pos0, pos0 + t, h0 / group, slice, scale,
+                               scores, out + ((int64_t)t * heads + h0) * d);
+            free(scores);
+        }
     }
 
     if (probe && probe->pos >= pos0 && probe->pos < pos0 + n) probe_row(c, q, k, pos0, heads, scale, probe);
