@@ -12,6 +12,7 @@
 
 #include "lens.h"
 #include "model.h"
+#include "session.h"
 #include "test_util.h"
 
 static void check_model(const char *goldens, const char *name, int64_t P)
@@ -64,6 +65,23 @@ static void check_model(const char *goldens, const char *name, int64_t P)
            name, (long long)P, attn_layers, worst_sum, contrib_layers, worst_batch);
     CHECK(worst_sum < 1e-5, "%s: attention rows do not sum to 1 (%g)", name, worst_sum);
     CHECK(worst_batch < 1e-4, "%s: the lens depends on batching (%g)", name, worst_batch);
+    /* The lens only observes: logits with it attached (either pass) are those without it, bit for bit. */
+    struct session s;
+    const size_t V = (size_t)m.cfg.vocab_size;
+    float *plain = malloc(V * sizeof(float)), *seen = malloc(V * sizeof(float));
+    if (session_init(&s, &m, 0, &e) || session_forward(&s, ids, (int)(P + 1), plain, false, &e)) {
+        CHECK(0, "%s", e.msg);
+    } else {
+        for (a.pass = 1; a.pass <= 2; a.pass++) {
+            session_reset(&s);
+            s.lens = &a;
+            if (session_forward(&s, ids, (int)(P + 1), seen, false, &e)) CHECK(0, "%s", e.msg);
+            s.lens = NULL;
+            CHECK(memcmp(plain, seen, V * sizeof(float)) == 0, "%s: the lens (pass %d) changed the logits", name, a.pass);
+        }
+        session_free(&s);
+    }
+    free(plain), free(seen);
     lens_free(&a), lens_free(&b);
     free(ids);
     model_free(&m);
