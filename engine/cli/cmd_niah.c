@@ -350,7 +350,7 @@ int niah_infer(struct run_context *c, const char *prompt, char **pred, struct hr
     c->prefill_seconds += now() - t0;
     c->prefill_tokens += n;
     c->session.lens = NULL;
-    if (observe && rc == 0) c->lens_json = niah_lens_measure(&c->model, &lens, c->tok, ids, n, c->lens_sample);
+    if (observe && rc == 0) c->lens_json = niah_lens_measure(&lens, c->tok, ids, n, c->lens_sample);
     lens_free(&lens);
     free(ids);
     if (rc == 0) {

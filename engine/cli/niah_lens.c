@@ -86,7 +86,7 @@ static int needle_spans(const struct tokenizer *tok, const int32_t *ids, int n, 
 
 static double round6(double x) { return round(x * 1e6) / 1e6; }
 
-cJSON *niah_lens_measure(const struct model *m, const struct lens *l, const struct tokenizer *tok,
+cJSON *niah_lens_measure(const struct lens *l, const struct tokenizer *tok,
                          const int32_t *ids, int n, const struct niah_sample *s)
 {
     const int64_t P = l->position;
@@ -110,7 +110,6 @@ cJSON *niah_lens_measure(const struct model *m, const struct lens *l, const stru
         cJSON *kv = cJSON_CreateArray(), *vv = cJSON_CreateArray(), *rv = cJSON_CreateArray(), *pv = cJSON_CreateArray();
         double prof[BUCKETS] = {0};
         const int nb = bucket_of(P) + 1;
-        (void)m;
         for (int h = 0; h < l->heads[i]; h++) {
             const float *row = l->attn[i] + (int64_t)h * (P + 1);
             double mk = 0, mv = 0, mr = 0;
