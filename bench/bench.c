@@ -54,7 +54,7 @@ void bench_machine(struct machine_limits *m)
     free(w), free(x), free(y);
 }
 
-static double matrix_params(const struct weight *w) { return w->w ? (double)w->rows * (double)w->cols : 0; }
+static double matrix_params(const struct weight *w) { return weight_present(w) ? (double)w->rows * (double)w->cols : 0; }
 
 static double mixer_params(const struct layer *L)
 {

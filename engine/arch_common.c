@@ -45,11 +45,9 @@ int bind_swiglu(struct weight_binder *b, struct mlp_weights *w, int64_t hidden, 
 int bind_embeddings_and_head(struct weight_binder *b, struct model *m, bool norm_plus_one)
 {
     const struct model_config *c = &m->cfg;
-    struct weight embed;
-    if (bind_matrix(b, &embed, c->vocab_size, c->hidden_size, "model.embed_tokens.weight")) return -1;
-    m->embed = embed.w;
+    if (bind_matrix(b, &m->embed, c->vocab_size, c->hidden_size, "model.embed_tokens.weight")) return -1;
     if (c->tie_word_embeddings)
-        m->lm_head = embed;
+        m->lm_head = m->embed;
     else if (bind_matrix(b, &m->lm_head, c->vocab_size, c->hidden_size, "lm_head.weight"))
         return -1;
     return norm_plus_one ? bind_vector_plus_one(b, &m->final_norm, c->hidden_size, "model.norm.weight")

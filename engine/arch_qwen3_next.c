@@ -52,13 +52,12 @@ static int bind_sparse_moe(struct weight_binder *b, const struct model_config *c
     }
     if (c->shared_expert_intermediate_size > 0) {
         w->has_shared = true;
-        struct weight gate;
+        const int64_t gate_shape[2] = {1, c->hidden_size};
         snprintf(prefix, sizeof prefix, "model.layers.%d.mlp.shared_expert", i);
         if (bind_swiglu(b, &w->shared, c->hidden_size, c->shared_expert_intermediate_size, prefix, "gate_proj",
                         "up_proj", "down_proj") ||
-            bind_matrix(b, &gate, 1, c->hidden_size, "model.layers.%d.mlp.shared_expert_gate.weight", i))
+            bind_array(b, &w->shared_gate, 2, gate_shape, "model.layers.%d.mlp.shared_expert_gate.weight", i))
             return -1;
-        w->shared_gate = gate.w;
     }
     return 0;
 }

@@ -1,5 +1,6 @@
 #include "memory_plan.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,13 @@ int memory_plan_estimate(const char *dir, int64_t context, struct memory_plan *p
     for (ptrdiff_t fi = 0; fi < arrlen(a.files); fi++)
         for (ptrdiff_t ti = 0; ti < arrlen(a.files[fi].tensors); ti++) {
             const struct st_tensor *t = &a.files[fi].tensors[ti];
-            if (t->dtype != DT_F32 || (uintptr_t)t->data % sizeof(float)) p->converted += t->numel * (int64_t)sizeof(float);
+            /* BF16 matrices are used from the mmap (matvec.h); vectors and
+             * other dtypes get float32 copies. (A matrix that a restore
+             * patches becomes a float32 copy too; the plan leaves those out:
+             * the Q/K projections are a small share of a model.) */
+            const bool kept = t->dtype == DT_BF16 && t->ndim == 2 && (uintptr_t)t->data % sizeof(uint16_t) == 0;
+            const bool view = t->dtype == DT_F32 && (uintptr_t)t->data % sizeof(float) == 0;
+            if (!kept && !view) p->converted += t->numel * (int64_t)sizeof(float);
         }
     st_close_archive(&a);
     /* The layer plan, without weights, for the state and scratch sizes. */

@@ -1,6 +1,6 @@
 /* What a run will need in memory, computed before anything is allocated:
  * the mapped checkpoint, the float32 copies of tensors stored in another
- * dtype, the per-sequence state at the requested context (KV caches grow with
+ * dtype (BF16 matrices are not copied), the per-sequence state at the requested context (KV caches grow with
  * it, recurrent states do not) and the activation scratch. */
 #ifndef HYRECALL_MEMORY_PLAN_H
 #define HYRECALL_MEMORY_PLAN_H

@@ -28,7 +28,7 @@ struct attention_weights {
     const float *q_norm, *k_norm;          /* per-head RMSNorm weights [head_dim], or NULL */
     bool rope;        /* false for HypeNet's position-free (HyPE) softmax layers */
     bool output_gate; /* Qwen3-Next: q_proj rows are [q_h | gate_h] per head; o ⊙= sigmoid(gate) */
-    struct weight o_gate; /* HypeNet: o ⊙= sigmoid(x o_gateᵀ); .w NULL when absent */
+    struct weight o_gate; /* HypeNet: o ⊙= sigmoid(x o_gateᵀ); absent (weight_present false) elsewhere */
 };
 
 /* Lightning attention. MiniMax fuses the projections (qkv rows [q_h | k_h | v_h]
@@ -36,7 +36,7 @@ struct attention_weights {
  * RoPE and a 1/√d scale on q, and may share k/v heads. */
 struct lightning_weights {
     int heads, kv_heads, head_dim;
-    struct weight qkv;          /* MiniMax; .w NULL for HypeNet */
+    struct weight qkv;          /* MiniMax; absent for HypeNet */
     struct weight q, k, v;      /* HypeNet */
     const float *q_norm, *k_norm;
     bool rope;
@@ -115,7 +115,7 @@ struct model {
     struct model_config cfg;
     const struct architecture *arch;
     struct st_archive weights;
-    const float *embed;    /* [vocab, hidden] */
+    struct weight embed;   /* [vocab, hidden] */
     struct weight lm_head; /* [vocab, hidden]; the embedding itself when tied */
     const float *final_norm;
     struct layer *layers; /* [num_layers] */

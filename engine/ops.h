@@ -5,18 +5,30 @@
 #define HYRECALL_OPS_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 
-/* A float32 matrix [rows, cols], read-only (a view into the mmap when the
- * file stores aligned F32, else a converted copy owned by the model). */
+/* A matrix [rows, cols], read-only, stored one of two ways:
+ *   f32  — float32: a view into the mmap when the file stores aligned F32,
+ *          else a converted copy owned by the model (F16, patched tensors);
+ *   bf16 — bfloat16, a view into the mmap, never copied: kernels widen each
+ *          value to float32 exactly as they stream it (see matvec.h).
+ * Exactly one of the two pointers is set; both are NULL for an absent matrix. */
 struct weight {
-    const float *w;
+    const float *f32;
+    const uint16_t *bf16;
     int64_t rows, cols;
 };
 
-/* y[n, W.rows] = x[n, W.cols] Wᵀ (+ bias when non-NULL). One OpenBLAS GEMM
- * for a batch, GEMV for a single row. */
+static inline bool weight_present(const struct weight *W) { return W->f32 || W->bf16; }
+
+/* y[n, W.rows] = x[n, W.cols] Wᵀ (+ bias when non-NULL). A single row is a
+ * matvec (matvec.h); a batch is OpenBLAS SGEMM, over row panels of W widened
+ * to float32 when W is BF16 (one panel at a time, never the whole matrix). */
 void linear(const float *x, int n, const struct weight *W, const float *bias, float *y);
+
+/* Row r of W as float32 (exact): an embedding lookup. */
+void weight_row(const struct weight *W, int64_t r, float *out);
 
 /* RMSNorm (Zhang & Sennrich 2019) as Llama/Qwen: y = x / sqrt(mean(x²) + eps) * w,
  * over the last dimension d, for n rows. In place allowed. */

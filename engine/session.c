@@ -235,8 +235,8 @@ static int softmax_attention_mixer(struct session *s, int li, int n)
     if (attention_forward(&s->layers[li].kv, a->q, a->k, a->v, n, s->pos, H, scale, a->mix,
                           probe.probs ? &probe : NULL) != 0)
         return -1;
-    if (w->o_gate.w) linear(a->xn, n, &w->o_gate, NULL, a->gate);
-    if (w->output_gate || w->o_gate.w)
+    if (weight_present(&w->o_gate)) linear(a->xn, n, &w->o_gate, NULL, a->gate);
+    if (w->output_gate || weight_present(&w->o_gate))
         for (int64_t i = 0; i < (int64_t)n * H * d; i++) a->mix[i] *= sigmoidf(a->gate[i]);
     linear(a->mix, n, &w->o, NULL, a->proj);
     return 0;
@@ -279,7 +279,7 @@ static void lightning_mixer(struct session *s, int li, int n)
     const struct lightning_weights *w = &s->m->layers[li].lightning;
     struct session_scratch *a = &s->a;
     const int H = w->heads, d = w->head_dim;
-    if (w->qkv.w) {
+    if (weight_present(&w->qkv)) {
         linear(a->xn, n, &w->qkv, NULL, a->wide);
         for (int t = 0; t < n; t++)
             for (int h = 0; h < H; h++) {
@@ -496,8 +496,7 @@ static int forward_batch(struct session *s, const int32_t *ids, int n, float *lo
     const struct model_config *c = &m->cfg;
     struct session_scratch *a = &s->a;
     for (int t = 0; t < n; t++)
-        memcpy(a->x + (int64_t)t * c->hidden_size, m->embed + (int64_t)ids[t] * c->hidden_size,
-               (size_t)c->hidden_size * sizeof(float));
+        weight_row(&m->embed, ids[t], a->x + (int64_t)t * c->hidden_size);
     rope_table_fill(&s->rope, c, s->pos, n);
     for (int li = 0; li < c->num_layers; li++)
         if (layer_forward(s, li, n) != 0)

@@ -65,6 +65,13 @@ static const float *as_f32(struct weight_binder *b, const struct st_tensor *t)
     return copy;
 }
 
+/* A BF16 matrix is used straight from the mmap (matvec.h) unless a restore
+ * patch replaces it or its data is not 2-byte aligned. */
+static bool keeps_bf16(struct weight_binder *b, const struct st_tensor *t)
+{
+    return t->dtype == DT_BF16 && (uintptr_t)t->data % sizeof(uint16_t) == 0 && shgeti(b->m->patches, t->name) < 0;
+}
+
 static int shape_error(struct weight_binder *b, const struct st_tensor *t, const char *expected)
 {
     char got[128] = "[";
@@ -80,7 +87,8 @@ int bind_matrix(struct weight_binder *b, struct weight *out, int64_t rows, int64
     if (b->collect) {
         const int64_t shape[2] = {rows, cols};
         out->rows = rows, out->cols = cols;
-        out->w = collect(b, name, 2, shape);
+        out->f32 = collect(b, name, 2, shape);
+        out->bf16 = NULL;
         return 0;
     }
     const struct st_tensor *t = lookup(b, name);
@@ -92,9 +100,15 @@ int bind_matrix(struct weight_binder *b, struct weight *out, int64_t rows, int64
     }
     out->rows = rows;
     out->cols = cols;
-    out->w = as_f32(b, t);
     b->m->num_params += t->numel;
-    return out->w ? 0 : -1;
+    out->f32 = NULL;
+    out->bf16 = NULL;
+    if (keeps_bf16(b, t)) {
+        out->bf16 = t->data;
+        return 0;
+    }
+    out->f32 = as_f32(b, t);
+    return out->f32 ? 0 : -1;
 }
 
 int bind_vector(struct weight_binder *b, const float **out, int64_t n, const char *fmt, ...)
