@@ -35,7 +35,9 @@ void bench_machine(struct machine_limits *m)
     m->sgemm_gflops = 2.0 * n * n * (double)n / best / 1e9;
     free(a), free(b), free(c);
 
-    /* Decode streams float32 weights through GEMV: measure exactly that. */
+    /* Decode streams weights through a matrix-vector product: measure the
+     * bandwidth with OpenBLAS's float32 GEMV over 1 GiB (a kernel that is not
+     * ours, so the ratio cannot flatter our own). */
     const int rows = 16384, cols = 16384; /* 1 GiB */
     float *w = malloc((size_t)rows * cols * sizeof(float)), *x = malloc((size_t)cols * sizeof(float)),
           *y = malloc((size_t)rows * sizeof(float));
@@ -54,46 +56,56 @@ void bench_machine(struct machine_limits *m)
     free(w), free(x), free(y);
 }
 
-static double matrix_params(const struct weight *w) { return weight_present(w) ? (double)w->rows * (double)w->cols : 0; }
+/* Matrices are counted in parameters (for FLOPs) or in the bytes a pass reads
+ * (4 for float32, 2 for BF16 used from the mmap). */
+enum unit { PARAMS, BYTES };
 
-static double mixer_params(const struct layer *L)
+static double matrix_size(const struct weight *w, enum unit u)
 {
-    switch (L->mixer) {
-    case MIXER_SOFTMAX_ATTENTION:
-        return matrix_params(&L->attn.q) + matrix_params(&L->attn.k) + matrix_params(&L->attn.v) +
-               matrix_params(&L->attn.o) + matrix_params(&L->attn.o_gate);
-    case MIXER_LIGHTNING:
-        return matrix_params(&L->lightning.qkv) + matrix_params(&L->lightning.q) + matrix_params(&L->lightning.k) +
-               matrix_params(&L->lightning.v) + matrix_params(&L->lightning.gate) + matrix_params(&L->lightning.out);
-    case MIXER_GATED_DELTA:
-        return matrix_params(&L->delta.qkvz) + matrix_params(&L->delta.ba) + matrix_params(&L->delta.out);
-    case MIXER_JET:
-        return matrix_params(&L->jet.q) + matrix_params(&L->jet.k) + matrix_params(&L->jet.v) +
-               matrix_params(&L->jet.g) + matrix_params(&L->jet.b) + matrix_params(&L->jet.a) +
-               matrix_params(&L->jet.o) + matrix_params(&L->jet.gen1) + matrix_params(&L->jet.gen2);
-    }
-    return 0;
+    if (!weight_present(w)) return 0;
+    const double n = (double)w->rows * (double)w->cols;
+    return u == PARAMS ? n : n * (w->bf16 ? 2.0 : 4.0);
 }
 
-static double mlp_params(const struct mlp_weights *w)
+static double mixer_size(const struct layer *L, enum unit u)
 {
-    return matrix_params(&w->gate) + matrix_params(&w->up) + matrix_params(&w->down);
+#define M(w) matrix_size(&(w), u)
+    switch (L->mixer) {
+    case MIXER_SOFTMAX_ATTENTION:
+        return M(L->attn.q) + M(L->attn.k) + M(L->attn.v) + M(L->attn.o) + M(L->attn.o_gate);
+    case MIXER_LIGHTNING:
+        return M(L->lightning.qkv) + M(L->lightning.q) + M(L->lightning.k) + M(L->lightning.v) +
+               M(L->lightning.gate) + M(L->lightning.out);
+    case MIXER_GATED_DELTA:
+        return M(L->delta.qkvz) + M(L->delta.ba) + M(L->delta.out);
+    case MIXER_JET:
+        return M(L->jet.q) + M(L->jet.k) + M(L->jet.v) + M(L->jet.g) + M(L->jet.b) + M(L->jet.a) + M(L->jet.o) +
+               M(L->jet.gen1) + M(L->jet.gen2);
+    }
+    return 0;
+#undef M
+}
+
+static double mlp_size(const struct mlp_weights *w, enum unit u)
+{
+    return matrix_size(&w->gate, u) + matrix_size(&w->up, u) + matrix_size(&w->down, u);
 }
 
 /* Weights a token passes through: its mixer's projections and, for a mixture
- * of experts, the router, top-k experts and the shared expert. */
-static double active_matrix_params(const struct model *m)
+ * of experts, the router, top-k experts and the shared expert (whose gate is
+ * a float32 vector of hidden_size). */
+static double active_matrix_size(const struct model *m, enum unit u)
 {
     double p = 0;
     for (int i = 0; i < m->cfg.num_layers; i++) {
         const struct layer *L = &m->layers[i];
-        p += mixer_params(L);
+        p += mixer_size(L, u);
         if (!L->sparse) {
-            p += mlp_params(&L->mlp);
+            p += mlp_size(&L->mlp, u);
             continue;
         }
-        p += matrix_params(&L->moe.router) + L->moe.top_k * mlp_params(&L->moe.experts[0]);
-        if (L->moe.has_shared) p += mlp_params(&L->moe.shared) + m->cfg.hidden_size;
+        p += matrix_size(&L->moe.router, u) + L->moe.top_k * mlp_size(&L->moe.experts[0], u);
+        if (L->moe.has_shared) p += mlp_size(&L->moe.shared, u) + m->cfg.hidden_size * (u == BYTES ? 4.0 : 1.0);
     }
     return p;
 }
@@ -106,7 +118,7 @@ static double active_matrix_params(const struct model *m)
 double bench_prefill_flops(const struct model *m, int64_t T)
 {
     const struct model_config *c = &m->cfg;
-    double f = 2.0 * active_matrix_params(m) * (double)T + 2.0 * matrix_params(&m->lm_head);
+    double f = 2.0 * active_matrix_size(m, PARAMS) * (double)T + 2.0 * matrix_size(&m->lm_head, PARAMS);
     for (int i = 0; i < c->num_layers; i++) {
         const struct layer *L = &m->layers[i];
         if (L->mixer == MIXER_SOFTMAX_ATTENTION) {
@@ -124,13 +136,13 @@ double bench_prefill_flops(const struct model *m, int64_t T)
     return f;
 }
 
-/* Bytes a decode step reads: every active weight once (float32 in memory),
+/* Bytes a decode step reads: every active weight once (as stored in memory),
  * the lm_head, and each layer's sequence state (KV cache of the visible
  * positions, or the recurrent state read and written). */
 double bench_decode_bytes(const struct model *m, int64_t T)
 {
     const struct model_config *c = &m->cfg;
-    double b = 4.0 * (active_matrix_params(m) + matrix_params(&m->lm_head));
+    double b = active_matrix_size(m, BYTES) + matrix_size(&m->lm_head, BYTES);
     for (int i = 0; i < c->num_layers; i++) {
         const struct layer *L = &m->layers[i];
         if (L->mixer == MIXER_SOFTMAX_ATTENTION) {
