@@ -14,6 +14,12 @@
  * FlashAttention, Dao et al. 2022), so no [T, T] matrix is ever formed. */
 enum { QB = 128, KB = 512, BLOCKED_MIN_QUERIES = 16 };
 
+/* Decode (one query) splits the visible keys into fixed blocks of DB
+ * positions (flash-decoding, Dao et al. 2023): each block is attended on its
+ * own and the blocks are merged in order, so the threads read the cache as
+ * contiguous rows and the result does not depend on how many there are. */
+enum { DB = 256 };
+
 int kv_cache_init(struct kv_cache *c, int window, int kv_heads, int head_dim)
 {
     memset(c, 0, sizeof *c);
@@ -27,8 +33,10 @@ void kv_cache_free(struct kv_cache *c)
 {
     free(c->k);
     free(c->v);
-    c->k = c->v = NULL;
+    free(c->decode_scratch);
+    c->k = c->v = c->decode_scratch = NULL;
     c->slots = 0;
+    c->decode_scratch_floats = 0;
 }
 
 int64_t kv_cache_bytes_for(int window, int kv_heads, int head_dim, int64_t n)
@@ -107,6 +115,69 @@ static void attend_one(const struct kv_cache *c, const float *q, const float *k,
         const float *vj = kv_row(c, c->v, v, pos0, lo + j) + (int64_t)kvh * d;
         for (int g = 0; g < group; g++) axpy_f32(scores[g * span + j] * inv[g], vj, out + (int64_t)g * d, d);
     }
+}
+
+/* Decode: the single query at position t = pos0 (its own key and value are
+ * the batch's row 0). For a key block B and head h (Milakov & Gimelshein 2018):
+ *   m_B = max_{j∈B} s_j,   l_B = Σ_{j∈B} e^{s_j − m_B},   o_B = Σ_{j∈B} e^{s_j − m_B} v_j,
+ * with s_j = q_h·k_j · scale; then, blocks in ascending order,
+ *   M = max_B m_B,   o = Σ_B e^{m_B − M} o_B / Σ_B e^{m_B − M} l_B.
+ * Every (block, head) value is computed by one thread in a fixed order, and the
+ * merge is serial: the same bits on any thread count. */
+static int attend_decode(struct kv_cache *c, const float *q, const float *k, const float *v, int64_t pos0, int heads,
+                         float scale, float *out)
+{
+    const int d = c->head_dim, group = heads / c->kv_heads;
+    const int64_t lo = c->window > 0 && pos0 - c->window + 1 > 0 ? pos0 - c->window + 1 : 0;
+    const int64_t span = pos0 - lo + 1, blocks = (span + DB - 1) / DB;
+    /* Per block: scores [heads, DB], partial outputs [heads, d], m and l [heads]. */
+    const int64_t per_block = (int64_t)heads * (DB + d + 2);
+    if (c->decode_scratch_floats < blocks * per_block) {
+        float *grown = realloc(c->decode_scratch, (size_t)(blocks * per_block) * sizeof(float));
+        if (!grown) return -1;
+        c->decode_scratch = grown;
+        c->decode_scratch_floats = blocks * per_block;
+    }
+#pragma omp parallel for schedule(static) if (span > DB)
+    for (int64_t b = 0; b < blocks; b++) {
+        float *S = c->decode_scratch + b * per_block, *O = S + (int64_t)heads * DB;
+        float *m = O + (int64_t)heads * d, *l = m + heads;
+        const int64_t j0 = lo + b * DB, n = span - b * DB < DB ? span - b * DB : DB;
+        for (int h = 0; h < heads; h++) m[h] = -INFINITY;
+        for (int64_t j = 0; j < n; j++) { /* one key row, all heads */
+            const float *kj = kv_row(c, c->k, k, pos0, j0 + j);
+            for (int h = 0; h < heads; h++) {
+                const float sc = dot_f32(q + (int64_t)h * d, kj + (int64_t)(h / group) * d, d) * scale;
+                S[h * DB + j] = sc;
+                if (sc > m[h]) m[h] = sc;
+            }
+        }
+        for (int h = 0; h < heads; h++) l[h] = exp_row(S + h * DB, (int)n, 0, (int)n, m[h]);
+        memset(O, 0, (size_t)heads * d * sizeof(float));
+        for (int64_t j = 0; j < n; j++) { /* one value row, all heads */
+            const float *vj = kv_row(c, c->v, v, pos0, j0 + j);
+            for (int h = 0; h < heads; h++) axpy_f32(S[h * DB + j], vj + (int64_t)(h / group) * d, O + (int64_t)h * d, d);
+        }
+    }
+    for (int h = 0; h < heads; h++) {
+        float M = -INFINITY;
+        for (int64_t b = 0; b < blocks; b++) {
+            const float mb = c->decode_scratch[b * per_block + (int64_t)heads * (DB + d) + h];
+            if (mb > M) M = mb;
+        }
+        float *oh = out + (int64_t)h * d, L = 0;
+        memset(oh, 0, (size_t)d * sizeof(float));
+        for (int64_t b = 0; b < blocks; b++) {
+            const float *blk = c->decode_scratch + b * per_block, *Ob = blk + (int64_t)heads * DB;
+            const float *mb = Ob + (int64_t)heads * d, *lb = mb + heads;
+            const float w = expf(mb[h] - M);
+            L += w * lb[h];
+            axpy_f32(w, Ob + (int64_t)h * d, oh, d);
+        }
+        const float inv = 1.0f / L;
+        for (int i = 0; i < d; i++) oh[i] *= inv;
+    }
+    return 0;
 }
 
 struct block_scratch {
@@ -215,6 +286,8 @@ int attention_forward(struct kv_cache *c, const float *q, const float *k, const 
                 }
             free(w.S), free(w.Kb), free(w.Vb), free(w.m), free(w.l);
         }
+    } else if (n == 1) {
+        if (attend_decode(c, q, k, v, pos0, heads, scale, out) != 0) return -1;
     } else {
         /* Heads of a GQA group together (attend_one): at most 64 at a time, in
          * slices that divide the group. */

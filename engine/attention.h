@@ -19,6 +19,8 @@ struct kv_cache {
     int64_t slots; /* allocated slots */
     int window;    /* 0 = full attention */
     int kv_heads, head_dim;
+    float *decode_scratch; /* per-block partial results of decode, grown as the context grows */
+    int64_t decode_scratch_floats;
 };
 
 int kv_cache_init(struct kv_cache *c, int window, int kv_heads, int head_dim);

@@ -1,7 +1,9 @@
 /* The cached attention (the fast path used by prefill and decode) against
  * the plain O(T²) form, for full and sliding windows, fed in uneven batches
- * so that ring-buffer wrap-around and batch boundaries are exercised. */
+ * so that ring-buffer wrap-around and batch boundaries are exercised; on one
+ * and on two threads, which must give the same bits. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,17 +28,28 @@ static void check_case(int n, int heads, int kv_heads, int d, int window, const 
     const float scale = 1.0f / sqrtf((float)d);
     attention_naive(q, k, v, n, heads, kv_heads, d, window, scale, ref);
 
+    /* The cached path twice: on two threads (checked against the naive form)
+     * and on one (must give the same bits). */
+    float *out_one = malloc(qn * sizeof(float));
     struct kv_cache c;
-    kv_cache_init(&c, window, kv_heads, d);
-    int pos = 0, bi = 0;
-    while (pos < n) {
-        int b = batches[bi % nb];
-        if (b > n - pos) b = n - pos;
-        bi++;
-        attention_forward(&c, q + (int64_t)pos * heads * d, k + (int64_t)pos * kv_heads * d,
-                          v + (int64_t)pos * kv_heads * d, b, pos, heads, scale, out + (int64_t)pos * heads * d, NULL);
-        pos += b;
+    for (int threads = 1; threads <= 2; threads++) {
+        omp_set_num_threads(threads);
+        if (threads == 2) kv_cache_free(&c);
+        kv_cache_init(&c, window, kv_heads, d);
+        float *dst = threads == 1 ? out_one : out;
+        int pos = 0, bi = 0;
+        while (pos < n) {
+            int b = batches[bi % nb];
+            if (b > n - pos) b = n - pos;
+            bi++;
+            attention_forward(&c, q + (int64_t)pos * heads * d, k + (int64_t)pos * kv_heads * d,
+                              v + (int64_t)pos * kv_heads * d, b, pos, heads, scale, dst + (int64_t)pos * heads * d,
+                              NULL);
+            pos += b;
+        }
     }
+    CHECK(memcmp(out, out_one, (size_t)qn * sizeof(float)) == 0, "cached attention: 1 and 2 threads differ");
+    free(out_one);
     double diff = max_abs_diff(out, ref, qn);
     printf("  n=%4d heads=%d/%d d=%3d window=%3d batches=", n, heads, kv_heads, d, window);
     for (int i = 0; i < nb; i++) printf("%s%d", i ? "," : "", batches[i]);
@@ -76,5 +89,10 @@ int main(void)
     check_case(300, 8, 1, 64, 17, big_then_steps, 2);
     check_case(10, 2, 1, 8, 64, uneven, 5); /* shorter than the window */
     check_case(129, 6, 3, 24, 1, uneven, 5); /* window 1: each query sees itself only */
+    /* Decode over spans of several 256-key blocks (attend_decode): full
+     * attention after a long prefill, and a 300-key ring that wraps. */
+    const int long_then_steps[] = {900, 1};
+    check_case(1100, 4, 2, 16, 0, long_then_steps, 2);
+    check_case(1100, 8, 2, 32, 300, one, 1);
     return test_finish("test_attention");
 }
