@@ -1,11 +1,16 @@
-/* Decode's weight streaming: GB/s of weights read by hyrecall's matvec
- * (engine/matvec.h) for float32 and BF16 storage, next to OpenBLAS's float32
- * GEMV over the same matrix (the bandwidth `hyrecall bench` divides by).
+/* The weight kernels, BF16 storage against float32:
+ *  1. decode's weight streaming: GB/s of weights read by hyrecall's matvec
+ *     (engine/matvec.h) for float32 and BF16 storage, next to OpenBLAS's
+ *     float32 GEMV over the same matrix (the bandwidth `hyrecall bench`
+ *     divides by);
+ *  2. prefill's projections: linear() on a 512-token batch (the session's
+ *     micro-batch) for the matrix shapes of a 2B model, BF16 (row panels
+ *     widened into SGEMM) against float32 (one SGEMM), timed alternately so
+ *     that a noisy machine affects both alike.
  *
  *   bench_matvec [ROWS COLS] [REPS]        default 16384 x 16384 (1 GiB as float32), 6 reps
  *
- * Prints the best of REPS (the first is a warm-up) for each kernel, and the
- * BF16 kernel's tokens-per-second gain over float32 (bytes halved). */
+ * Prints the best of REPS (the first is a warm-up) for each kernel. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,5 +95,36 @@ int main(int argc, char **argv)
     printf("  hyrecall matvec, BF16     %7.2f ms  %6.1f GB/s  (%.2fx the float32 matvec's speed)\n", t_bf16 * 1e3,
            2.0 * n / t_bf16 / 1e9, t_f32 / t_bf16);
     free(f32), free(bf16), free(x), free(y);
+
+    /* 2. Prefill: [out, in] shapes of HypeNet-2B (2048, 6144) and Jet-Nemotron-2B (1536, 8960). */
+    const int64_t shapes[][2] = {{6144, 2048}, {2048, 6144}, {8960, 1536}, {1536, 8960}};
+    const int batch = 512;
+    printf("linear() on %d tokens, best of %d, alternating:\n", batch, reps);
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t out = shapes[i][0], in = shapes[i][1];
+        struct weight W32 = {.f32 = malloc((size_t)(out * in) * sizeof(float)), .rows = out, .cols = in};
+        uint16_t *w16 = malloc((size_t)(out * in) * sizeof(uint16_t));
+        struct weight W16 = {.bf16 = w16, .rows = out, .cols = in};
+        float *xb = malloc((size_t)(batch * in) * sizeof(float)), *yb = malloc((size_t)(batch * out) * sizeof(float));
+        for (int64_t k = 0; k < out * in; k++) {
+            w16[k] = f32_to_bf16((float)(k % 11) * 0.01f - 0.05f);
+            ((float *)W32.f32)[k] = bf16_to_f32(w16[k]);
+        }
+        for (int64_t k = 0; k < batch * in; k++) xb[k] = (float)(k % 5) * 0.1f;
+        double b32 = 1e30, b16 = 1e30;
+        for (int r = 0; r < reps; r++) {
+            double t0 = now();
+            linear(xb, batch, &W32, NULL, yb);
+            const double d32 = now() - t0;
+            t0 = now();
+            linear(xb, batch, &W16, NULL, yb);
+            const double d16 = now() - t0;
+            if (r > 0) b32 = d32 < b32 ? d32 : b32, b16 = d16 < b16 ? d16 : b16;
+        }
+        const double flops = 2.0 * batch * (double)out * (double)in;
+        printf("  %5lld x %5lld  float32 %6.1f GFLOP/s   BF16 panels %6.1f GFLOP/s  (%.0f %%)\n", (long long)out,
+               (long long)in, flops / b32 / 1e9, flops / b16 / 1e9, 100.0 * b32 / b16);
+        free((void *)W32.f32), free(w16), free(xb), free(yb);
+    }
     return 0;
 }

@@ -7,32 +7,41 @@
 
 #include "matvec.h"
 
-/* Rows of a BF16 matrix widened per GEMM: about 2 MiB of float32, so the
- * panel stays in cache between being written and being packed by OpenBLAS. */
-#define PANEL_BYTES (2 << 20)
+/* A batch through a BF16 matrix: rows of W are widened to float32 a panel at
+ * a time and each panel goes through one SGEMM. Each SGEMM call packs the
+ * batch x again, so panels are large (16 MiB, and never fewer than 256 rows:
+ * OpenBLAS is slow on narrow products); the panel buffer is kept per thread
+ * and reused, so no call allocates after the first. Every output element is
+ * the same OpenBLAS dot over all of W.cols as with a float32 copy of W (the
+ * split is over output columns only), so the bits do not change (test_matvec). */
+#define PANEL_BYTES ((int64_t)16 << 20)
+#define PANEL_MIN_ROWS 256
 
-/* y[:, r0:r0+R] for BF16 W, panel by panel. Each output element is the same
- * OpenBLAS dot over all of W.cols as with a float32 copy of W; only which
- * columns of y one call writes differs. */
+static _Thread_local float *panel_buf;
+static _Thread_local int64_t panel_cap; /* floats */
+
 static void linear_bf16_panels(const float *x, int n, const struct weight *W, float *y)
 {
     const int64_t out = W->rows, in = W->cols;
     int64_t panel = PANEL_BYTES / (in * (int64_t)sizeof(float));
-    panel = panel < 16 ? 16 : panel - panel % 16;
+    panel = panel < PANEL_MIN_ROWS ? PANEL_MIN_ROWS : panel - panel % 16;
     if (panel > out) panel = out;
-    float *buf = malloc((size_t)(panel * in) * sizeof(float));
-    if (!buf) {
-        fprintf(stderr, "hyrecall: out of memory for a %lld x %lld weight panel\n", (long long)panel,
-                (long long)in);
-        abort();
+    if (panel_cap < panel * in) {
+        float *grown = realloc(panel_buf, (size_t)(panel * in) * sizeof(float));
+        if (!grown) {
+            fprintf(stderr, "hyrecall: out of memory for a %lld x %lld weight panel\n", (long long)panel,
+                    (long long)in);
+            abort();
+        }
+        panel_buf = grown;
+        panel_cap = panel * in;
     }
     for (int64_t r0 = 0; r0 < out; r0 += panel) {
         const int64_t R = out - r0 < panel ? out - r0 : panel;
-        weight_rows_to_f32(W, r0, R, buf);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int)R, (int)in, 1.0f, x, (int)in, buf, (int)in,
-                    0.0f, y + r0, (int)out);
+        weight_rows_to_f32(W, r0, R, panel_buf);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int)R, (int)in, 1.0f, x, (int)in, panel_buf,
+                    (int)in, 0.0f, y + r0, (int)out);
     }
-    free(buf);
 }
 
 void linear(const float *x, int n, const struct weight *W, const float *bias, float *y)

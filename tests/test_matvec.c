@@ -141,8 +141,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_matvec(shapes[i][0], shapes[i][1]);
     check_linear_batch(2, 9, 33);
     check_linear_batch(17, 300, 64);
-    check_linear_batch(64, 1000, 4096); /* 2 MiB / 16 KiB: panels of 128 rows, 8 panels */
-    check_linear_batch(5, 70, 40000);   /* wider than a panel allows: panels of the 16-row minimum */
+    check_linear_batch(64, 2500, 4096); /* 16 MiB / 16 KiB: panels of 1024 rows (1024, 1024, 452) */
+    check_linear_batch(5, 600, 40000);  /* wide rows: panels of the 256-row minimum (256, 256, 88) */
+    check_linear_batch(3, 70, 40000);   /* fewer rows than a panel: one SGEMM */
     check_weight_row();
     return test_finish("test_matvec");
 }
