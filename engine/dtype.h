@@ -1,6 +1,8 @@
 /* Element types of safetensors files and conversions between them.
- * Weights are kept in their file dtype inside the mmap; a kernel that needs
- * float32 gets a converted copy (bf16/f16 -> f32 is exact). */
+ * Weights are kept in their file dtype inside the mmap. BF16 matrices are
+ * used from there by kernels that widen as they stream (matvec.h); other
+ * tensors a kernel needs as float32 get a converted copy (bf16/f16 -> f32 is
+ * exact). */
 #ifndef HYRECALL_DTYPE_H
 #define HYRECALL_DTYPE_H
 

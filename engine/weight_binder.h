@@ -1,7 +1,9 @@
 /* Binds named tensors of a checkpoint to model fields, checking each one's
- * presence, dtype and shape against what the config implies, converting to
- * float32 only when the file holds another dtype (or misaligned data), and
- * remembering which names were used so that unexpected tensors are reported. */
+ * presence, dtype and shape against what the config implies. Matrices stored
+ * as BF16 stay in the mmap (struct weight's bf16 view); everything else is
+ * converted to float32 only when the file holds another dtype (or misaligned
+ * data, or a restore patch replaces it). It remembers which names were used,
+ * so that unexpected tensors are reported. */
 #ifndef HYRECALL_WEIGHT_BINDER_H
 #define HYRECALL_WEIGHT_BINDER_H
 
