@@ -1,5 +1,6 @@
 #include "matvec.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -57,35 +58,39 @@ static void rows_portable(const struct weight *W, int64_t r0, int64_t r1, const 
 #ifdef HAVE_AVX512_PATH
 #define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
 
-AVX512_TARGET static inline __m512 load_w(const struct weight *W, int64_t r, int64_t k, __mmask16 m)
+/* 16 weights of row r from column k, widened: the storage is a compile-time
+ * constant in each caller below, so the inner loops carry no branch. */
+AVX512_TARGET static inline __m512 load_w(const void *base, bool bf16, int64_t cols, int64_t r, int64_t k,
+                                          __mmask16 m)
 {
-    if (W->bf16) {
-        const __m256i h = _mm256_maskz_loadu_epi16(m, W->bf16 + r * W->cols + k);
+    if (bf16) {
+        const __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)base + r * cols + k);
         return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
     }
-    return _mm512_maskz_loadu_ps(m, W->f32 + r * W->cols + k);
+    return _mm512_maskz_loadu_ps(m, (const float *)base + r * cols + k);
 }
 
-AVX512_TARGET static void rows_avx512(const struct weight *W, int64_t r0, int64_t r1, const float *x, float *y)
+AVX512_TARGET static inline __attribute__((always_inline)) void
+rows_avx512_as(const void *base, bool bf16, int64_t n, int64_t r0, int64_t r1, const float *x, float *y)
 {
-    const int64_t n = W->cols, full = n - n % LANES;
+    const int64_t full = n - n % LANES;
     const __mmask16 all = 0xFFFF, tail = (__mmask16)((1u << (n % LANES)) - 1u);
     int64_t r = r0;
     for (; r + 4 <= r1; r += 4) {
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (int64_t k = 0; k < full; k += LANES) {
             const __m512 xv = _mm512_loadu_ps(x + k);
-            a0 = _mm512_add_ps(a0, _mm512_mul_ps(load_w(W, r, k, all), xv));
-            a1 = _mm512_add_ps(a1, _mm512_mul_ps(load_w(W, r + 1, k, all), xv));
-            a2 = _mm512_add_ps(a2, _mm512_mul_ps(load_w(W, r + 2, k, all), xv));
-            a3 = _mm512_add_ps(a3, _mm512_mul_ps(load_w(W, r + 3, k, all), xv));
+            a0 = _mm512_add_ps(a0, _mm512_mul_ps(load_w(base, bf16, n, r, k, all), xv));
+            a1 = _mm512_add_ps(a1, _mm512_mul_ps(load_w(base, bf16, n, r + 1, k, all), xv));
+            a2 = _mm512_add_ps(a2, _mm512_mul_ps(load_w(base, bf16, n, r + 2, k, all), xv));
+            a3 = _mm512_add_ps(a3, _mm512_mul_ps(load_w(base, bf16, n, r + 3, k, all), xv));
         }
         if (tail) { /* lanes past the end keep their sums untouched (merge masking) */
             const __m512 xv = _mm512_maskz_loadu_ps(tail, x + full);
-            a0 = _mm512_mask_add_ps(a0, tail, a0, _mm512_mul_ps(load_w(W, r, full, tail), xv));
-            a1 = _mm512_mask_add_ps(a1, tail, a1, _mm512_mul_ps(load_w(W, r + 1, full, tail), xv));
-            a2 = _mm512_mask_add_ps(a2, tail, a2, _mm512_mul_ps(load_w(W, r + 2, full, tail), xv));
-            a3 = _mm512_mask_add_ps(a3, tail, a3, _mm512_mul_ps(load_w(W, r + 3, full, tail), xv));
+            a0 = _mm512_mask_add_ps(a0, tail, a0, _mm512_mul_ps(load_w(base, bf16, n, r, full, tail), xv));
+            a1 = _mm512_mask_add_ps(a1, tail, a1, _mm512_mul_ps(load_w(base, bf16, n, r + 1, full, tail), xv));
+            a2 = _mm512_mask_add_ps(a2, tail, a2, _mm512_mul_ps(load_w(base, bf16, n, r + 2, full, tail), xv));
+            a3 = _mm512_mask_add_ps(a3, tail, a3, _mm512_mul_ps(load_w(base, bf16, n, r + 3, full, tail), xv));
         }
         float acc[4][LANES];
         _mm512_storeu_ps(acc[0], a0);
@@ -97,14 +102,22 @@ AVX512_TARGET static void rows_avx512(const struct weight *W, int64_t r0, int64_
     for (; r < r1; r++) {
         __m512 a = _mm512_setzero_ps();
         for (int64_t k = 0; k < full; k += LANES)
-            a = _mm512_add_ps(a, _mm512_mul_ps(load_w(W, r, k, all), _mm512_loadu_ps(x + k)));
+            a = _mm512_add_ps(a, _mm512_mul_ps(load_w(base, bf16, n, r, k, all), _mm512_loadu_ps(x + k)));
         if (tail)
-            a = _mm512_mask_add_ps(a, tail, a,
-                                   _mm512_mul_ps(load_w(W, r, full, tail), _mm512_maskz_loadu_ps(tail, x + full)));
+            a = _mm512_mask_add_ps(
+                a, tail, a, _mm512_mul_ps(load_w(base, bf16, n, r, full, tail), _mm512_maskz_loadu_ps(tail, x + full)));
         float acc[LANES];
         _mm512_storeu_ps(acc, a);
         y[r] = reduce_lanes(acc);
     }
+}
+
+AVX512_TARGET static void rows_avx512(const struct weight *W, int64_t r0, int64_t r1, const float *x, float *y)
+{
+    if (W->bf16)
+        rows_avx512_as(W->bf16, true, W->cols, r0, r1, x, y);
+    else
+        rows_avx512_as(W->f32, false, W->cols, r0, r1, x, y);
 }
 #endif
 
