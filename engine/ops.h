@@ -27,6 +27,10 @@ static inline bool weight_present(const struct weight *W) { return W->f32 || W->
  * to float32 when W is BF16 (one panel at a time, never the whole matrix). */
 void linear(const float *x, int n, const struct weight *W, const float *bias, float *y);
 
+/* The float32 panel buffer of BF16 batches, kept by each thread that calls
+ * linear() on one (memory_plan counts it). */
+#define LINEAR_PANEL_BYTES ((int64_t)64 << 20)
+
 /* Row r of W as float32 (exact): an embedding lookup. */
 void weight_row(const struct weight *W, int64_t r, float *out);
 

@@ -89,7 +89,7 @@ static void check_matvec(int64_t rows, int64_t cols)
     free_pair(&p);
 }
 
-/* A batch: BF16 panels (several when rows · cols · 4 > 2 MiB) against one
+/* A batch: BF16 panels (several when rows · cols · 4 > LINEAR_PANEL_BYTES) against one
  * SGEMM over the float32 copy. */
 static void check_linear_batch(int n, int64_t rows, int64_t cols)
 {
@@ -141,9 +141,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_matvec(shapes[i][0], shapes[i][1]);
     check_linear_batch(2, 9, 33);
     check_linear_batch(17, 300, 64);
-    check_linear_batch(64, 2500, 4096); /* 16 MiB / 16 KiB: panels of 1024 rows (1024, 1024, 452) */
-    check_linear_batch(5, 600, 40000);  /* wide rows: panels of the 256-row minimum (256, 256, 88) */
-    check_linear_batch(3, 70, 40000);   /* fewer rows than a panel: one SGEMM */
+    check_linear_batch(8, 9000, 4096); /* 64 MiB / 16 KiB: panels of 4096 rows (4096, 4096, 808) */
+    check_linear_batch(3, 300, 70000); /* wide rows: panels of the 256-row minimum (256, 44) */
+    check_linear_batch(3, 70, 40000);  /* fewer rows than a panel: one SGEMM */
     check_weight_row();
     return test_finish("test_matvec");
 }
