@@ -46,8 +46,9 @@ def adapter(msg):
     print("[adapter]", msg, flush=True)
 
 
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def golden_arg_parser(doc, backend_help):
+    """The options both golden scripts take (model, output, prompt, device, kernel backend)."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model_dir")
     p.add_argument("out")
     p.add_argument("--ids-from", help="golden.safetensors whose input_ids to use")
@@ -55,13 +56,125 @@ def parse_args():
     p.add_argument("--prompt-len", type=int, default=300)
     p.add_argument("--gen", type=int, default=24)
     p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
-    p.add_argument("--backend", default="triton", choices=["triton", "naive"],
-                   help="lightning attention: fla's triton kernels (as published) or fla's naive references")
+    p.add_argument("--backend", default="triton", choices=["triton", "naive"], help=backend_help)
     p.add_argument("--triton-f32", default="ieee", choices=["ieee", "tf32", "default"],
                    help="TRITON_F32_DEFAULT for fla's kernels (fp32 tl.dot precision); 'default' leaves it unset")
+    return p
+
+
+def parse_args():
+    p = golden_arg_parser(__doc__, "lightning attention: fla's triton kernels (as published) or fla's naive references")
     p.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"],
                    help="attention implementation of the softmax layers")
     return p.parse_args()
+
+
+def start_torch(a, extra=""):
+    """Sets TRITON_F32_DEFAULT before triton loads, imports torch in strict float32 (no TF32) and
+    prints the versions. Returns (torch, transformers, triton)."""
+    if a.backend == "triton" and a.triton_f32 != "default":
+        os.environ["TRITON_F32_DEFAULT"] = a.triton_f32
+    import torch
+    import transformers
+    import triton
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+    print(f"torch {torch.__version__}, transformers {transformers.__version__}, triton {triton.__version__}, "
+          f"device {a.device}{' ' + torch.cuda.get_device_name(0) if a.device == 'cuda' else ''}, "
+          f"backend {a.backend}, TRITON_F32_DEFAULT={os.environ.get('TRITON_F32_DEFAULT')}{extra}", flush=True)
+    return torch, transformers, triton
+
+
+def prompt_ids(a, vocab):
+    """The golden's prompt (--ids-from) or torch.manual_seed(0); randint(vocab, (prompt_len,))."""
+    import torch
+    from safetensors.torch import load_file
+    if a.ids_from:
+        return load_file(a.ids_from)["input_ids"].long()
+    torch.manual_seed(0)
+    return torch.randint(vocab, (a.prompt_len,))
+
+
+def greedy_golden(run, step, ids, G):
+    """logits of one parallel pass; greedy decoding through the published cache (prefill with
+    use_cache=True, then step(token, cache, tokens_so_far) one token at a time); full_logits_last
+    from one parallel pass over prompt + generated. Prints the two self-checks."""
+    import torch
+    T = ids.numel()
+    t1 = time.time()
+    with torch.no_grad():
+        logits = run(ids, use_cache=False).logits[0].float().cpu()
+        out = run(ids, use_cache=True)
+        cache = out.past_key_values
+        print("cache:", type(cache).__module__, type(cache).__name__, flush=True)
+        pre_diff = (out.logits[0].float().cpu() - logits).abs().max().item()
+        nxt = out.logits[0, -1].argmax()
+        gen, dec_rows = [], []
+        for _ in range(G):
+            gen.append(nxt)
+            out = step(nxt, cache, T + len(gen))
+            cache = out.past_key_values
+            dec_rows.append(out.logits[0, -1].float().cpu())
+            nxt = out.logits[0, -1].argmax()
+        gen = torch.stack(gen).cpu()
+        dec = torch.stack(dec_rows)
+        full = run(torch.cat([ids, gen]), use_cache=False).logits[0, T:T + G].float().cpu()
+    print(f"compute {time.time() - t1:.1f}s", flush=True)
+    print(f"self-check: prefill-with-cache vs no-cache logits max|diff| {pre_diff:.3e}; "
+          f"decode rows vs full_logits_last max|diff| {(dec - full).abs().max().item():.3e}", flush=True)
+    return logits, gen, full
+
+
+def write_golden(a, ids, logits, gen, full, meta):
+    """Writes the four tensors with meta plus the common fields (versions, device, prompt, adapters),
+    then compares with --compare and prints the adapters applied."""
+    import torch
+    import transformers
+    import triton
+    from safetensors.torch import load_file, save_file
+    T, G = ids.numel(), gen.numel()
+    res = {
+        "input_ids": ids.to(torch.int32).contiguous(),
+        "logits": logits.contiguous(),
+        "generated_ids": gen.to(torch.int32).contiguous(),
+        "full_logits_last": full.contiguous(),
+    }
+    meta = dict(meta)
+    meta.update({
+        "torch": torch.__version__, "transformers": transformers.__version__, "triton": triton.__version__,
+        "device": a.device + (" " + torch.cuda.get_device_name(0) if a.device == "cuda" else ""),
+        "TRITON_F32_DEFAULT": str(os.environ.get("TRITON_F32_DEFAULT")),
+        "prompt_len": str(T), "generated": str(G),
+        "ids": ("from " + a.ids_from) if a.ids_from else "torch.manual_seed(0); randint(vocab, (T,))",
+        "adapters": json.dumps(ADAPTERS),
+    })
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    save_file(res, a.out, metadata=meta)
+    print("wrote", a.out, flush=True)
+    print("generated_ids:", gen.tolist(), flush=True)
+
+    if a.compare:
+        ref = load_file(a.compare)
+        same_ids = torch.equal(ref["input_ids"].long(), ids)
+        dl = (ref["logits"] - logits).abs().max().item()
+        df = (ref["full_logits_last"] - full).abs().max().item()
+        eq = torch.equal(ref["generated_ids"].long(), gen.long())
+        print(f"COMPARE vs {a.compare}: input_ids equal {same_ids}; logits max|diff| {dl:.3e}; "
+              f"full_logits_last max|diff| {df:.3e}; generated_ids equal {eq}", flush=True)
+        if not eq:
+            print("  reference generated_ids:", ref["generated_ids"].tolist(), flush=True)
+    print("adapters applied:", json.dumps(ADAPTERS, indent=1), flush=True)
+
+
+def published_sources():
+    """.published/SOURCES.json (the commits fetch_sources.sh laid out), or {}."""
+    src_file = os.path.join(PUB, "SOURCES.json")
+    if not os.path.exists(src_file):
+        return {}
+    with open(src_file) as f:
+        return json.load(f)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -306,21 +419,8 @@ def build_model(mh, cm, model_dir, attn, device):
 
 def main():
     a = parse_args()
-    if a.backend == "triton" and a.triton_f32 != "default":
-        os.environ["TRITON_F32_DEFAULT"] = a.triton_f32
     t0 = time.time()
-    import torch
-    import transformers
-    import triton
-    from safetensors.torch import load_file, save_file
-
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    torch.set_float32_matmul_precision("highest")
-    print(f"torch {torch.__version__}, transformers {transformers.__version__}, triton {triton.__version__}, "
-          f"device {a.device}{' ' + torch.cuda.get_device_name(0) if a.device == 'cuda' else ''}, "
-          f"backend {a.backend}, TRITON_F32_DEFAULT={os.environ.get('TRITON_F32_DEFAULT')}, attn {a.attn}",
-          flush=True)
+    torch, _, _ = start_torch(a, f", attn {a.attn}")
 
     shim_library_names()
     import_fla()
@@ -329,22 +429,21 @@ def main():
         use_naive_lightning(la)
     dev = torch.device(a.device)
     model = build_model(mh, cm, a.model_dir, a.attn, dev)
-    V = model.config.vocab_size
     print(f"imports+build {time.time() - t0:.1f}s", flush=True)
+    ids = prompt_ids(a, model.config.vocab_size)
 
-    if a.ids_from:
-        ids = load_file(a.ids_from)["input_ids"].long()
-    else:
-        torch.manual_seed(0)
-        ids = torch.randint(V, (a.prompt_len,))
-    T, G = ids.numel(), a.gen
-
-    def run(x, **kw):
+    def forward(x, **kw):
         return model(input_ids=x.to(dev)[None], **kw)
 
-    def forward_fallback(fn):
+    retried = [False]
+
+    def run(x, **kw):
+        """The first call may retry once with the guarded fallbacks (none fired in the recorded runs)."""
+        if retried[0]:
+            return forward(x, **kw)
+        retried[0] = True
         try:
-            return fn()
+            return forward(x, **kw)
         except Exception:
             traceback.print_exc()
             rot = type(model.model.rotary_emb)
@@ -355,74 +454,24 @@ def main():
             if model.config._attn_implementation != "eager":
                 set_attn(model.config, "eager")
                 adapter("forward retry: attention implementation switched to eager")
-            return fn()
+            return forward(x, **kw)
 
-    t1 = time.time()
-    with torch.no_grad():
-        logits = forward_fallback(lambda: run(ids, use_cache=False)).logits[0].float().cpu()
-        # Greedy decoding through the published cache (HypeNetModel makes a HybridCache when
-        # use_cache=True and none is given); the lightning layers take their recurrent path
-        # (fused_recurrent_simple_gla, seqlen < 64) and the softmax layers their KV cache.
-        out = run(ids, use_cache=True)
-        cache = out.past_key_values
-        print("cache:", type(cache).__module__, type(cache).__name__, flush=True)
-        pre_diff = (out.logits[0].float().cpu() - logits).abs().max().item()
-        nxt = out.logits[0, -1].argmax()
-        gen, dec_rows = [], []
-        for _ in range(G):
-            gen.append(nxt)
-            out = model(input_ids=nxt.view(1, 1), past_key_values=cache, use_cache=True)
-            cache = out.past_key_values
-            dec_rows.append(out.logits[0, -1].float().cpu())
-            nxt = out.logits[0, -1].argmax()
-        gen = torch.stack(gen).cpu()
-        dec = torch.stack(dec_rows)
-        full = run(torch.cat([ids, gen]), use_cache=False).logits[0, T:T + G].float().cpu()
-    print(f"compute {time.time() - t1:.1f}s", flush=True)
-    print(f"self-check: prefill-with-cache vs no-cache logits max|diff| {pre_diff:.3e}; "
-          f"decode rows vs full_logits_last max|diff| {(dec - full).abs().max().item():.3e}", flush=True)
+    # Greedy decoding through the published cache (HypeNetModel makes a HybridCache when
+    # use_cache=True and none is given); the lightning layers take their recurrent path
+    # (fused_recurrent_simple_gla, seqlen < 64) and the softmax layers their KV cache.
+    def step(nxt, cache, _seen):
+        return model(input_ids=nxt.view(1, 1), past_key_values=cache, use_cache=True)
 
-    res = {
-        "input_ids": ids.to(torch.int32).contiguous(),
-        "logits": logits.contiguous(),
-        "generated_ids": gen.to(torch.int32).contiguous(),
-        "full_logits_last": full.contiguous(),
-    }
-    src = {}
-    src_file = os.path.join(PUB, "SOURCES.json")
-    if os.path.exists(src_file):
-        with open(src_file) as f:
-            src = json.load(f)
-    meta = {
+    logits, gen, full = greedy_golden(run, step, ids, a.gen)
+    src = published_sources()
+    write_golden(a, ids, logits, gen, full, {
         "script": "tools/published_goldens/hypenet_golden.py",
         "model_type": "hypenet",
         "hypenet_commit": src.get("hypenet_commit", "?"),
         "fla_commit": src.get("fla_commit", "?"),
-        "torch": torch.__version__, "transformers": transformers.__version__, "triton": triton.__version__,
-        "device": a.device + (" " + torch.cuda.get_device_name(0) if a.device == "cuda" else ""),
         "lightning_backend": a.backend,
-        "TRITON_F32_DEFAULT": str(os.environ.get("TRITON_F32_DEFAULT")),
         "attn_implementation": str(model.config._attn_implementation),
-        "prompt_len": str(T), "generated": str(G),
-        "ids": ("from " + a.ids_from) if a.ids_from else "torch.manual_seed(0); randint(vocab, (T,))",
-        "adapters": json.dumps(ADAPTERS),
-    }
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    save_file(res, a.out, metadata=meta)
-    print("wrote", a.out, flush=True)
-    print("generated_ids:", gen.tolist(), flush=True)
-
-    if a.compare:
-        ref = load_file(a.compare)
-        same_ids = torch.equal(ref["input_ids"].long(), ids)
-        dl = (ref["logits"] - logits).abs().max().item()
-        df = (ref["full_logits_last"] - full).abs().max().item()
-        eq = torch.equal(ref["generated_ids"].long(), gen.long())
-        print(f"COMPARE vs {a.compare}: input_ids equal {same_ids}; logits max|diff| {dl:.3e}; "
-              f"full_logits_last max|diff| {df:.3e}; generated_ids equal {eq}", flush=True)
-        if not eq:
-            print("  reference generated_ids:", ref["generated_ids"].tolist(), flush=True)
-    print("adapters applied:", json.dumps(ADAPTERS, indent=1), flush=True)
+    })
 
 
 if __name__ == "__main__":
