@@ -25,7 +25,7 @@ int memory_plan_estimate(const char *dir, int64_t context, struct memory_plan *p
              * other dtypes get float32 copies. (A matrix that a restore
              * patches becomes a float32 copy too; the plan leaves those out:
              * the Q/K projections are a small share of a model.) */
-            const bool kept = t->dtype == DT_BF16 && t->ndim == 2 && (uintptr_t)t->data % sizeof(uint16_t) == 0;
+            const bool kept = t->ndim == 2 && bf16_usable_in_place(t);
             const bool view = t->dtype == DT_F32 && (uintptr_t)t->data % sizeof(float) == 0;
             if (!kept && !view) p->converted += t->numel * (int64_t)sizeof(float);
             any_kept |= kept;

@@ -65,11 +65,16 @@ static const float *as_f32(struct weight_binder *b, const struct st_tensor *t)
     return copy;
 }
 
-/* A BF16 matrix is used straight from the mmap (matvec.h) unless a restore
- * patch replaces it or its data is not 2-byte aligned. */
+bool bf16_usable_in_place(const struct st_tensor *t)
+{
+    return t->dtype == DT_BF16 && (uintptr_t)t->data % sizeof(uint16_t) == 0;
+}
+
+/* A BF16 matrix is used straight from the mmap unless a restore patch
+ * replaces it. */
 static bool keeps_bf16(struct weight_binder *b, const struct st_tensor *t)
 {
-    return t->dtype == DT_BF16 && (uintptr_t)t->data % sizeof(uint16_t) == 0 && shgeti(b->m->patches, t->name) < 0;
+    return bf16_usable_in_place(t) && shgeti(b->m->patches, t->name) < 0;
 }
 
 static int shape_error(struct weight_binder *b, const struct st_tensor *t, const char *expected)

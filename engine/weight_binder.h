@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "ops.h"
+#include "safetensors.h"
 
 struct model;
 
@@ -35,6 +36,10 @@ struct weight_binder {
     bool collect;
     struct wanted_tensor *wanted; /* stb_ds array */
 };
+
+/* Whether a BF16 tensor's data can be read in place by the matvec and panel
+ * kernels (matvec.h): 2-byte aligned (safetensors does not promise it). */
+bool bf16_usable_in_place(const struct st_tensor *t);
 
 /* name is a printf format (e.g. "model.layers.%d.mlp.up_proj.weight"). */
 int bind_matrix(struct weight_binder *b, struct weight *out, int64_t rows, int64_t cols, const char *fmt, ...)
