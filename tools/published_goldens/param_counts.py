@@ -29,27 +29,25 @@ def with_pad_token(d):
     return d
 
 
-def hypenet_model(mh, cm, d):
-    d = dict(with_pad_token(d), _attn_implementation="sdpa")
-    cfg = cm.HypeNetConfig.from_dict(d)
+def construct(cls, cfg):
+    """cls(cfg), giving _tied_weights_keys as the dict transformers 5 expects if the published list fails."""
     hg.set_attn(cfg, "sdpa")
     try:
-        return mh.HypeNetForCausalLM(cfg)
+        return cls(cfg)
     except Exception:
-        mh.HypeNetForCausalLM._tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
-        hg.adapter("HypeNetForCausalLM._tied_weights_keys as a dict (transformers 5)")
-        return mh.HypeNetForCausalLM(cfg)
+        cls._tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
+        hg.adapter(f"{cls.__name__}._tied_weights_keys as a dict (transformers 5)")
+        return cls(cfg)
+
+
+def hypenet_model(mh, cm, d):
+    cfg = cm.HypeNetConfig.from_dict(dict(with_pad_token(d), _attn_implementation="sdpa"))
+    return construct(mh.HypeNetForCausalLM, cfg)
 
 
 def jet_model(mj, cm, d):
     cfg = jg.make_config(cm, dict(with_pad_token(d), attn_implementation="sdpa"))
-    hg.set_attn(cfg, "sdpa")
-    try:
-        return mj.JetNemotronForCausalLM(cfg)
-    except Exception:
-        mj.JetNemotronForCausalLM._tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
-        hg.adapter("JetNemotronForCausalLM._tied_weights_keys as a dict (transformers 5)")
-        return mj.JetNemotronForCausalLM(cfg)
+    return construct(mj.JetNemotronForCausalLM, cfg)
 
 
 def main():
