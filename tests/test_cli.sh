@@ -79,4 +79,31 @@ expect 0 "query position 4 of 6 tokens" -- "$bin" lens -m "$model" --ids 3,1,4,1
 hdr=$(head -c 1000 "$tmp/lens.safetensors" | tr -d '\0')
 case "$hdr" in *'"attn.1":{"dtype":"F32","shape":[4,6]'*) ;; *) echo "FAIL: lens dump lacks attn.1 [4, 6]"; fail=1 ;; esac
 expect 1 "past the prompt's last position" -- "$bin" lens -m "$model" --ids 3,1,4 --position 3
+# synth: random weights for the model's own config, loadable and runnable; the parameter count of
+# the original; BF16 by default, F32 on request; the same seed gives the same bytes, another seed
+# other weights; an existing DIR is refused.
+params() { "$bin" inspect "$1" | grep '^parameters'; }
+expect 0 "wrote $tmp/syn" -- "$bin" synth --config "$model/config.json" --out "$tmp/syn" --seed 3
+[ "$(params "$tmp/syn")" = "$(params "$model")" ] || { echo "FAIL: synth parameter count differs from the original's"; fail=1; }
+expect 0 "BF16" -- "$bin" inspect "$tmp/syn"
+expect 0 "" -- "$bin" run -m "$tmp/syn" --ids 1,2,3 -n 2
+"$bin" synth --config "$model/config.json" --out "$tmp/syn_again" --seed 3 >/dev/null
+cmp -s "$tmp/syn/model.safetensors" "$tmp/syn_again/model.safetensors" || { echo "FAIL: synth with one seed twice differs"; fail=1; }
+"$bin" synth --config "$model/config.json" --out "$tmp/syn_other" --seed 4 >/dev/null
+cmp -s "$tmp/syn/model.safetensors" "$tmp/syn_other/model.safetensors" && { echo "FAIL: synth seeds 3 and 4 give the same weights"; fail=1; }
+expect 0 "wrote $tmp/syn_f32" -- "$bin" synth --config "$model/config.json" --out "$tmp/syn_f32" --dtype f32
+expect 0 "F32" -- "$bin" inspect "$tmp/syn_f32"
+expect 1 "already exists; refusing to overwrite" -- "$bin" synth --config "$model/config.json" --out "$tmp/syn"
+expect 2 "--dtype expects bf16 or f32" -- "$bin" synth --config "$model/config.json" --out "$tmp/syn_x" --dtype f16
+[ -e "$tmp/syn_x" ] && { echo "FAIL: a refused synth left $tmp/syn_x"; fail=1; }
+
+# bench: the table and the JSON other tools read (the figures themselves are not asserted).
+expect 0 "prefill tok/s" -- "$bin" bench -m "$model" --contexts 64,128 --decode-tokens 2 --json "$tmp/bench.json"
+for key in '"machine"' '"sgemm_gflops"' '"stream_gbs"' '"threads"' '"openblas_core"' '"runs"' \
+           '"prefill_tokens_per_s"' '"prefill_fraction_of_peak"' '"decode_tokens_per_s"' \
+           '"decode_fraction_of_bandwidth"' '"peak_rss_bytes"'; do
+  grep -qF "$key" "$tmp/bench.json" || { echo "FAIL: bench JSON lacks $key"; fail=1; }
+done
+[ "$(grep -c '"context"' "$tmp/bench.json")" = 2 ] || { echo "FAIL: bench JSON should hold 2 runs"; fail=1; }
+expect 2 "" -- "$bin" bench -m "$model" --contexts 0
 exit $fail
