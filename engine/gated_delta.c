@@ -1,12 +1,14 @@
 #include "gated_delta.h"
 
+#include "subnormals.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-void gated_delta_naive(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v,
-                       const float *g, const float *beta, float *state, float *out)
+void gated_delta_naive(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v, const float *g,
+                       const float *beta, float *state, float *out)
 {
     double *S = malloc((size_t)dk * dv * sizeof(double)), *u = malloc((size_t)dv * sizeof(double));
     for (int h = 0; h < heads; h++) {
@@ -45,27 +47,32 @@ enum { STEP_TILE = 256 };
 void gated_delta_step(int heads, int dk, int dv, const float *q, const float *k, const float *v, const float *g,
                       const float *beta, float *state, float *out)
 {
-#pragma omp parallel for schedule(static)
-    for (int h = 0; h < heads; h++) {
-        float *S = state + (size_t)h * dk * dv;
-        const float *qh = q + (size_t)h * dk, *kh = k + (size_t)h * dk, *vh = v + (size_t)h * dv;
-        const float decay = expf(g[h]);
-        for (int i = 0; i < dk * dv; i++) S[i] *= decay;
-        float *oh = out + (size_t)h * dv;
-        for (int j0 = 0; j0 < dv; j0 += STEP_TILE) {
-            const int jn = dv - j0 < STEP_TILE ? dv - j0 : STEP_TILE;
-            float u[STEP_TILE];
-            for (int j = 0; j < jn; j++) u[j] = 0;
-            for (int i = 0; i < dk; i++)
-                for (int j = 0; j < jn; j++) u[j] += S[(size_t)i * dv + j0 + j] * kh[i];
-            for (int j = 0; j < jn; j++) u[j] = beta[h] * (vh[j0 + j] - u[j]);
-            memset(oh + j0, 0, (size_t)jn * sizeof(float));
-            for (int i = 0; i < dk; i++) {
-                float *row = S + (size_t)i * dv + j0;
-                for (int j = 0; j < jn; j++) row[j] += kh[i] * u[j];
-                for (int j = 0; j < jn; j++) oh[j0 + j] += qh[i] * row[j];
+#pragma omp parallel
+    {
+        const fp_mode saved = subnormals_flush_begin(); /* see subnormals.h */
+#pragma omp for schedule(static)
+        for (int h = 0; h < heads; h++) {
+            float *S = state + (size_t)h * dk * dv;
+            const float *qh = q + (size_t)h * dk, *kh = k + (size_t)h * dk, *vh = v + (size_t)h * dv;
+            const float decay = expf(g[h]);
+            for (int i = 0; i < dk * dv; i++) S[i] *= decay;
+            float *oh = out + (size_t)h * dv;
+            for (int j0 = 0; j0 < dv; j0 += STEP_TILE) {
+                const int jn = dv - j0 < STEP_TILE ? dv - j0 : STEP_TILE;
+                float u[STEP_TILE];
+                for (int j = 0; j < jn; j++) u[j] = 0;
+                for (int i = 0; i < dk; i++)
+                    for (int j = 0; j < jn; j++) u[j] += S[(size_t)i * dv + j0 + j] * kh[i];
+                for (int j = 0; j < jn; j++) u[j] = beta[h] * (vh[j0 + j] - u[j]);
+                memset(oh + j0, 0, (size_t)jn * sizeof(float));
+                for (int i = 0; i < dk; i++) {
+                    float *row = S + (size_t)i * dv + j0;
+                    for (int j = 0; j < jn; j++) row[j] += kh[i] * u[j];
+                    for (int j = 0; j < jn; j++) oh[j0 + j] += qh[i] * row[j];
+                }
             }
         }
+        subnormals_flush_end(saved);
     }
 }
 
@@ -142,8 +149,8 @@ static void chunk_one_head(int n, int dk, int dv, const float *q, int ldq, const
         const float e = (float)exp(G[n - 1] - G[i]);
         for (int c = 0; c < dk; c++) w->X[(size_t)i * dk + c] = k[(size_t)i * ldk + c] * e;
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dk, dv, n, 1.0f, w->X, dk, w->U, dv, (float)exp(G[n - 1]),
-                S, dv);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dk, dv, n, 1.0f, w->X, dk, w->U, dv, (float)exp(G[n - 1]), S,
+                dv);
 }
 
 void gated_delta_chunked(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v,
@@ -152,9 +159,11 @@ void gated_delta_chunked(int T, int heads, int dk, int dv, const float *q, const
     const int C = chunk > 0 ? chunk : GATED_DELTA_DEFAULT_CHUNK;
     const size_t dmax = (size_t)(dk > dv ? dk : dv) > (size_t)C ? (size_t)(dk > dv ? dk : dv) : (size_t)C;
     /* One thread owns a head for the whole sequence; OpenBLAS runs single-
-     * threaded inside the parallel region: results independent of threads. */
+     * threaded inside the parallel region: results independent of threads.
+     * Subnormals flushed on every thread (subnormals.h). */
 #pragma omp parallel
     {
+        const fp_mode saved = subnormals_flush_begin();
         struct chunk_scratch w = {
             .A = malloc((size_t)C * C * sizeof(float)),
             .Kb = malloc((size_t)C * dk * sizeof(float)),
@@ -170,10 +179,11 @@ void gated_delta_chunked(int T, int heads, int dk, int dv, const float *q, const
             for (int t0 = 0; t0 < T; t0 += C) {
                 const int n = T - t0 < C ? T - t0 : C;
                 const size_t row = (size_t)t0 * heads + h;
-                chunk_one_head(n, dk, dv, q + row * dk, heads * dk, k + row * dk, heads * dk, v + row * dv,
-                               heads * dv, g + row, beta + row, heads, S, out + row * dv, heads * dv, &w);
+                chunk_one_head(n, dk, dv, q + row * dk, heads * dk, k + row * dk, heads * dk, v + row * dv, heads * dv,
+                               g + row, beta + row, heads, S, out + row * dv, heads * dv, &w);
             }
         }
         free(w.A), free(w.Kb), free(w.Vb), free(w.W), free(w.U), free(w.X), free(w.G);
+        subnormals_flush_end(saved);
     }
 }

@@ -32,6 +32,21 @@ static uint64_t mix(uint64_t *s)
 static double uniform(uint64_t *s) { return ((double)(mix(s) >> 11) + 0.5) / 9007199254740992.0; }
 static double normal(uint64_t *s) { return sqrt(-2 * log(uniform(s))) * cos(2 * M_PI * uniform(s)); }
 
+/* The decay gate g = -e^{A_log} softplus(a + dt_bias) initialised as the
+ * published models do (Mamba-2's rule; NVlabs' jet_block.py, thunlp's gdn.py):
+ * the step dt is log-uniform in [0.001, 0.1], floored at 1e-4, and stored
+ * through the inverse of softplus, so softplus(dt_bias) = dt. (A_log below is
+ * log U(1, 16); the published codes draw A from U(0, 16).) A token then decays
+ * the state by e^{-0.001} .. e^{-1.6}, as the published models start; decays
+ * drawn far stronger would fill the chunked kernels with subnormal floats and
+ * measure their slow arithmetic instead of the model. */
+static double log_uniform_dt(uint64_t *s)
+{
+    const double dt = exp(log(0.001) + uniform(s) * (log(0.1) - log(0.001)));
+    return dt < 1e-4 ? 1e-4 : dt;
+}
+static double inverse_softplus(double y) { return y + log(-expm1(-y)); }
+
 static bool has(const char *name, const char *part) { return strstr(name, part) != NULL; }
 
 static int fill(void *ctx_, int index, void *buf, struct hr_error *e)
@@ -53,7 +68,7 @@ static int fill(void *ctx_, int index, void *buf, struct hr_error *e)
         if (w->norm_offset) v = 0;
         else if (w->ndim == 1 && has(w->name, "norm")) v = 1;
         else if (has(w->name, "A_log")) v = log(1 + 15 * uniform(&s));
-        else if (has(w->name, "dt_bias")) v = 0.1 * normal(&s);
+        else if (has(w->name, "dt_bias")) v = inverse_softplus(log_uniform_dt(&s));
         else if (has(w->name, ".bias")) v = 0;
         else if (has(w->name, "conv")) v = 0.2 * normal(&s);
         else v = ctx->init_std * normal(&s);
