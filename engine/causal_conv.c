@@ -1,11 +1,16 @@
 #include "causal_conv.h"
 
+#include "ops.h" /* PARALLEL_MIN_ELEMENTS */
+
+#include <stdint.h>
 #include <string.h>
 
-void causal_conv_forward(const float *x, int n, int channels, int K, const float *w, size_t w_token_stride,
-                         float *tail, float *y)
+void causal_conv_forward(const float *x, int n, int channels, int K, const float *w, size_t w_token_stride, float *tail,
+                         float *y)
 {
     const int H = K - 1; /* history length */
+    /* Tokens are independent given x and the old tail (updated after). */
+#pragma omp parallel for schedule(static) if ((int64_t)n * channels >= PARALLEL_MIN_ELEMENTS)
     for (int t = 0; t < n; t++) {
         const float *wt = w + (size_t)t * w_token_stride;
         for (int c = 0; c < channels; c++) {

@@ -40,8 +40,8 @@ static void linear_bf16_panels(const float *x, int n, const struct weight *W, fl
     for (int64_t r0 = 0; r0 < out; r0 += panel) {
         const int64_t R = out - r0 < panel ? out - r0 : panel;
         weight_rows_to_f32(W, r0, R, panel_buf);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int)R, (int)in, 1.0f, x, (int)in, panel_buf,
-                    (int)in, 0.0f, y + r0, (int)out);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int)R, (int)in, 1.0f, x, (int)in, panel_buf, (int)in,
+                    0.0f, y + r0, (int)out);
     }
 }
 
@@ -59,10 +59,14 @@ void linear(const float *x, int n, const struct weight *W, const float *bias, fl
             for (int o = 0; o < out; o++) y[(int64_t)t * out + o] += bias[o];
 }
 
-void weight_row(const struct weight *W, int64_t r, float *out) { weight_rows_to_f32(W, r, 1, out); }
+void weight_row(const struct weight *W, int64_t r, float *out)
+{
+    weight_rows_to_f32(W, r, 1, out);
+}
 
 void rmsnorm(const float *x, const float *w, int n, int d, double eps, float *y)
 {
+#pragma omp parallel for schedule(static) if ((int64_t)n * d >= PARALLEL_MIN_ELEMENTS)
     for (int t = 0; t < n; t++) {
         const float *xr = x + (int64_t)t * d;
         float *yr = y + (int64_t)t * d;
@@ -75,10 +79,30 @@ void rmsnorm(const float *x, const float *w, int n, int d, double eps, float *y)
 
 void swiglu(const float *gate, const float *up, int64_t n, float *out)
 {
+#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN_ELEMENTS)
     for (int64_t i = 0; i < n; i++) out[i] = silu(gate[i]) * up[i];
+}
+
+void silu_inplace(float *x, int64_t n)
+{
+#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN_ELEMENTS)
+    for (int64_t i = 0; i < n; i++) x[i] = silu(x[i]);
+}
+
+void mul_silu_inplace(float *y, const float *gate, int64_t n)
+{
+#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN_ELEMENTS)
+    for (int64_t i = 0; i < n; i++) y[i] *= silu(gate[i]);
+}
+
+void mul_sigmoid_inplace(float *y, const float *gate, int64_t n)
+{
+#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN_ELEMENTS)
+    for (int64_t i = 0; i < n; i++) y[i] *= sigmoidf(gate[i]);
 }
 
 void add_inplace(float *y, const float *x, int64_t n)
 {
+#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN_ELEMENTS)
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }

@@ -20,7 +20,10 @@ struct weight {
     int64_t rows, cols;
 };
 
-static inline bool weight_present(const struct weight *W) { return W->f32 || W->bf16; }
+static inline bool weight_present(const struct weight *W)
+{
+    return W->f32 || W->bf16;
+}
 
 /* y[n, W.rows] = x[n, W.cols] Wᵀ (+ bias when non-NULL). A single row is a
  * matvec (matvec.h); a batch is OpenBLAS SGEMM, over row panels of W widened
@@ -38,12 +41,26 @@ void weight_row(const struct weight *W, int64_t r, float *out);
  * over the last dimension d, for n rows. In place allowed. */
 void rmsnorm(const float *x, const float *w, int n, int d, double eps, float *y);
 
-/* out = silu(gate) * up: the SwiGLU of the MLP (Shazeer 2020). */
-void swiglu(const float *gate, const float *up, int64_t n, float *out);
+static inline float silu(float x)
+{
+    return x / (1.0f + expf(-x));
+}
+static inline float sigmoidf(float x)
+{
+    return 1.0f / (1.0f + expf(-x));
+}
 
-static inline float silu(float x) { return x / (1.0f + expf(-x)); }
+/* Element-wise passes over activations, n elements. Each element's result
+ * depends on that element alone, so they run split across the OpenMP threads
+ * (above PARALLEL_MIN_ELEMENTS, where a fork and join cost less than the loop)
+ * with the same bits as one thread: on a 2-core machine a serial pass costs
+ * twice its share of time, the other core spinning. */
+#define PARALLEL_MIN_ELEMENTS 16384
 
-/* y += x, n elements. */
-void add_inplace(float *y, const float *x, int64_t n);
+void swiglu(const float *gate, const float *up, int64_t n, float *out); /* silu(gate) ⊙ up (Shazeer 2020) */
+void silu_inplace(float *x, int64_t n);                                 /* x ← silu(x) */
+void mul_silu_inplace(float *y, const float *gate, int64_t n);          /* y ← y ⊙ silu(gate) */
+void mul_sigmoid_inplace(float *y, const float *gate, int64_t n);       /* y ← y ⊙ sigmoid(gate) */
+void add_inplace(float *y, const float *x, int64_t n);                  /* y ← y + x */
 
 #endif

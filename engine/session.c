@@ -79,7 +79,8 @@ int64_t session_scratch_bytes(const struct model *m, int max_batch)
     const struct widths w = model_widths(m);
     int64_t per_token = 3 * (int64_t)m->cfg.hidden_size + w.wide + 3 * w.head_in + w.gate + w.mix + 2 * w.conv + w.kern +
                         2 * w.heads + 2 * w.ffn;
-    return per_token * max_batch * (int64_t)sizeof(float);
+    return per_token * max_batch * (int64_t)sizeof(float) +
+           (m->cfg.num_experts > 0 ? moe_scratch_bytes(&m->cfg, max_batch) : 0);
 }
 
 static int64_t recurrent_state_floats(const struct model *m, int li)
@@ -196,8 +197,6 @@ void session_reset(struct session *s)
 
 /* ---- mixers --------------------------------------------------------------- */
 
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
-
 /* Softmax attention of one layer on s->a.xn into s->a.proj:
  *   q, k, v = xn Wqᵀ, xn Wkᵀ, xn Wvᵀ   (Qwen3-Next: q_proj also yields a gate per head)
  *   q, k ← RMSNorm per head (when the model has q/k norms), then RoPE (unless the
@@ -212,6 +211,7 @@ static int softmax_attention_mixer(struct session *s, int li, int n)
     if (w->output_gate) {
         /* q_proj rows per head: [q_h (d) | gate_h (d)]. */
         linear(a->xn, n, &w->q, w->q_bias, a->wide);
+#pragma omp parallel for schedule(static) if ((int64_t)n * H * 2 * d >= PARALLEL_MIN_ELEMENTS)
         for (int t = 0; t < n; t++)
             for (int h = 0; h < H; h++) {
                 const float *src = a->wide + ((size_t)t * H + h) * 2 * d;
@@ -236,8 +236,7 @@ static int softmax_attention_mixer(struct session *s, int li, int n)
                           probe.probs ? &probe : NULL) != 0)
         return -1;
     if (weight_present(&w->o_gate)) linear(a->xn, n, &w->o_gate, NULL, a->gate);
-    if (w->output_gate || weight_present(&w->o_gate))
-        for (int64_t i = 0; i < (int64_t)n * H * d; i++) a->mix[i] *= sigmoidf(a->gate[i]);
+    if (w->output_gate || weight_present(&w->o_gate)) mul_sigmoid_inplace(a->mix, a->gate, (int64_t)n * H * d);
     linear(a->mix, n, &w->o, NULL, a->proj);
     return 0;
 }
@@ -281,6 +280,7 @@ static void lightning_mixer(struct session *s, int li, int n)
     const int H = w->heads, d = w->head_dim;
     if (weight_present(&w->qkv)) {
         linear(a->xn, n, &w->qkv, NULL, a->wide);
+#pragma omp parallel for schedule(static) if ((int64_t)n * H * 3 * d >= PARALLEL_MIN_ELEMENTS)
         for (int t = 0; t < n; t++)
             for (int h = 0; h < H; h++) {
                 const float *src = a->wide + ((size_t)t * H + h) * 3 * d;
@@ -320,7 +320,7 @@ static void lightning_mixer(struct session *s, int li, int n)
         lightning_chunked(n, H, d, d, a->q, a->k, a->v, a->g, S, a->mix, LIGHTNING_DEFAULT_CHUNK);
     rmsnorm(a->mix, w->norm, n, H * d, w->norm_eps, a->mix);
     linear(a->xn, n, &w->gate, NULL, a->gate);
-    for (int64_t i = 0; i < (int64_t)n * H * d; i++) a->mix[i] *= sigmoidf(a->gate[i]);
+    mul_sigmoid_inplace(a->mix, a->gate, (int64_t)n * H * d);
     linear(a->mix, n, &w->out, NULL, a->proj);
 }
 
@@ -348,6 +348,7 @@ static void gated_delta_mixer(struct session *s, int li, int n)
     /* Regroup into the conv's channel order [all q | all k | all v], z into
      * `gate`, b and a per value head. */
     float *mixed = a->conv_in;
+#pragma omp parallel for schedule(static) if ((int64_t)n * qkvz >= PARALLEL_MIN_ELEMENTS)
     for (int t = 0; t < n; t++) {
         const float *src = proj_qkvz + (size_t)t * qkvz;
         float *dst = mixed + (size_t)t * C;
@@ -368,9 +369,10 @@ static void gated_delta_mixer(struct session *s, int li, int n)
         }
     }
     short_conv_forward(mixed, n, C, K, w->conv, s->layers[li].conv_tail, a->conv);
-    for (int64_t i = 0; i < (int64_t)n * C; i++) a->conv[i] = silu(a->conv[i]);
+    silu_inplace(a->conv, (int64_t)n * C);
     /* Per value head: q, k from key head h / r, L2-normalised; v as is. */
     const float qscale = 1.0f / sqrtf((float)dk);
+#pragma omp parallel for schedule(static) if ((int64_t)n * C >= PARALLEL_MIN_ELEMENTS)
     for (int t = 0; t < n; t++) {
         const float *row = a->conv + (size_t)t * C;
         for (int h = 0; h < nv; h++) {
@@ -390,7 +392,7 @@ static void gated_delta_mixer(struct session *s, int li, int n)
     else
         gated_delta_chunked(n, nv, dk, dv, a->q, a->k, a->v, a->g, a->beta, S, a->mix, GATED_DELTA_DEFAULT_CHUNK);
     rmsnorm(a->mix, w->norm, n * nv, dv, c->rms_norm_eps, a->mix);
-    for (int64_t i = 0; i < (int64_t)n * nv * dv; i++) a->mix[i] *= silu(a->gate[i]);
+    mul_silu_inplace(a->mix, a->gate, (int64_t)n * nv * dv);
     linear(a->mix, n, &w->out, NULL, a->proj);
 }
 
@@ -398,6 +400,7 @@ static void gated_delta_mixer(struct session *s, int li, int n)
  * fla's in-kernel l2norm) and multiplies by scale. */
 static void l2norm_heads(float *x, int64_t rows, int d, float scale)
 {
+#pragma omp parallel for schedule(static) if (rows * d >= PARALLEL_MIN_ELEMENTS)
     for (int64_t r = 0; r < rows; r++) {
         float *v = x + r * d;
         double ss = 0;
@@ -421,14 +424,15 @@ static void jet_mixer(struct session *s, int li, int n)
     const int H = w->heads, dk = w->dk, dv = w->dv, C = H * dv, K = w->conv_size;
     linear(a->xn, n, &w->q, NULL, a->q);
     linear(a->xn, n, &w->k, NULL, a->k);
-    for (int64_t i = 0; i < (int64_t)n * H * dk; i++) a->q[i] = silu(a->q[i]), a->k[i] = silu(a->k[i]);
+    silu_inplace(a->q, (int64_t)n * H * dk);
+    silu_inplace(a->k, (int64_t)n * H * dk);
     /* The dynamic convolution's per-token kernels, then the convolution. */
     linear(a->xn, n, &w->gen1, NULL, a->wide);
-    for (int64_t i = 0; i < (int64_t)n * w->gen_hidden; i++) a->wide[i] = silu(a->wide[i]);
+    silu_inplace(a->wide, (int64_t)n * w->gen_hidden);
     linear(a->wide, n, &w->gen2, w->gen2_bias, a->kern);
     linear(a->xn, n, &w->v, NULL, a->conv_in);
     causal_conv_forward(a->conv_in, n, C, K, a->kern, (size_t)C * K, s->layers[li].conv_tail, a->v);
-    for (int64_t i = 0; i < (int64_t)n * C; i++) a->v[i] = silu(a->v[i]);
+    silu_inplace(a->v, (int64_t)n * C);
     linear(a->xn, n, &w->b, NULL, a->beta);
     linear(a->xn, n, &w->a, NULL, a->g);
     for (int t = 0; t < n; t++)
@@ -446,7 +450,7 @@ static void jet_mixer(struct session *s, int li, int n)
         gated_delta_chunked(n, H, dk, dv, a->q, a->k, a->v, a->g, a->beta, S, a->mix, GATED_DELTA_DEFAULT_CHUNK);
     rmsnorm(a->mix, w->o_norm, n * H, dv, w->norm_eps, a->mix);
     linear(a->xn, n, &w->g, NULL, a->gate);
-    for (int64_t i = 0; i < (int64_t)n * C; i++) a->mix[i] *= silu(a->gate[i]);
+    mul_silu_inplace(a->mix, a->gate, (int64_t)n * C);
     linear(a->mix, n, &w->o, NULL, a->proj);
 }
 
@@ -461,6 +465,7 @@ static void residual(struct session *s, const struct layer *L, int n, float alph
         add_inplace(a->x, a->proj, count);
         return;
     }
+#pragma omp parallel for schedule(static) if (count >= PARALLEL_MIN_ELEMENTS)
     for (int64_t i = 0; i < count; i++) a->x[i] = alpha * a->xn[i] + beta * a->proj[i];
 }
 
