@@ -1,6 +1,8 @@
 #include "bench.h"
 
 #include <cblas.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -71,13 +73,11 @@ static double mixer_size(const struct layer *L, enum unit u)
 {
 #define M(w) matrix_size(&(w), u)
     switch (L->mixer) {
-    case MIXER_SOFTMAX_ATTENTION:
-        return M(L->attn.q) + M(L->attn.k) + M(L->attn.v) + M(L->attn.o) + M(L->attn.o_gate);
+    case MIXER_SOFTMAX_ATTENTION: return M(L->attn.q) + M(L->attn.k) + M(L->attn.v) + M(L->attn.o) + M(L->attn.o_gate);
     case MIXER_LIGHTNING:
-        return M(L->lightning.qkv) + M(L->lightning.q) + M(L->lightning.k) + M(L->lightning.v) +
-               M(L->lightning.gate) + M(L->lightning.out);
-    case MIXER_GATED_DELTA:
-        return M(L->delta.qkvz) + M(L->delta.ba) + M(L->delta.out);
+        return M(L->lightning.qkv) + M(L->lightning.q) + M(L->lightning.k) + M(L->lightning.v) + M(L->lightning.gate) +
+               M(L->lightning.out);
+    case MIXER_GATED_DELTA: return M(L->delta.qkvz) + M(L->delta.ba) + M(L->delta.out);
     case MIXER_JET:
         return M(L->jet.q) + M(L->jet.k) + M(L->jet.v) + M(L->jet.g) + M(L->jet.b) + M(L->jet.a) + M(L->jet.o) +
                M(L->jet.gen1) + M(L->jet.gen2);
@@ -127,9 +127,12 @@ double bench_prefill_flops(const struct model *m, int64_t T)
             f += 4.0 * c->num_heads * c->head_dim * visible;
         } else {
             double heads, dk, dv;
-            if (L->mixer == MIXER_LIGHTNING) heads = L->lightning.heads, dk = dv = L->lightning.head_dim;
-            else if (L->mixer == MIXER_JET) heads = L->jet.heads, dk = L->jet.dk, dv = L->jet.dv;
-            else heads = c->linear_num_value_heads, dk = c->linear_key_head_dim, dv = c->linear_value_head_dim;
+            if (L->mixer == MIXER_LIGHTNING)
+                heads = L->lightning.heads, dk = dv = L->lightning.head_dim;
+            else if (L->mixer == MIXER_JET)
+                heads = L->jet.heads, dk = L->jet.dk, dv = L->jet.dv;
+            else
+                heads = c->linear_num_value_heads, dk = c->linear_key_head_dim, dv = c->linear_value_head_dim;
             f += (double)T * heads * (4.0 * dk * dv + 4.0 * 64 * (dk + dv) / 2);
         }
     }
@@ -159,8 +162,34 @@ double bench_decode_bytes(const struct model *m, int64_t T)
     return b;
 }
 
-int bench_model(const struct model *m, int64_t context, int decode_tokens, const struct machine_limits *lim,
-                struct bench_run *r, struct hr_error *e)
+/* Resets the process's resident-set high-water mark (Linux >= 4.0: writing
+ * 5 to /proc/self/clear_refs), so that each run reports its own peak and not
+ * the GEMV buffer of the machine measurement or an earlier, longer run.
+ * Returns false where that is not possible. */
+static bool reset_peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return false;
+    const bool ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
+/* VmHWM of /proc/self/status, else getrusage's peak since the start. */
+static int64_t peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %lld kB", &kb) == 1) break;
+    if (f) fclose(f);
+    if (kb >= 0) return (int64_t)kb * 1024;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (int64_t)ru.ru_maxrss * 1024;
+}
+
+int bench_model(const struct model *m, int64_t context, int decode_tokens, struct bench_run *r, struct hr_error *e)
 {
     memset(r, 0, sizeof *r);
     r->context = context;
@@ -172,6 +201,9 @@ int bench_model(const struct model *m, int64_t context, int decode_tokens, const
         ids[i] = (int32_t)(s % (uint64_t)V);
     }
     float *logits = malloc((size_t)V * sizeof(float));
+    struct machine_limits before, after;
+    bench_machine(&before);
+    reset_peak_rss();
     struct session sess;
     if (session_init(&sess, m, 0, e)) {
         free(ids), free(logits);
@@ -180,25 +212,30 @@ int bench_model(const struct model *m, int64_t context, int decode_tokens, const
     double t0 = now();
     int rc = session_forward(&sess, ids, (int)context, logits, false, e);
     r->prefill_seconds = now() - t0;
+    double decode_seconds = 0;
     if (rc == 0) {
-        r->prefill_tokens_per_s = (double)context / r->prefill_seconds;
-        r->prefill_flops = bench_prefill_flops(m, context);
-        r->prefill_fraction_of_peak = r->prefill_flops / r->prefill_seconds / (lim->sgemm_gflops * 1e9);
         t0 = now();
         for (int i = 0; rc == 0 && i < decode_tokens; i++) {
             int32_t next = (int32_t)argmax_f32(logits, V);
             if (next < 0) next = 0;
             rc = session_forward(&sess, &next, 1, logits, false, e);
         }
-        const double dt = now() - t0;
-        r->decode_tokens_per_s = decode_tokens / dt;
-        r->decode_bytes_per_token = bench_decode_bytes(m, context + decode_tokens / 2);
-        r->decode_fraction_of_bandwidth = r->decode_bytes_per_token * r->decode_tokens_per_s / (lim->stream_gbs * 1e9);
+        decode_seconds = now() - t0;
     }
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    r->peak_rss_bytes = (int64_t)ru.ru_maxrss * 1024;
+    r->peak_rss_bytes = peak_rss();
     session_free(&sess);
     free(ids), free(logits);
-    return rc;
+    if (rc != 0) return rc;
+    bench_machine(&after);
+    r->around = before;
+    if (after.sgemm_gflops > r->around.sgemm_gflops) r->around.sgemm_gflops = after.sgemm_gflops;
+    if (after.stream_gbs > r->around.stream_gbs) r->around.stream_gbs = after.stream_gbs;
+
+    r->prefill_tokens_per_s = (double)context / r->prefill_seconds;
+    r->prefill_flops = bench_prefill_flops(m, context);
+    r->prefill_fraction_of_peak = r->prefill_flops / r->prefill_seconds / (r->around.sgemm_gflops * 1e9);
+    r->decode_tokens_per_s = decode_tokens / decode_seconds;
+    r->decode_bytes_per_token = bench_decode_bytes(m, context + decode_tokens / 2);
+    r->decode_fraction_of_bandwidth = r->decode_bytes_per_token * r->decode_tokens_per_s / (r->around.stream_gbs * 1e9);
+    return 0;
 }

@@ -21,7 +21,8 @@ struct bench_run {
     int64_t context;
     double prefill_seconds, prefill_tokens_per_s, prefill_flops, prefill_fraction_of_peak;
     double decode_tokens_per_s, decode_bytes_per_token, decode_fraction_of_bandwidth;
-    int64_t peak_rss_bytes;
+    int64_t peak_rss_bytes;       /* of this run alone where Linux can reset the high-water mark */
+    struct machine_limits around; /* the limits the fractions are taken against (bench_model) */
 };
 
 void bench_machine(struct machine_limits *m);
@@ -31,8 +32,10 @@ void bench_machine(struct machine_limits *m);
 double bench_prefill_flops(const struct model *m, int64_t T);
 double bench_decode_bytes(const struct model *m, int64_t T);
 
-/* Prefill of `context` random tokens, then `decode_tokens` greedy steps. */
-int bench_model(const struct model *m, int64_t context, int decode_tokens, const struct machine_limits *lim,
-                struct bench_run *r, struct hr_error *e);
+/* Prefill of `context` random tokens, then `decode_tokens` greedy steps.
+ * The machine's limits are measured just before and just after (a shared
+ * machine's speed drifts by tens of percent over minutes), and the fractions
+ * are taken against the better of the two: the conservative ratio. */
+int bench_model(const struct model *m, int64_t context, int decode_tokens, struct bench_run *r, struct hr_error *e);
 
 #endif

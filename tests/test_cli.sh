@@ -105,5 +105,8 @@ for key in '"machine"' '"sgemm_gflops"' '"stream_gbs"' '"threads"' '"openblas_co
   grep -qF "$key" "$tmp/bench.json" || { echo "FAIL: bench JSON lacks $key"; fail=1; }
 done
 [ "$(grep -c '"context"' "$tmp/bench.json")" = 2 ] || { echo "FAIL: bench JSON should hold 2 runs"; fail=1; }
+# Each run carries the limits measured around it (its fractions' denominators), the machine the best of them.
+[ "$(grep -c '"sgemm_gflops"' "$tmp/bench.json")" = 3 ] && [ "$(grep -c '"stream_gbs"' "$tmp/bench.json")" = 3 ] ||
+  { echo "FAIL: bench JSON should give the machine's and each run's limits"; fail=1; }
 expect 2 "" -- "$bin" bench -m "$model" --contexts 0
 exit $fail
