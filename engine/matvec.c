@@ -72,16 +72,23 @@ AVX512_TARGET static inline __m512 load_w(const void *base, bool bf16, int64_t c
     return m == 0xFFFF ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p);
 }
 
-/* Software prefetch distance. Four rows are four streams per thread, which
- * the hardware prefetchers follow poorly across rows of a few KB (they stop
- * at 4 KiB pages). Asking for each row's bytes 1 KiB ahead raised BF16 weight
- * streaming on this Zen 5 (2 threads, 4 KiB pages, old and new kernels
- * alternated 15 times in one process, medians): 8960x1536 16.5 -> 19.5 GB/s,
- * 1536x8960 21.9 -> 25.4, 2048x6144 20.5 -> 22.3, 1152x1536 14.2 -> 17.0,
- * 151936x1536 13.4 -> 16.1; 512 B and 2 KiB did as well. Rows are contiguous,
- * so past a row's end this fetches the next rows, which come next; it never
- * reaches past the matrix (pf_stop below). */
+/* Software prefetch. Four rows are four streams per thread, which the
+ * hardware prefetchers follow poorly, and a block of short rows ends before
+ * they have caught up: the next block's rows then start with demand misses.
+ * So, by the size of a 4-row block:
+ *   up to NEXT_BLOCK_MAX_BYTES  the next block, in address order, into L2,
+ *       spread over the current block's iterations (each consumes 64 elements
+ *       of weights and asks for the next block's next 64);
+ *   larger  each row's bytes PREFETCH_BYTES ahead into L1 (rows are
+ *       contiguous: past a row's end this fetches the next row's start).
+ * Measured on this Zen 5 (2 threads, BF16, 4 KiB pages, kernels alternated 15
+ * times in one process, median GB/s), none -> row-ahead -> both schemes:
+ * 8960x1536 16.5 -> 19.5 -> 21.4; 1152x1536 14.2 -> 17.0 -> 21.9;
+ * 151936x1536 13.4 -> 16.1 -> 18.4; 1536x8960 21.9 -> 25.4 (wide rows:
+ * next-block prefetch measured 18.4 there, hence the split); 6144x2048 and
+ * 2048x2048 alike either way. No prefetch reaches past the matrix. */
 #define PREFETCH_BYTES 1024
+#define NEXT_BLOCK_MAX_BYTES (16 << 10)
 
 /* always_inline: not inlined, a function doing nothing but prefetches is
  * "pure" to GCC, and its calls are deleted (measured: -O1 and above). */
@@ -91,6 +98,12 @@ AVX512_TARGET static inline __attribute__((always_inline)) void prefetch_rows(co
     _mm_prefetch(p + row_bytes, _MM_HINT_T0);
     _mm_prefetch(p + 2 * row_bytes, _MM_HINT_T0);
     _mm_prefetch(p + 3 * row_bytes, _MM_HINT_T0);
+}
+
+/* 64 elements' bytes (one or two cache lines per 16-element step) at p, into L2. */
+AVX512_TARGET static inline __attribute__((always_inline)) void prefetch_next_block(const char *p, int64_t esize)
+{
+    for (int64_t line = 0; line < 64 * esize; line += 64) _mm_prefetch(p + line, _MM_HINT_T1);
 }
 
 AVX512_TARGET static inline __attribute__((always_inline)) void
@@ -103,9 +116,16 @@ rows_avx512_as(const void *base, bool bf16, int64_t n, int64_t rows, int64_t r0,
     for (; r + 4 <= r1; r += 4) {
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         /* Prefetch only while the farthest address stays inside the matrix. */
+        const bool next_block = 4 * row_bytes <= NEXT_BLOCK_MAX_BYTES;
+        const bool next_inside = r + 8 <= rows;
         const int64_t pf_stop = (rows - r - 3) * row_bytes - PREFETCH_BYTES; /* bytes into row r */
+        const char *next = bytes + (r + 4) * row_bytes;
         for (int64_t k = 0; k < full; k += LANES) {
-            if (k * esize < pf_stop) prefetch_rows(bytes + r * row_bytes + k * esize + PREFETCH_BYTES, row_bytes);
+            if (next_block) {
+                if (next_inside) prefetch_next_block(next + 4 * k * esize, esize);
+            } else if (k * esize < pf_stop) {
+                prefetch_rows(bytes + r * row_bytes + k * esize + PREFETCH_BYTES, row_bytes);
+            }
             const __m512 xv = _mm512_loadu_ps(x + k);
             a0 = _mm512_add_ps(a0, _mm512_mul_ps(load_w(base, bf16, n, r, k, all), xv));
             a1 = _mm512_add_ps(a1, _mm512_mul_ps(load_w(base, bf16, n, r + 1, k, all), xv));
