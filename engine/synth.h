@@ -2,8 +2,10 @@
  * and memory can be measured without downloads. The tensor list is the one
  * the architecture binds (model_plan); values are drawn deterministically
  * from the seed: matrices N(0, initializer_range), norm weights 1 (0 where
- * the family stores (1 + w)), biases 0, A_log = log U[1, 16], dt_bias and
- * convolutions small. The numbers mean nothing; the shapes and the bytes do. */
+ * the family stores (1 + w)), biases 0, A_log = log U[1, 16], dt_bias the
+ * inverse softplus of a step log-uniform in [0.001, 0.1] (as the published
+ * models initialise it), convolutions small. The numbers mean nothing; the
+ * shapes, the bytes and the size of the decays do. */
 #ifndef HYRECALL_SYNTH_H
 #define HYRECALL_SYNTH_H
 
