@@ -55,8 +55,9 @@ static void check_gates(const char *goldens, const char *name)
             }
         }
     }
-    printf("  %-13s %d dt_bias values: softplus in [%.2g, %.2g] (%d below 0.01, %d above); %d A_log: A in [%.3g, %.3g]\n",
-           name, n_dt, dt_min, dt_max, low, high, n_a, a_min, a_max);
+    printf(
+        "  %-13s %d dt_bias values: softplus in [%.2g, %.2g] (%d below 0.01, %d above); %d A_log: A in [%.3g, %.3g]\n",
+        name, n_dt, dt_min, dt_max, low, high, n_a, a_min, a_max);
     CHECK(n_dt > 0 && n_a > 0, "%s: no dt_bias / A_log tensors", name);
     /* float32 storage rounds dt_bias; softplus then moves by a relative 1e-7 at most. */
     CHECK(dt_min >= 1e-4 * (1 - 1e-6) && dt_max <= 0.1 * (1 + 1e-6), "%s: dt outside [1e-4, 0.1]", name);
