@@ -144,19 +144,31 @@ static int attend_decode(struct kv_cache *c, const float *q, const float *k, con
         float *m = O + (int64_t)heads * d, *l = m + heads;
         const int64_t j0 = lo + b * DB, n = span - b * DB < DB ? span - b * DB : DB;
         for (int h = 0; h < heads; h++) m[h] = -INFINITY;
-        for (int64_t j = 0; j < n; j++) { /* one key row, all heads */
+        /* Scores: one key row at a time for all heads (each row read once),
+         * the heads of a GQA group four at a time (dot4_f32_shared). */
+        for (int64_t j = 0; j < n; j++) {
             const float *kj = kv_row(c, c->k, k, pos0, j0 + j);
-            for (int h = 0; h < heads; h++) {
-                const float sc = dot_f32(q + (int64_t)h * d, kj + (int64_t)(h / group) * d, d) * scale;
-                S[h * DB + j] = sc;
-                if (sc > m[h]) m[h] = sc;
+            for (int h = 0; h < heads;) {
+                const float *kh = kj + (int64_t)(h / group) * d;
+                float sc[4];
+                const int take = group - h % group >= 4 ? 4 : 1;
+                if (take == 4)
+                    dot4_f32_shared(q + (int64_t)h * d, d, kh, d, sc);
+                else
+                    sc[0] = dot_f32(q + (int64_t)h * d, kh, d);
+                for (int g = 0; g < take; g++, h++) {
+                    S[h * DB + j] = sc[g] * scale;
+                    if (S[h * DB + j] > m[h]) m[h] = S[h * DB + j];
+                }
             }
         }
         for (int h = 0; h < heads; h++) l[h] = exp_row(S + h * DB, (int)n, 0, (int)n, m[h]);
-        memset(O, 0, (size_t)heads * d * sizeof(float));
-        for (int64_t j = 0; j < n; j++) { /* one value row, all heads */
-            const float *vj = kv_row(c, c->v, v, pos0, j0 + j);
-            for (int h = 0; h < heads; h++) axpy_f32(S[h * DB + j], vj + (int64_t)(h / group) * d, O + (int64_t)h * d, d);
+        /* Values: o_h = Σ_j p_hj v_j per head, ascending j (weighted_rows_sum). */
+        const float *vrows[DB];
+        for (int kvh = 0; kvh < c->kv_heads; kvh++) {
+            for (int64_t j = 0; j < n; j++) vrows[j] = kv_row(c, c->v, v, pos0, j0 + j) + (int64_t)kvh * d;
+            for (int h = kvh * group; h < (kvh + 1) * group; h++)
+                weighted_rows_sum(S + h * DB, vrows, n, d, O + (int64_t)h * d);
         }
     }
     for (int h = 0; h < heads; h++) {
@@ -181,9 +193,9 @@ static int attend_decode(struct kv_cache *c, const float *q, const float *k, con
 }
 
 struct block_scratch {
-    float *S;      /* [QB, KB] scores, then probabilities */
+    float *S;       /* [QB, KB] scores, then probabilities */
     float *Kb, *Vb; /* [KB, d] gathered keys and values */
-    float *m, *l;  /* [QB] running max and sum */
+    float *m, *l;   /* [QB] running max and sum */
 };
 
 /* Queries t0 .. t0+tn-1 of head h: out rows = softmax(q Kᵀ · scale) V over the
@@ -204,8 +216,10 @@ static void attend_blocked(const struct kv_cache *c, const float *q, const float
     for (int64_t j0 = kmin; j0 <= last_pos; j0 += KB) {
         const int bk = (int)(last_pos - j0 + 1 < KB ? last_pos - j0 + 1 : KB);
         for (int j = 0; j < bk; j++) { /* gather: cache slots and batch rows alike */
-            memcpy(w->Kb + (int64_t)j * d, kv_row(c, c->k, k, pos0, j0 + j) + (int64_t)kvh * d, (size_t)d * sizeof(float));
-            memcpy(w->Vb + (int64_t)j * d, kv_row(c, c->v, v, pos0, j0 + j) + (int64_t)kvh * d, (size_t)d * sizeof(float));
+            memcpy(w->Kb + (int64_t)j * d, kv_row(c, c->k, k, pos0, j0 + j) + (int64_t)kvh * d,
+                   (size_t)d * sizeof(float));
+            memcpy(w->Vb + (int64_t)j * d, kv_row(c, c->v, v, pos0, j0 + j) + (int64_t)kvh * d,
+                   (size_t)d * sizeof(float));
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tn, bk, d, scale, Q, ldq, w->Kb, d, 0.0f, w->S, KB);
         for (int i = 0; i < tn; i++) {

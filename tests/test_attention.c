@@ -94,5 +94,9 @@ int main(void)
     const int long_then_steps[] = {900, 1};
     check_case(1100, 4, 2, 16, 0, long_then_steps, 2);
     check_case(1100, 8, 2, 32, 300, one, 1);
+    /* GQA groups of 6 (Jet-Nemotron's 12/2: four heads at a time, then one by
+     * one) and 8 (Qwen3-Next's 16/2), head dims not a multiple of 32. */
+    check_case(1100, 12, 2, 40, 0, long_then_steps, 2);
+    check_case(1100, 16, 2, 72, 0, long_then_steps, 2);
     return test_finish("test_attention");
 }
