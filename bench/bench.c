@@ -73,11 +73,13 @@ static double mixer_size(const struct layer *L, enum unit u)
 {
 #define M(w) matrix_size(&(w), u)
     switch (L->mixer) {
-    case MIXER_SOFTMAX_ATTENTION: return M(L->attn.q) + M(L->attn.k) + M(L->attn.v) + M(L->attn.o) + M(L->attn.o_gate);
+    case MIXER_SOFTMAX_ATTENTION:
+        return M(L->attn.q) + M(L->attn.k) + M(L->attn.v) + M(L->attn.o) + M(L->attn.o_gate);
     case MIXER_LIGHTNING:
-        return M(L->lightning.qkv) + M(L->lightning.q) + M(L->lightning.k) + M(L->lightning.v) + M(L->lightning.gate) +
-               M(L->lightning.out);
-    case MIXER_GATED_DELTA: return M(L->delta.qkvz) + M(L->delta.ba) + M(L->delta.out);
+        return M(L->lightning.qkv) + M(L->lightning.q) + M(L->lightning.k) + M(L->lightning.v) +
+               M(L->lightning.gate) + M(L->lightning.out);
+    case MIXER_GATED_DELTA:
+        return M(L->delta.qkvz) + M(L->delta.ba) + M(L->delta.out);
     case MIXER_JET:
         return M(L->jet.q) + M(L->jet.k) + M(L->jet.v) + M(L->jet.g) + M(L->jet.b) + M(L->jet.a) + M(L->jet.o) +
                M(L->jet.gen1) + M(L->jet.gen2);
@@ -127,12 +129,9 @@ double bench_prefill_flops(const struct model *m, int64_t T)
             f += 4.0 * c->num_heads * c->head_dim * visible;
         } else {
             double heads, dk, dv;
-            if (L->mixer == MIXER_LIGHTNING)
-                heads = L->lightning.heads, dk = dv = L->lightning.head_dim;
-            else if (L->mixer == MIXER_JET)
-                heads = L->jet.heads, dk = L->jet.dk, dv = L->jet.dv;
-            else
-                heads = c->linear_num_value_heads, dk = c->linear_key_head_dim, dv = c->linear_value_head_dim;
+            if (L->mixer == MIXER_LIGHTNING) heads = L->lightning.heads, dk = dv = L->lightning.head_dim;
+            else if (L->mixer == MIXER_JET) heads = L->jet.heads, dk = L->jet.dk, dv = L->jet.dv;
+            else heads = c->linear_num_value_heads, dk = c->linear_key_head_dim, dv = c->linear_value_head_dim;
             f += (double)T * heads * (4.0 * dk * dv + 4.0 * 64 * (dk + dv) / 2);
         }
     }
@@ -189,7 +188,8 @@ static int64_t peak_rss(void)
     return (int64_t)ru.ru_maxrss * 1024;
 }
 
-int bench_model(const struct model *m, int64_t context, int decode_tokens, struct bench_run *r, struct hr_error *e)
+int bench_model(const struct model *m, int64_t context, int decode_tokens, struct machine_limits *limits,
+                struct bench_run *r, struct hr_error *e)
 {
     memset(r, 0, sizeof *r);
     r->context = context;
@@ -201,8 +201,7 @@ int bench_model(const struct model *m, int64_t context, int decode_tokens, struc
         ids[i] = (int32_t)(s % (uint64_t)V);
     }
     float *logits = malloc((size_t)V * sizeof(float));
-    struct machine_limits before, after;
-    bench_machine(&before);
+    const struct machine_limits before = *limits;
     reset_peak_rss();
     struct session sess;
     if (session_init(&sess, m, 0, e)) {
@@ -226,10 +225,10 @@ int bench_model(const struct model *m, int64_t context, int decode_tokens, struc
     session_free(&sess);
     free(ids), free(logits);
     if (rc != 0) return rc;
-    bench_machine(&after);
+    bench_machine(limits);
     r->around = before;
-    if (after.sgemm_gflops > r->around.sgemm_gflops) r->around.sgemm_gflops = after.sgemm_gflops;
-    if (after.stream_gbs > r->around.stream_gbs) r->around.stream_gbs = after.stream_gbs;
+    if (limits->sgemm_gflops > r->around.sgemm_gflops) r->around.sgemm_gflops = limits->sgemm_gflops;
+    if (limits->stream_gbs > r->around.stream_gbs) r->around.stream_gbs = limits->stream_gbs;
 
     r->prefill_tokens_per_s = (double)context / r->prefill_seconds;
     r->prefill_flops = bench_prefill_flops(m, context);

@@ -33,9 +33,11 @@ double bench_prefill_flops(const struct model *m, int64_t T);
 double bench_decode_bytes(const struct model *m, int64_t T);
 
 /* Prefill of `context` random tokens, then `decode_tokens` greedy steps.
- * The machine's limits are measured just before and just after (a shared
- * machine's speed drifts by tens of percent over minutes), and the fractions
- * are taken against the better of the two: the conservative ratio. */
-int bench_model(const struct model *m, int64_t context, int decode_tokens, struct bench_run *r, struct hr_error *e);
+ * The machine's limits are taken just before (*limits, measured by the
+ * caller) and just after (measured here, left in *limits for the next run: a
+ * shared machine's speed drifts by tens of percent over minutes), and the
+ * fractions against the better of the two: the conservative ratio. */
+int bench_model(const struct model *m, int64_t context, int decode_tokens, struct machine_limits *limits,
+                struct bench_run *r, struct hr_error *e);
 
 #endif

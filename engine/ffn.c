@@ -59,9 +59,8 @@ int moe_scratch_init(struct moe_scratch *s, const struct model_config *c, int n)
 
 void moe_scratch_free(struct moe_scratch *s)
 {
-    free(s->probs), free(s->choice), free(s->weight), free(s->start), free(s->next), free(s->slot_token),
-        free(s->slot_of);
-    free(s->xs), free(s->ys), free(s->gate_buf), free(s->up_buf);
+    free(s->probs), free(s->choice), free(s->weight), free(s->start), free(s->next);
+    free(s->slot_token), free(s->slot_of), free(s->xs), free(s->ys), free(s->gate_buf), free(s->up_buf);
     memset(s, 0, sizeof *s);
 }
 

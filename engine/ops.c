@@ -59,10 +59,7 @@ void linear(const float *x, int n, const struct weight *W, const float *bias, fl
             for (int o = 0; o < out; o++) y[(int64_t)t * out + o] += bias[o];
 }
 
-void weight_row(const struct weight *W, int64_t r, float *out)
-{
-    weight_rows_to_f32(W, r, 1, out);
-}
+void weight_row(const struct weight *W, int64_t r, float *out) { weight_rows_to_f32(W, r, 1, out); }
 
 void rmsnorm(const float *x, const float *w, int n, int d, double eps, float *y)
 {

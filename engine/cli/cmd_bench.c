@@ -45,10 +45,8 @@ int cmd_bench(int argc, char **argv)
             continue;
         }
         if (!(v = cli_value("bench", argc, argv, &i))) return EXIT_USAGE;
-        if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0)
-            dir = v;
-        else if (strcmp(a, "--json") == 0)
-            json_path = v;
+        if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) dir = v;
+        else if (strcmp(a, "--json") == 0) json_path = v;
         else if (strcmp(a, "--decode-tokens") == 0) {
             if (cli_parse_int("bench", a, v, 1, 100000, &decode)) return EXIT_USAGE;
         } else if (strcmp(a, "--threads") == 0) {
@@ -95,9 +93,11 @@ int cmd_bench(int argc, char **argv)
     cJSON_AddStringToObject(root, "model", dir);
     cJSON_AddStringToObject(root, "hyrecall_version", HYRECALL_VERSION);
     int rc = EXIT_OK;
+    struct machine_limits limits; /* before the first run; then each run's "after" is the next one's "before" */
+    bench_machine(&limits);
     for (int i = 0; i < nc && rc == EXIT_OK; i++) {
         struct bench_run r;
-        if (bench_model(&m, contexts[i], (int)decode, &r, &e)) {
+        if (bench_model(&m, contexts[i], (int)decode, &limits, &r, &e)) {
             fprintf(stderr, "hyrecall bench: %s\n", e.msg);
             rc = EXIT_RUNTIME;
             break;
