@@ -29,10 +29,17 @@ void cpu_select_openblas_core(char **argv)
 
 void cpu_set_threads(int n)
 {
-    if (n <= 0) return;
-    omp_set_num_threads(n);
-    openblas_set_num_threads(n);
+    if (n > 0) omp_set_num_threads(n);
 }
+
+int cpu_blas_serial_begin(void)
+{
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    return threads;
+}
+
+void cpu_blas_serial_end(int threads) { omp_set_num_threads(threads); }
 
 int cpu_threads(void) { return omp_get_max_threads(); }
 

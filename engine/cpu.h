@@ -11,9 +11,23 @@
  * re-exec was needed (or it failed, in which case we run on as we are). */
 void cpu_select_openblas_core(char **argv);
 
-/* Sets the thread count for OpenMP and OpenBLAS (they share one pool in the
- * OpenMP build of OpenBLAS). n <= 0 keeps the default (all cores). */
+/* Sets the OpenMP thread count; n <= 0 keeps the default (all cores). */
 void cpu_set_threads(int n);
+
+/* OpenBLAS never splits a call across threads in hyrecall. Its own threading
+ * divides the work by the thread count, and under some of its kernels
+ * (Haswell) that changes the bits: 1 and 2 threads gave logits up to 1e-4
+ * apart. The OpenMP build of OpenBLAS takes its thread count from
+ * omp_get_max_threads() at every call (openblas_set_num_threads is undone by
+ * the next call: measured) and runs on the calling thread inside an active
+ * parallel region. So every OpenBLAS call of the forward pass is made inside
+ * one of our parallel regions over fixed blocks (linear() in ops.h, the
+ * per-head loops of the mixers), and the rest (restore's SVDs) between
+ * cpu_blas_serial_begin(), which returns the thread count it replaces with
+ * one, and cpu_blas_serial_end(that count). */
+int cpu_blas_serial_begin(void);
+void cpu_blas_serial_end(int threads);
+
 int cpu_threads(void);
 
 /* The OpenBLAS core in use ("SkylakeX", "Haswell", ...). */

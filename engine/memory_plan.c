@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "model.h"
 #include "safetensors.h"
 #include "session.h"
@@ -17,7 +18,7 @@ int memory_plan_estimate(const char *dir, int64_t context, struct memory_plan *p
     struct st_archive a;
     if (st_open_dir(dir, &a, e)) return -1;
     p->mapped = (int64_t)a.mapped_bytes;
-    bool any_kept = false;
+    int64_t kept_cols = 0; /* the widest BF16 matrix read in place */
     for (ptrdiff_t fi = 0; fi < arrlen(a.files); fi++)
         for (ptrdiff_t ti = 0; ti < arrlen(a.files[fi].tensors); ti++) {
             const struct st_tensor *t = &a.files[fi].tensors[ti];
@@ -28,7 +29,7 @@ int memory_plan_estimate(const char *dir, int64_t context, struct memory_plan *p
             const bool kept = t->ndim == 2 && bf16_usable_in_place(t);
             const bool view = t->dtype == DT_F32 && (uintptr_t)t->data % sizeof(float) == 0;
             if (!kept && !view) p->converted += t->numel * (int64_t)sizeof(float);
-            any_kept |= kept;
+            if (kept && t->shape[1] > kept_cols) kept_cols = t->shape[1];
         }
     st_close_archive(&a);
     /* The layer plan, without weights, for the state and scratch sizes. */
@@ -38,7 +39,7 @@ int memory_plan_estimate(const char *dir, int64_t context, struct memory_plan *p
     struct wanted_tensor *wanted;
     if (model_plan(config, &m, &wanted, e)) return -1;
     p->state = session_state_bytes(&m, context);
-    p->scratch = session_scratch_bytes(&m, SESSION_DEFAULT_BATCH) + (any_kept ? LINEAR_PANEL_BYTES : 0);
+    p->scratch = session_scratch_bytes(&m, SESSION_DEFAULT_BATCH) + linear_scratch_bytes(cpu_threads(), kept_cols);
     wanted_tensors_free(wanted);
     model_free(&m);
     p->total = p->mapped + p->converted + p->state + p->scratch;

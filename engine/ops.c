@@ -7,56 +7,73 @@
 
 #include "matvec.h"
 
-/* A batch through a BF16 matrix: rows of W are widened to float32 a panel at
- * a time and each panel goes through one SGEMM. Each SGEMM call packs the
- * batch x again, so panels are large (LINEAR_PANEL_BYTES, which holds most
- * projections whole, and never fewer than 256 rows: OpenBLAS is slow on
- * narrow products); the panel buffer is kept per thread and reused, so no
- * call allocates after the first (bench_matvec: 92-94 % of float32 SGEMM's
- * speed with 64 MiB panels, 84-91 % with 16 MiB). Every output element is
- * the same OpenBLAS dot over all of W.cols as with a float32 copy of W (the
- * split is over output columns only), so the bits do not change (test_matvec). */
-#define PANEL_MIN_ROWS 256
+/* A batch through W is cut into blocks of output features (linear_block_rows),
+ * each one single-threaded OpenBLAS SGEMM, the blocks shared among the OpenMP
+ * threads. The cut is a constant, never the thread count: OpenBLAS's own
+ * threading splits a GEMM by the number of threads, and its Haswell kernels
+ * then round some outputs differently (1 vs 2 threads differed by up to 1e-4
+ * in the logits), so each block's call is made inside the parallel region,
+ * where OpenBLAS runs it on the calling thread (cpu.h), and every output
+ * element is the same call on the same block whatever the threads.
+ * A BF16 block is first widened into a float32 buffer kept by each thread and
+ * reused (memory_plan counts it: linear_scratch_bytes); every element is the
+ * same OpenBLAS dot over all of W.cols as with a float32 copy of W, so BF16
+ * storage gives the bits of the same values stored as F32 (test_matvec). */
+static _Thread_local float *block_buf;
+static _Thread_local int64_t block_cap; /* floats */
 
-static _Thread_local float *panel_buf;
-static _Thread_local int64_t panel_cap; /* floats */
+int64_t linear_block_rows(int64_t rows)
+{
+    int64_t blocks = (rows + LINEAR_BLOCK_MAX_ROWS - 1) / LINEAR_BLOCK_MAX_ROWS;
+    blocks += blocks % 2;
+    const int64_t per = (rows + blocks - 1) / blocks;
+    return (per + 15) / 16 * 16;
+}
 
-static void linear_bf16_panels(const float *x, int n, const struct weight *W, float *y)
+static void linear_block(const float *x, int n, const struct weight *W, int64_t r0, int64_t rows, float *y)
 {
     const int64_t out = W->rows, in = W->cols;
-    int64_t panel = LINEAR_PANEL_BYTES / (in * (int64_t)sizeof(float));
-    panel = panel < PANEL_MIN_ROWS ? PANEL_MIN_ROWS : panel - panel % 16;
-    if (panel > out) panel = out;
-    if (panel_cap < panel * in) {
-        float *grown = realloc(panel_buf, (size_t)(panel * in) * sizeof(float));
-        if (!grown) {
-            fprintf(stderr, "hyrecall: out of memory for a %lld x %lld weight panel\n", (long long)panel,
-                    (long long)in);
-            abort();
+    const int64_t R = out - r0 < rows ? out - r0 : rows;
+    const float *w = W->f32 ? W->f32 + r0 * in : NULL;
+    if (!w) {
+        if (block_cap < R * in) {
+            float *grown = realloc(block_buf, (size_t)(R * in) * sizeof(float));
+            if (!grown) {
+                fprintf(stderr, "hyrecall: out of memory for a %lld x %lld weight block\n", (long long)R,
+                        (long long)in);
+                abort();
+            }
+            block_buf = grown;
+            block_cap = R * in;
         }
-        panel_buf = grown;
-        panel_cap = panel * in;
+        weight_rows_to_f32(W, r0, R, block_buf);
+        w = block_buf;
     }
-    for (int64_t r0 = 0; r0 < out; r0 += panel) {
-        const int64_t R = out - r0 < panel ? out - r0 : panel;
-        weight_rows_to_f32(W, r0, R, panel_buf);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int)R, (int)in, 1.0f, x, (int)in, panel_buf, (int)in,
-                    0.0f, y + r0, (int)out);
-    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int)R, (int)in, 1.0f, x, (int)in, w, (int)in, 0.0f,
+                y + r0, (int)out);
 }
 
 void linear(const float *x, int n, const struct weight *W, const float *bias, float *y)
 {
-    const int out = (int)W->rows, in = (int)W->cols;
-    if (n == 1)
+    const int64_t out = W->rows;
+    if (n == 1) {
         matvec(W, x, y);
-    else if (W->bf16)
-        linear_bf16_panels(x, n, W, y);
-    else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, W->f32, in, 0.0f, y, out);
+    } else {
+        const int64_t rows = linear_block_rows(out), blocks = (out + rows - 1) / rows;
+        /* No if-clause: a single block too must be called from inside the
+         * region (outside it, OpenBLAS would split it across the threads).
+         * Dynamic: blocks are independent, so the schedule cannot change the bits. */
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int64_t b = 0; b < blocks; b++) linear_block(x, n, W, b * rows, rows, y);
+    }
     if (bias)
         for (int t = 0; t < n; t++)
-            for (int o = 0; o < out; o++) y[(int64_t)t * out + o] += bias[o];
+            for (int64_t o = 0; o < out; o++) y[(int64_t)t * out + o] += bias[o];
+}
+
+int64_t linear_scratch_bytes(int threads, int64_t max_cols)
+{
+    return (int64_t)threads * LINEAR_BLOCK_MAX_ROWS * max_cols * (int64_t)sizeof(float);
 }
 
 void weight_row(const struct weight *W, int64_t r, float *out) { weight_rows_to_f32(W, r, 1, out); }

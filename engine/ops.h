@@ -23,13 +23,23 @@ struct weight {
 static inline bool weight_present(const struct weight *W) { return W->f32 || W->bf16; }
 
 /* y[n, W.rows] = x[n, W.cols] Wᵀ (+ bias when non-NULL). A single row is a
- * matvec (matvec.h); a batch is OpenBLAS SGEMM, over row panels of W widened
- * to float32 when W is BF16 (one panel at a time, never the whole matrix). */
+ * matvec (matvec.h); a batch is single-threaded OpenBLAS SGEMMs over fixed
+ * blocks of rows of W (linear_block_rows), shared among the OpenMP threads, each
+ * BF16 block widened to float32 first (never the whole matrix). */
 void linear(const float *x, int n, const struct weight *W, const float *bias, float *y);
 
-/* The float32 panel buffer of BF16 batches, kept by each thread that calls
- * linear() on one (memory_plan counts it). */
-#define LINEAR_PANEL_BYTES ((int64_t)64 << 20)
+/* A batched linear() cuts W into an even number of blocks of at most
+ * LINEAR_BLOCK_MAX_ROWS rows (a multiple of 16), chosen from W's shape alone
+ * so that the bits never depend on the thread count. Each block repacks x, so
+ * blocks are large; an even count keeps two threads equally busy
+ * (bench_matvec: 1,024-row blocks run as fast as one multi-threaded SGEMM on
+ * 2 cores, 256-row blocks 5-10 % slower, an odd count up to 22 % slower). */
+#define LINEAR_BLOCK_MAX_ROWS 1024
+int64_t linear_block_rows(int64_t rows);
+
+/* The float32 buffers BF16 blocks are widened into, one per thread, for
+ * matrices of at most max_cols columns (memory_plan counts them). */
+int64_t linear_scratch_bytes(int threads, int64_t max_cols);
 
 /* Row r of W as float32 (exact): an embedding lookup. */
 void weight_row(const struct weight *W, int64_t r, float *out);

@@ -4,6 +4,8 @@
 #include <lapacke.h>
 #include <stdlib.h>
 
+#include "cpu.h"
+
 int procrustes_rotation(const double *B, const double *F, int64_t rows, int64_t cols, double *R,
                         double *min_objective)
 {
@@ -12,6 +14,7 @@ int procrustes_rotation(const double *B, const double *F, int64_t rows, int64_t 
            *Vt = malloc((size_t)(n * n) * sizeof *Vt), *S = malloc((size_t)n * sizeof *S),
            *work = malloc((size_t)(n > 1 ? n : 2) * sizeof *work);
     int rc = -1;
+    const int threads = cpu_blas_serial_begin(); /* the same bits on any thread count (cpu.h) */
     if (M && U && Vt && S && work) {
         /* M = Bᵀ F [cols, cols] */
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)n, (int)rows, 1.0, B, (int)n, F, (int)n, 0.0,
@@ -28,6 +31,7 @@ int procrustes_rotation(const double *B, const double *F, int64_t rows, int64_t 
             rc = 0;
         }
     }
+    cpu_blas_serial_end(threads);
     free(M), free(U), free(Vt), free(S), free(work);
     return rc;
 }

@@ -5,6 +5,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "cpu.h"
+
 double relative_change(const float *a, const float *b, int64_t n)
 {
     double num = 0, den = 0;
@@ -43,6 +45,7 @@ double top_subspace_angle(const float *a, const float *b, int64_t rows, int64_t 
            *M = malloc((size_t)k * k * sizeof *M), *S = malloc((size_t)k * sizeof *S),
            *superb = malloc((size_t)(k > 1 ? k : 2) * sizeof *superb);
     double angle = -1;
+    const int threads = cpu_blas_serial_begin(); /* the same bits on any thread count (cpu.h) */
     if (Va && Vb && M && S && superb && top_right_vectors(a, rows, cols, k, Va) == 0 &&
         top_right_vectors(b, rows, cols, k, Vb) == 0) {
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, k, (int)cols, 1.0, Va, k, Vb, k, 0.0, M, k);
@@ -51,6 +54,7 @@ double top_subspace_angle(const float *a, const float *b, int64_t rows, int64_t 
             angle = acos(c) * 180.0 / M_PI;
         }
     }
+    cpu_blas_serial_end(threads);
     free(Va), free(Vb), free(M), free(S), free(superb);
     return angle;
 }

@@ -1,15 +1,15 @@
-/* The weight-streaming kernels (engine/matvec.c) and linear()'s BF16 panels
+/* The weight-streaming kernels (engine/matvec.c) and linear()'s BF16 blocks
  * against their naive forms:
  *   - matvec (AVX-512 path where the CPU has it) equals the portable path bit
  *     for bit, and a double-precision dot within the float32 rounding bound
  *     n · 2⁻²⁴ · Σ|w x| (Higham, Accuracy and Stability, §3.1);
  *   - BF16 storage gives the same bits as the same values stored as float32,
- *     for the matvec and for linear() on a batch (the BF16 panel path against
- *     one OpenBLAS SGEMM over the float32 copy);
- *   - one thread and two threads give the same bits;
+ *     for the matvec and for linear() on a batch (BF16 blocks widened into
+ *     SGEMM against the same blocks read from the float32 copy);
+ *   - one thread and two threads give the same bits (linear(): 1, 2, 3, 5);
  *   - weight_row widens a BF16 row exactly.
  * Shapes cover tails (cols not a multiple of 16, rows not of 4), matrices
- * below and above the size that goes parallel, and several BF16 panels. */
+ * below and above the size that goes parallel, and several blocks of W. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,8 +89,9 @@ static void check_matvec(int64_t rows, int64_t cols)
     free_pair(&p);
 }
 
-/* A batch: BF16 panels (several when rows · cols · 4 > LINEAR_PANEL_BYTES) against one
- * SGEMM over the float32 copy. */
+/* A batch: BF16 blocks widened into SGEMM against the float32 copy (the same
+ * bits), both within the float32 bound of a double-precision dot, and the
+ * same bits on 1, 2, 3 and 5 threads (the blocks are W's, not the threads'). */
 static void check_linear_batch(int n, int64_t rows, int64_t cols)
 {
     uint64_t seed = (uint64_t)(n * 31 + rows * 7 + cols);
@@ -100,7 +101,17 @@ static void check_linear_batch(int n, int64_t rows, int64_t cols)
     float *bias = malloc((size_t)rows * sizeof(float));
     for (int64_t r = 0; r < rows; r++) bias[r] = frand(&seed);
     float *y = malloc((size_t)(n * rows) * sizeof(float)), *y_f32 = malloc((size_t)(n * rows) * sizeof(float));
-    linear(x, n, &p.as_bf16, bias, y);
+    float *y_threads = malloc((size_t)(n * rows) * sizeof(float));
+    bool same_threads = true;
+    const int thread_counts[] = {1, 3, 5, 2}; /* 2 last: the rest of the test runs on 2 */
+    for (int i = 0; i < 4; i++) {
+        cpu_set_threads(thread_counts[i]);
+        linear(x, n, &p.as_bf16, bias, y_threads);
+        if (i == 0) memcpy(y, y_threads, (size_t)(n * rows) * sizeof(float));
+        same_threads &= same_bits(y, y_threads, n * rows);
+    }
+    CHECK(same_threads, "linear n=%d %lldx%lld: thread counts 1, 3, 5, 2 differ", n, (long long)rows,
+          (long long)cols);
     linear(x, n, &p.as_f32, bias, y_f32);
     double worst = 0;
     for (int t = 0; t < n; t++)
@@ -113,13 +124,30 @@ static void check_linear_batch(int n, int64_t rows, int64_t cols)
             worst = fmax(worst, fabs(y[t * rows + r] - dot) / ((double)(cols + 1) * 0x1p-24 * mag + 1e-30));
         }
     const bool same = same_bits(y, y_f32, n * rows);
-    printf("  linear n=%3d %5lld x %5lld: BF16 panels = F32 SGEMM %s, error / bound %.3f\n", n, (long long)rows,
-           (long long)cols, same ? "yes" : "NO", worst);
-    CHECK(same, "linear n=%d %lldx%lld: BF16 panels differ from the float32 SGEMM", n, (long long)rows,
+    printf("  linear n=%3d %5lld x %5lld (blocks of %lld rows): BF16 = F32 %s, threads 1/3/5/2 %s, error / bound "
+           "%.3f\n",
+           n, (long long)rows, (long long)cols, (long long)linear_block_rows(rows), same ? "yes" : "NO",
+           same_threads ? "same bits" : "DIFFER", worst);
+    CHECK(same, "linear n=%d %lldx%lld: BF16 blocks differ from float32 storage", n, (long long)rows,
           (long long)cols);
     CHECK(worst <= 1.0, "linear: error %.3f times its bound", worst);
-    free(x), free(bias), free(y), free(y_f32);
+    free(x), free(bias), free(y), free(y_f32), free(y_threads);
     free_pair(&p);
+}
+
+/* The cut of W: an even number of blocks of at most LINEAR_BLOCK_MAX_ROWS
+ * rows, multiples of 16, covering every row, the last block not empty. */
+static void check_block_rows(void)
+{
+    for (int64_t rows = 1; rows <= 20000; rows += rows < 2100 ? 1 : 97) {
+        const int64_t per = linear_block_rows(rows), blocks = (rows + per - 1) / per;
+        CHECK(per % 16 == 0 && per <= LINEAR_BLOCK_MAX_ROWS && (blocks % 2 == 0 || blocks == 1) &&
+                  (blocks - 1) * per < rows,
+              "linear_block_rows(%lld) = %lld: %lld blocks", (long long)rows, (long long)per, (long long)blocks);
+    }
+    CHECK(linear_block_rows(1536) == 768 && linear_block_rows(8960) == 896 && linear_block_rows(2048) == 1024,
+          "linear_block_rows: 1536 -> %lld, 8960 -> %lld, 2048 -> %lld", (long long)linear_block_rows(1536),
+          (long long)linear_block_rows(8960), (long long)linear_block_rows(2048));
 }
 
 static void check_weight_row(void)
@@ -141,9 +169,10 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_matvec(shapes[i][0], shapes[i][1]);
     check_linear_batch(2, 9, 33);
     check_linear_batch(17, 300, 64);
-    check_linear_batch(8, 9000, 4096); /* 64 MiB / 16 KiB: panels of 4096 rows (4096, 4096, 808) */
-    check_linear_batch(3, 300, 70000); /* wide rows: panels of the 256-row minimum (256, 44) */
-    check_linear_batch(3, 70, 40000);  /* fewer rows than a panel: one SGEMM */
+    check_linear_batch(8, 9000, 4096); /* ten blocks of 912 rows, the last 792 */
+    check_linear_batch(3, 1030, 7000); /* two blocks of 528 and 502 */
+    check_linear_batch(3, 70, 40000);  /* one block */
+    check_block_rows();
     check_weight_row();
     return test_finish("test_matvec");
 }
