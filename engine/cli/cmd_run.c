@@ -6,7 +6,8 @@
 #include "../cpu.h"
 #include "../generate.h"
 #include "../model.h"
-#include "../version.h"
+#include "../build_info.h"
+#include "../provenance.h"
 #include "cli.h"
 #include "tokenizer.h"
 
@@ -23,13 +24,16 @@ static const char *HELP =
     "  --chat              wrap the text in the ChatML turn Qwen-family models expect:\n"
     "                        <|im_start|>user\\nTEXT<|im_end|>\\n<|im_start|>assistant\\n\n"
     "  -n, --max-new N     tokens to generate (default 16)\n"
-    "  --threads N         threads for OpenMP and OpenBLAS (default: all cores)\n"
+    "  --threads N         threads (default: all cores); any count gives the same bits\n"
     CLI_RESTORE_HELP
     "  --dump FILE         also write reference outputs to FILE (refuses to overwrite):\n"
     "                        input_ids I32 [T]; logits F32 [T, V] (prompt, one parallel pass);\n"
     "                        generated_ids I32 [G]; full_logits_last F32 [G, V] (row i: logits\n"
     "                        after feeding generated_ids[i]); metadata: hyrecall_version,\n"
-    "                        model_dir, model_type, threads, prompt_len, generated.\n"
+    "                        git_commit, openblas_core, threads, model_dir, model_type,\n"
+    "                        prompt_len, generated, logits_sha256 and full_logits_last_sha256\n"
+    "                        (SHA-256 of those tensors' bytes), provenance (JSON: the same and\n"
+    "                        the SHA-256 of every model file, the restore applied and its base's)\n"
     "                        With --dump every generated token is fed, eos included.\n\n"
     "exit codes: 0 ok, 1 invalid model or runtime failure, 2 usage error\n";
 
@@ -100,25 +104,44 @@ static int tokenize_prompt(struct run_options *o, struct tokenizer *t, struct mo
     return 0;
 }
 
+/* The reference dump, with the record of what made it (provenance.h) and the
+ * SHA-256 of the logits' bytes, so that two dumps compare in one line. */
 static int write_dump(const struct run_options *o, const struct model *m, const float *prompt_logits,
                       const int32_t *gen, int n_gen, const float *step_logits, struct hr_error *e)
 {
     const int64_t V = m->cfg.vocab_size;
-    char threads[32], prompt_len[32], generated[32];
+    cJSON *record = provenance_for_model(o->model_dir, &o->restore, e);
+    if (!record) return -1;
+    char *provenance = cJSON_PrintUnformatted(record);
+    cJSON_Delete(record);
+    char threads[32], prompt_len[32], generated[32], logits_sha[65], steps_sha[65];
     snprintf(threads, sizeof threads, "%d", cpu_threads());
     snprintf(prompt_len, sizeof prompt_len, "%d", o->num_ids);
     snprintf(generated, sizeof generated, "%d", n_gen);
-    const char *meta[] = {"format",    "hyrecall-reference-v1", "hyrecall_version", HYRECALL_VERSION,
-                          "model_dir", o->model_dir,            "model_type",       m->cfg.model_type,
-                          "threads",   threads,                 "prompt_len",       prompt_len,
-                          "generated", generated,               NULL};
+    sha256_hex_of(prompt_logits, (size_t)(o->num_ids * V) * sizeof(float), logits_sha);
+    sha256_hex_of(step_logits, (size_t)(n_gen * V) * sizeof(float), steps_sha);
+    const char *meta[] = {"format",           "hyrecall-reference-v1",
+                          "hyrecall_version", build_version(),
+                          "git_commit",       build_commit(),
+                          "openblas_core",    cpu_openblas_core(),
+                          "threads",          threads,
+                          "model_dir",        o->model_dir,
+                          "model_type",       m->cfg.model_type,
+                          "prompt_len",       prompt_len,
+                          "generated",        generated,
+                          "logits_sha256",    logits_sha,
+                          "full_logits_last_sha256", steps_sha,
+                          "provenance",       provenance,
+                          NULL};
     struct st_write_tensor t[] = {
         {"input_ids", DT_I32, 1, {o->num_ids}, o->ids},
         {"logits", DT_F32, 2, {o->num_ids, V}, prompt_logits},
         {"generated_ids", DT_I32, 1, {n_gen}, gen},
         {"full_logits_last", DT_F32, 2, {n_gen, V}, step_logits},
     };
-    return st_write_file(o->dump_path, t, 4, meta, false, e);
+    const int rc = st_write_file(o->dump_path, t, 4, meta, false, e);
+    free(provenance);
+    return rc;
 }
 
 int cmd_run(int argc, char **argv)

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "../cpu.h"
-#include "../version.h"
+#include "../build_info.h"
 #include "cli.h"
 
 static const struct {
@@ -26,7 +26,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "hyrecall %s — CPU reference engine for hybrid linear-attention language models\n\n"
                  "usage: hyrecall COMMAND [options]   (hyrecall COMMAND --help for its options)\n\ncommands:\n",
-            HYRECALL_VERSION);
+            build_version());
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nexit codes: 0 success, 1 runtime failure (bad model files, I/O), 2 usage error\n"
@@ -44,8 +44,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return EXIT_OK;
     }
-    if (strcmp(argv[1], "--version") == 0) {
-        printf("hyrecall %s\n", HYRECALL_VERSION);
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("hyrecall %s (commit %s, OpenBLAS core %s)\n", build_version(), build_commit(), cpu_openblas_core());
         return EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -1,0 +1,185 @@
+#include "provenance.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "build_info.h"
+#include "cpu.h"
+#include "safetensors.h"
+#include "stb_ds.h"
+
+static void to_hex(const unsigned char *md, char hex[65])
+{
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+void sha256_hex_of(const void *data, size_t n, char hex[65])
+{
+    unsigned char md[32];
+    unsigned int len = 0;
+    EVP_Digest(data, n, md, &len, EVP_sha256(), NULL);
+    to_hex(md, hex);
+}
+
+/* Streams PATH through SHA-256 in 8 MiB reads. */
+static int sha256_file(const char *path, char hex[65], int64_t *bytes, struct hr_error *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return hr_fail(e, "%s: cannot open for its SHA-256", path);
+    const size_t chunk = (size_t)8 << 20;
+    unsigned char *buf = malloc(chunk);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int rc = buf && ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ? 0 : hr_fail(e, "%s: out of memory", path);
+    *bytes = 0;
+    for (size_t got; rc == 0 && (got = fread(buf, 1, chunk, f)) > 0; *bytes += (int64_t)got) EVP_DigestUpdate(ctx, buf, got);
+    if (rc == 0 && ferror(f)) rc = hr_fail(e, "%s: read error while hashing", path);
+    unsigned char md[32];
+    unsigned int len = 0;
+    if (rc == 0) EVP_DigestFinal_ex(ctx, md, &len), to_hex(md, hex);
+    EVP_MD_CTX_free(ctx);
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+int model_identity_compute(const char *dir, struct model_identity *id, struct hr_error *e)
+{
+    memset(id, 0, sizeof *id);
+    struct st_archive a;
+    if (st_open_dir(dir, &a, e) != 0) return -1;
+    char config[4200], index[4200];
+    snprintf(config, sizeof config, "%s/config.json", dir);
+    snprintf(index, sizeof index, "%s/model.safetensors.index.json", dir);
+    struct stat st;
+    const bool sharded = stat(index, &st) == 0;
+    const int n = 1 + sharded + (int)arrlen(a.files);
+    const char **paths = malloc((size_t)n * sizeof *paths);
+    id->files = calloc((size_t)n, sizeof *id->files);
+    int rc = paths && id->files ? 0 : hr_fail(e, "%s: out of memory", dir);
+    if (rc == 0) {
+        int k = 0;
+        paths[k++] = config;
+        if (sharded) paths[k++] = index;
+        for (ptrdiff_t i = 0; i < arrlen(a.files); i++) paths[k++] = a.files[i].path;
+        if (a.mapped_bytes > ((size_t)1 << 30))
+            fprintf(stderr, "hyrecall: hashing %s (%.1f GiB) to record which weights ran\n", dir,
+                    (double)a.mapped_bytes / (1 << 30));
+    }
+    for (int i = 0; rc == 0 && i < n; i++) {
+        id->files[i].name = strdup(base_name(paths[i]));
+        id->num_files = i + 1;
+        rc = sha256_file(paths[i], id->files[i].sha256, &id->files[i].bytes, e);
+    }
+    free(paths);
+    st_close_archive(&a);
+    if (rc != 0) model_identity_free(id);
+    return rc;
+}
+
+void model_identity_free(struct model_identity *id)
+{
+    for (int i = 0; i < id->num_files; i++) free(id->files[i].name);
+    free(id->files);
+    memset(id, 0, sizeof *id);
+}
+
+cJSON *model_identity_json(const struct model_identity *id)
+{
+    cJSON *o = cJSON_CreateObject(), *files = cJSON_AddArrayToObject(o, "files");
+    for (int i = 0; i < id->num_files; i++) {
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "file", id->files[i].name);
+        cJSON_AddStringToObject(f, "sha256", id->files[i].sha256);
+        cJSON_AddNumberToObject(f, "bytes", (double)id->files[i].bytes);
+        cJSON_AddItemToArray(files, f);
+    }
+    return o;
+}
+
+int model_identity_check(const struct model_identity *id, const cJSON *recorded, const char *what,
+                         struct hr_error *e)
+{
+    const cJSON *files = cJSON_GetObjectItemCaseSensitive(recorded, "files");
+    if (!cJSON_IsArray(files)) return hr_fail(e, "%s: the record has no model files to compare", what);
+    for (int i = 0; i < id->num_files; i++) {
+        const cJSON *match = NULL;
+        for (const cJSON *f = files->child; f && !match; f = f->next) {
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "file");
+            if (cJSON_IsString(name) && strcmp(name->valuestring, id->files[i].name) == 0) match = f;
+        }
+        if (!match) return hr_fail(e, "%s: file %s was not part of the recorded model", what, id->files[i].name);
+        const cJSON *sha = cJSON_GetObjectItemCaseSensitive(match, "sha256");
+        if (!cJSON_IsString(sha) || strcmp(sha->valuestring, id->files[i].sha256) != 0)
+            return hr_fail(e, "%s: %s has SHA-256 %.12s..., the recorded run used %.12s...: other weights", what,
+                           id->files[i].name, id->files[i].sha256, cJSON_IsString(sha) ? sha->valuestring : "?");
+    }
+    if (cJSON_GetArraySize(files) != id->num_files)
+        return hr_fail(e, "%s: the recorded model had %d files, this one has %d", what, cJSON_GetArraySize(files),
+                       id->num_files);
+    return 0;
+}
+
+cJSON *build_provenance_json(void)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "hyrecall_version", build_version());
+    cJSON_AddStringToObject(o, "git_commit", build_commit());
+    cJSON_AddStringToObject(o, "openblas_core", cpu_openblas_core());
+    cJSON_AddNumberToObject(o, "threads", cpu_threads());
+    return o;
+}
+
+cJSON *restore_provenance_json(const struct restore_options *o)
+{
+    if (!o || !o->base_dir) return NULL;
+    static const char *const scopes[] = {"full", "attention", "linear", "all"};
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "base", o->base_dir);
+    cJSON_AddStringToObject(r, "method", o->method == RESTORE_QK ? "qk" : "procrustes");
+    if (o->scope == RESTORE_LIST) {
+        cJSON *layers = cJSON_AddArrayToObject(r, "layers");
+        for (int i = 0; i < o->num_layers; i++) cJSON_AddItemToArray(layers, cJSON_CreateNumber(o->layers[i]));
+    } else {
+        cJSON_AddStringToObject(r, "layers", scopes[o->scope]);
+    }
+    if (o->method == RESTORE_PROCRUSTES) cJSON_AddNumberToObject(r, "alpha", o->alpha);
+    cJSON_AddBoolToObject(r, "with_biases", o->with_biases);
+    cJSON_AddBoolToObject(r, "with_norms", o->with_norms);
+    return r;
+}
+
+/* {"dir", "files"} of DIR. */
+static cJSON *identity_record(const char *dir, struct hr_error *e)
+{
+    struct model_identity id;
+    if (model_identity_compute(dir, &id, e) != 0) return NULL;
+    cJSON *o = model_identity_json(&id);
+    cJSON_AddItemToObject(o, "dir", cJSON_CreateString(dir));
+    model_identity_free(&id);
+    return o;
+}
+
+cJSON *provenance_for_model(const char *dir, const struct restore_options *r, struct hr_error *e)
+{
+    cJSON *p = build_provenance_json(), *model = identity_record(dir, e);
+    if (!model) return cJSON_Delete(p), NULL;
+    cJSON_AddItemToObject(p, "model", model);
+    cJSON *restore = restore_provenance_json(r);
+    if (restore) {
+        cJSON *base = identity_record(r->base_dir, e);
+        if (!base) return cJSON_Delete(restore), cJSON_Delete(p), NULL;
+        cJSON_AddItemToObject(restore, "base_files", cJSON_DetachItemFromObject(base, "files"));
+        cJSON_Delete(base);
+        cJSON_AddItemToObject(p, "restore", restore);
+    }
+    return p;
+}
