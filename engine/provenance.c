@@ -105,26 +105,28 @@ cJSON *model_identity_json(const struct model_identity *id)
     return o;
 }
 
-int model_identity_check(const struct model_identity *id, const cJSON *recorded, const char *what,
-                         struct hr_error *e)
+int model_identity_check(const cJSON *current, const cJSON *recorded, const char *what, struct hr_error *e)
 {
-    const cJSON *files = cJSON_GetObjectItemCaseSensitive(recorded, "files");
-    if (!cJSON_IsArray(files)) return hr_fail(e, "%s: the record has no model files to compare", what);
-    for (int i = 0; i < id->num_files; i++) {
+    const cJSON *now = cJSON_GetObjectItemCaseSensitive(current, "files"),
+                *was = cJSON_GetObjectItemCaseSensitive(recorded, "files");
+    if (!cJSON_IsArray(was)) return hr_fail(e, "%s: the record lists no model files to compare", what);
+    for (const cJSON *f = now ? now->child : NULL; f; f = f->next) {
+        const char *name = cJSON_GetObjectItemCaseSensitive(f, "file")->valuestring,
+                   *sha = cJSON_GetObjectItemCaseSensitive(f, "sha256")->valuestring;
         const cJSON *match = NULL;
-        for (const cJSON *f = files->child; f && !match; f = f->next) {
-            const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "file");
-            if (cJSON_IsString(name) && strcmp(name->valuestring, id->files[i].name) == 0) match = f;
+        for (const cJSON *g = was->child; g && !match; g = g->next) {
+            const cJSON *n = cJSON_GetObjectItemCaseSensitive(g, "file");
+            if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0) match = g;
         }
-        if (!match) return hr_fail(e, "%s: file %s was not part of the recorded model", what, id->files[i].name);
-        const cJSON *sha = cJSON_GetObjectItemCaseSensitive(match, "sha256");
-        if (!cJSON_IsString(sha) || strcmp(sha->valuestring, id->files[i].sha256) != 0)
-            return hr_fail(e, "%s: %s has SHA-256 %.12s..., the recorded run used %.12s...: other weights", what,
-                           id->files[i].name, id->files[i].sha256, cJSON_IsString(sha) ? sha->valuestring : "?");
+        if (!match) return hr_fail(e, "%s: %s was not part of the recorded model", what, name);
+        const cJSON *old = cJSON_GetObjectItemCaseSensitive(match, "sha256");
+        if (!cJSON_IsString(old) || strcmp(old->valuestring, sha) != 0)
+            return hr_fail(e, "%s: %s has SHA-256 %.16s..., the recorded run's had %.16s...", what, name, sha,
+                           cJSON_IsString(old) ? old->valuestring : "(none)");
     }
-    if (cJSON_GetArraySize(files) != id->num_files)
-        return hr_fail(e, "%s: the recorded model had %d files, this one has %d", what, cJSON_GetArraySize(files),
-                       id->num_files);
+    if (cJSON_GetArraySize(was) != cJSON_GetArraySize(now))
+        return hr_fail(e, "%s: the recorded model had %d files, this one has %d", what, cJSON_GetArraySize(was),
+                       cJSON_GetArraySize(now));
     return 0;
 }
 

@@ -5,7 +5,7 @@
 #ifndef HYRECALL_PROVENANCE_H
 #define HYRECALL_PROVENANCE_H
 
-#include <cjson/cJSON.h>
+#include <cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,10 +34,9 @@ void model_identity_free(struct model_identity *id);
 /* {"files": [{"file", "sha256", "bytes"}, ...]} */
 cJSON *model_identity_json(const struct model_identity *id);
 /* 0 when `recorded` (model_identity_json of an earlier run) lists the same
- * files with the same digests; otherwise -1 and a message, prefixed by
- * `what`, naming the first file that differs. */
-int model_identity_check(const struct model_identity *id, const cJSON *recorded, const char *what,
-                         struct hr_error *e);
+ * files with the same digests as `current` (another); otherwise -1 and a
+ * message, prefixed by `what`, naming the first file that differs. */
+int model_identity_check(const cJSON *current, const cJSON *recorded, const char *what, struct hr_error *e);
 
 /* {"hyrecall_version", "git_commit", "openblas_core", "threads"} */
 cJSON *build_provenance_json(void);

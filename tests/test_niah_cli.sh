@@ -101,5 +101,43 @@ cmp -s "$tmp/whole/predictions.jsonl" "$tmp/killed/predictions.jsonl" || bad "re
 cmp -s "$tmp/whole/summary.csv" "$tmp/killed/summary.csv" || bad "resumed summary differs"
 diff <(grep -v elapsed_s "$tmp/whole/summary.json") <(grep -v elapsed_s "$tmp/killed/summary.json") >/dev/null || bad "resumed summary.json differs"
 say "kill -9 after $lines of 16 predictions, resumed: files equal to an uninterrupted run"
+
+# A run knows its model by content. m2 is a copy of m; its run is killed part-way, then rerun with
+# other weights of the same size and tensor names in m2 (refused, the file named), then with m2's
+# own weights spelled with a trailing slash (resumes), through a symlink with more samples (extends
+# the run), and the result equals an uninterrupted run of m with that many samples.
+cp -r "$tmp/m" "$tmp/m2" && ln -s "$tmp/m2" "$tmp/m2link"
+id=(niah --tasks S1 --lengths 2k,3k --seed 4)
+"$bin" "${id[@]}" -m "$tmp/m" --samples 4 --out "$tmp/id_whole" >/dev/null 2>&1 || bad "uninterrupted run of 4"
+"$bin" "${id[@]}" -m "$tmp/m2" --samples 2 --out "$tmp/id" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+  [ "$(cat "$tmp/id/predictions.jsonl" 2>/dev/null | wc -l)" -ge 1 ] && break
+  sleep 0.05
+done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+cp "$tmp/m2/model.safetensors" "$tmp/weights.orig"
+size=$(stat -c %s "$tmp/m2/model.safetensors")
+printf '\x11\x22\x33\x44' | dd of="$tmp/m2/model.safetensors" bs=1 seek=$((size - 64)) conv=notrunc 2>/dev/null
+[ "$(stat -c %s "$tmp/m2/model.safetensors")" -eq "$size" ] || bad "the swapped weights changed size"
+expect 1 "variant 'model' with other weights: model.safetensors has SHA-256" "$bin" "${id[@]}" -m "$tmp/m2" --samples 2 --out "$tmp/id"
+cp "$tmp/weights.orig" "$tmp/m2/model.safetensors"
+expect 0 "wrote $tmp/id" "$bin" "${id[@]}" -m "$tmp/m2/" --samples 2 --out "$tmp/id"
+grep -q "resuming $tmp/id after" "$tmp/out" || bad "the trailing-slash spelling did not resume: $(cat "$tmp/out")"
+expect 0 "extending it to more samples" "$bin" "${id[@]}" -m "$tmp/m2link" --samples 4 --out "$tmp/id"
+cmp -s "$tmp/id_whole/predictions.jsonl" "$tmp/id/predictions.jsonl" || bad "extended predictions differ from a run of 4"
+cmp -s "$tmp/id_whole/summary.csv" "$tmp/id/summary.csv" || bad "extended summary differs from a run of 4"
+expect 1 "holds 4 samples per cell; --samples 3 would drop some" "$bin" "${id[@]}" -m "$tmp/m2" --samples 3 --out "$tmp/id"
+expect 1 "with --depths a sample's place depends on the count" "$bin" niah -m "$tmp/m" --tasks S1,MK3 --lengths 2k,3k --samples 2 --depths 0,50,100 --seed 5 --out "$tmp/run"
+grep -qE '"sha256":[[:space:]]*"'"$(sha256sum "$tmp/m/model.safetensors" | cut -d' ' -f1)"'"' "$tmp/id/run.json" || bad "run.json lacks the weights' SHA-256"
+for field in git_commit openblas_core threads processes; do
+  grep -q "\"$field\"" "$tmp/id/summary.json" || bad "summary.json's provenance lacks $field"
+done
+say "resume by content: other weights refused (file named), trailing slash resumes, symlink + more samples extends to a run of 4"
+expect 2 "--compare names the variant 'a' twice" "$bin" niah --compare "a=$tmp/m,a=$tmp/m2" --out "$tmp/x"
+expect 2 "--tasks names niah_single_1 twice" "$bin" niah -m "$tmp/m" --tasks S1,niah_single_1 --out "$tmp/x"
+expect 2 "--lengths gives 1024 twice" "$bin" niah -m "$tmp/m" --lengths 1k,1024 --out "$tmp/x"
+[ -e "$tmp/x" ] && bad "a usage error left $tmp/x"
+
 ls "$tmp" | grep -q '\.tmp\.' && bad "a temporary directory was left behind"
 exit $fail

@@ -16,6 +16,9 @@ int cli_parse_variants(const char *cmd, const char *text, struct variant *out, i
         struct variant *v = &out[(*n)++];
         memset(v, 0, sizeof *v);
         snprintf(v->name, sizeof v->name, "%.*s", (int)(eq - tok), tok);
+        for (int k = 0; k < *n - 1; k++)
+            if (strcmp(out[k].name, v->name) == 0)
+                return cli_usage_error(cmd, "--compare names the variant '%s' twice", v->name);
         char *plus = strchr(eq + 1, '+');
         if (plus) {
             *plus = '\0';

@@ -12,15 +12,18 @@
 
 #include "../cpu.h"
 #include "../generate.h"
-#include "../version.h"
+#include "../build_info.h"
+#include "../provenance.h"
 #include "../config.h"
 #include "cli.h"
 #include "niah_generate.h"
 #include "niah_lens.h"
 #include "niah_run.h"
 #include "niah_report.h"
+#include "niah_resume.h"
 #include "niah_score.h"
 #include "sha256.h"
+#include "stb_ds.h"
 #include "tokenizer.h"
 
 static const char *HELP =
@@ -33,7 +36,9 @@ static const char *HELP =
     "  --tasks LIST          niah_single_1..3, niah_multikey_1..3, niah_multivalue, niah_multiquery (or S1,\n"
     "                        S2, S3, MK1, MK2, MK3, MV, MQ); default niah_single_1,niah_single_2,niah_single_3\n"
     "  --lengths LIST        token budgets, e.g. 1k,4k,16k (k = 1024); default 4k\n"
-    "  --samples N           samples per task and length (per depth with --depths); default 20 (RULER: 500)\n"
+    "  --samples N           samples per task and length (per depth with --depths); default 20 (RULER: 500).\n"
+    "                        RULER draws sample i the same way whatever N, so raising N on a finished\n"
+    "                        (or interrupted) run in the same DIR extends it (not with --depths)\n"
     "  --seed S              random.seed as RULER's --random_seed; default 42\n"
     "  --depths LIST         fixed needle depths in percent (the classic heat-map grid), e.g. 0,25,50,75,100;\n"
     "                        default: RULER's random depths\n"
@@ -57,12 +62,20 @@ static const char *HELP =
     "                        --restore-layers/--procrustes-alpha/--restore-with flags apply to it);\n"
     "                        one table and one heat map per task with a panel per variant\n"
     "  --threads N\n" CLI_RESTORE_HELP
-    "\nOutputs (DIR must not exist; it is written as DIR.tmp.PID and renamed when complete):\n"
+    "\nA run in an existing DIR resumes it: the samples already in DIR/predictions.jsonl are kept, the\n"
+    "rest run. DIR must hold the same run: the same models by content (the SHA-256 of every file, so\n"
+    "another spelling of the same directory resumes and other weights in it are refused, the file named),\n"
+    "tasks, lengths, seed and template. --dump-prompts needs a DIR that does not exist.\n\n"
+    "Outputs:\n"
+    "  run.json           what defines the run (compared on resume) and its provenance: hyrecall version\n"
+    "                     and git commit, OpenBLAS core, threads, processes, every model file's SHA-256,\n"
+    "                     the restore applied\n"
     "  predictions.jsonl  one line per sample: task, length, index, depth, seed, n_tokens, pred, answers,\n"
     "                     outputs (= answers, RULER's name), score [, input]\n"
     "  prompts.jsonl      (--dump-prompts) task, length, index, depth, seed, n_tokens, input (answer prefix\n"
     "                     included), answer_prefix, answers\n"
-    "  summary.csv, summary.json  score per task x length x depth (and depth 'all')\n"
+    "  summary.csv, summary.json  score per task x length x depth (and depth 'all'); summary.json also\n"
+    "                     holds the provenance\n"
     "  heatmap_TASK.svg   depth x length heat map per task\n\n"
     "Under MPI (mpirun -np N hyrecall niah ..., or srun) rank 0 hands out samples longest first and\n"
     "writes the same files as a single process; --threads is per rank.\n\n"
@@ -94,6 +107,9 @@ static int parse_lengths(const char *text, struct niah_options *o)
         else if (*end == 'm' || *end == 'M') v *= 1024 * 1024, end++;
         if (end == tok || *end || v < 1 || v > 1e9 || v != floor(v) || o->num_lengths >= 32)
             return cli_usage_error("niah", "--lengths expects sizes like 1k,4k,16384, got '%s'", text);
+        for (int l = 0; l < o->num_lengths; l++)
+            if (o->lengths[l] == (int64_t)v)
+                return cli_usage_error("niah", "--lengths gives %lld twice ('%s')", (long long)v, text);
         o->lengths[o->num_lengths++] = (int64_t)v;
     }
     return o->num_lengths ? 0 : cli_usage_error("niah", "--lengths is empty");
@@ -110,6 +126,8 @@ static int parse_tasks(const char *text, struct niah_options *o)
             return cli_usage_error("niah", "unknown task '%s' (niah_single_1..3, niah_multikey_1..3, niah_multivalue, "
                                            "niah_multiquery, or S1..S3, MK1..MK3, MV, MQ)",
                                    tok);
+        for (int k = 0; k < o->num_tasks; k++)
+            if (o->tasks[k] == t) return cli_usage_error("niah", "--tasks names %s twice ('%s')", t->name, text);
         if (o->num_tasks < 8) o->tasks[o->num_tasks++] = t;
     }
     return o->num_tasks ? 0 : cli_usage_error("niah", "--tasks is empty");
@@ -224,6 +242,10 @@ static int parse(int argc, char **argv, struct niah_options *o)
 }
 
 
+/* A pending slot whose sample predictions.jsonl already holds (a resumed run). */
+static char already_written_slot;
+#define ALREADY_WRITTEN (&already_written_slot)
+
 static double now(void)
 {
     struct timespec ts;
@@ -280,18 +302,21 @@ static int ensure_output(struct run_context *c, struct hr_error *e)
     char path[4200], tmp[4300];
     if (mkdir(c->out_dir, 0755) != 0 && errno != EEXIST)
         return hr_fail(e, "%s: cannot create: %s", c->out_dir, strerror(errno));
+    /* run.json: the manifest (a resumed run's equals it but for a raised
+     * --samples) and the record of the process that writes it. */
     snprintf(path, sizeof path, "%s/run.json", c->out_dir);
-    if (access(path, F_OK) != 0) {
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-        char *text = cJSON_Print(c->manifest);
-        FILE *f = fopen(tmp, "w");
-        int bad = !f || fputs(text, f) < 0 || fputc('\n', f) < 0;
-        if (f) bad |= fclose(f) != 0;
-        free(text);
-        if (bad || rename(tmp, path) != 0) {
-            unlink(tmp);
-            return hr_fail(e, "%s: cannot write", path);
-        }
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    cJSON *record = cJSON_Duplicate(c->manifest, true);
+    cJSON_AddItemToObject(record, "provenance", cJSON_Duplicate(c->provenance, true));
+    char *text = cJSON_Print(record);
+    cJSON_Delete(record);
+    FILE *f = fopen(tmp, "w");
+    int bad = !f || fputs(text, f) < 0 || fputc('\n', f) < 0;
+    if (f) bad |= fclose(f) != 0;
+    free(text);
+    if (bad || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return hr_fail(e, "%s: cannot write", path);
     }
     snprintf(path, sizeof path, "%s/predictions.jsonl", c->out_dir);
     c->out = fopen(path, "a");
@@ -396,15 +421,17 @@ int niah_record(struct run_context *c, const struct unit *u, const char *pred, s
     c->pending[slot] = line;
     if (ensure_output(c, e)) return -1;
     while (c->next_to_write < c->block_count && c->pending[c->next_to_write]) {
-        fputs(c->pending[c->next_to_write], c->out);
-        fputc('\n', c->out);
-        free(c->pending[c->next_to_write]);
+        if (c->pending[c->next_to_write] != ALREADY_WRITTEN) {
+            fputs(c->pending[c->next_to_write], c->out);
+            fputc('\n', c->out);
+            free(c->pending[c->next_to_write]);
+        }
         c->pending[c->next_to_write++] = NULL;
     }
     fflush(c->out); /* one sample at a time: a kill loses at most those in flight */
     c->done++;
     if (isatty(STDERR_FILENO)) {
-        double elapsed = now() - c->t_start, eta = elapsed / (c->done - c->skip) * (c->total - c->done);
+        double elapsed = now() - c->t_start, eta = elapsed / (c->done - c->resumed) * (c->total - c->done);
         fprintf(stderr, "\r%s %s @%lld: %d/%d samples, prefill %.0f tokens/s, ETA %.0f s   ", c->variant, u->task,
                 (long long)u->length, c->done, c->total,
                 c->prefill_tokens / (c->prefill_seconds > 0 ? c->prefill_seconds : 1), eta);
@@ -421,24 +448,39 @@ static int run_units(struct run_context *c, int vi, struct unit *units, int n, s
     c->next_to_write = 0;
     c->pending = calloc((size_t)n, sizeof *c->pending);
     int rc = 0;
-    /* Units already in predictions.jsonl (a resumed run) are not run again. */
-    int first = 0;
-    while (first < n && units[first].index < c->skip) first++;
-    c->next_to_write = first;
-    if (first < n) {
+    /* Units already in predictions.jsonl (a resumed run) are not run again:
+     * their slots count as written. */
+    struct unit *todo = malloc((size_t)n * sizeof *todo);
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        char key[512];
+        niah_unit_key(c->o->variants[vi].name, units[i].task, units[i].length, units[i].s->index, units[i].s->depth,
+                      key, sizeof key);
+        shput(c->order, key, units[i].index);
+        if (niah_resume_done(c->resume, key))
+            c->pending[i] = ALREADY_WRITTEN;
+        else
+            todo[m++] = units[i];
+    }
+    while (c->next_to_write < n && c->pending[c->next_to_write] == ALREADY_WRITTEN)
+        c->pending[c->next_to_write++] = NULL;
+    if (m > 0) {
         if (niah_mpi_size() > 1) {
-            rc = niah_mpi_dispatch(c, vi, units + first, n - first, e);
+            rc = niah_mpi_dispatch(c, vi, todo, m, e);
         } else {
             rc = niah_load_variant(c, vi, e);
-            for (int i = first; rc == 0 && i < n; i++) {
+            for (int i = 0; rc == 0 && i < m; i++) {
                 char *pred;
-                c->lens_sample = c->o->lens ? units[i].s : NULL;
-                rc = niah_infer(c, units[i].s->prompt, &pred, e);
-                if (rc == 0) rc = niah_record(c, &units[i], pred, e);
+                c->lens_sample = c->o->lens ? todo[i].s : NULL;
+                rc = niah_infer(c, todo[i].s->prompt, &pred, e);
+                if (rc == 0) rc = niah_record(c, &todo[i], pred, e);
                 if (rc == 0) free(pred);
             }
         }
     }
+    free(todo);
+    for (int i = 0; i < n; i++)
+        if (c->pending[i] == ALREADY_WRITTEN) c->pending[i] = NULL;
     for (int i = 0; i < n; i++) free(c->pending[i]);
     free(c->pending);
     c->pending = NULL;
@@ -460,10 +502,38 @@ static void dump_sample(FILE *f, const struct niah_task *t, int64_t length, uint
     write_line(f, o);
 }
 
-static cJSON *run_meta(const struct niah_options *o, const struct essay *es, const char *tok_path, double elapsed)
+/* The restore a variant runs with: its own (NAME=DIR+METHOD@BASE) or the run's. */
+static struct restore_options variant_restore(const struct niah_options *o, int vi)
+{
+    struct restore_options r = o->restore;
+    if (o->variants[vi].base[0]) r.base_dir = o->variants[vi].base, r.method = o->variants[vi].method;
+    return r;
+}
+
+/* The record of the build and of every variant's models (by content),
+ * hashed once per run: run.json's and summary.json's "provenance". */
+static cJSON *run_provenance(const struct niah_options *o, struct hr_error *e)
+{
+    cJSON *p = build_provenance_json(), *vs = cJSON_AddArrayToObject(p, "variants");
+    cJSON_AddNumberToObject(p, "processes", niah_mpi_size());
+    for (int i = 0; i < o->num_variants; i++) {
+        const struct restore_options r = variant_restore(o, i);
+        cJSON *v = provenance_for_model(o->variants[i].dir, &r, e);
+        if (!v) return cJSON_Delete(p), NULL;
+        /* the build fields once, at the top */
+        cJSON_DeleteItemFromObject(v, "hyrecall_version"), cJSON_DeleteItemFromObject(v, "git_commit");
+        cJSON_DeleteItemFromObject(v, "openblas_core"), cJSON_DeleteItemFromObject(v, "threads");
+        cJSON_AddStringToObject(v, "name", o->variants[i].name);
+        cJSON_AddItemToArray(vs, v);
+    }
+    return p;
+}
+
+static cJSON *run_meta(const struct niah_options *o, const struct essay *es, const char *tok_path,
+                       const cJSON *provenance, double elapsed)
 {
     cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "hyrecall_version", HYRECALL_VERSION);
+    cJSON_AddStringToObject(m, "hyrecall_version", build_version());
     if (o->model_dir) cJSON_AddStringToObject(m, "model", o->model_dir);
     cJSON *vs = cJSON_AddArrayToObject(m, "variants");
     for (int i = 0; i < o->num_variants; i++) {
@@ -494,23 +564,37 @@ static cJSON *run_meta(const struct niah_options *o, const struct essay *es, con
     cJSON_AddNumberToObject(m, "threads", cpu_threads());
     cJSON_AddNumberToObject(m, "processes", niah_mpi_size());
     cJSON_AddNumberToObject(m, "elapsed_s", elapsed);
+    if (provenance) cJSON_AddItemToObject(m, "provenance", cJSON_Duplicate(provenance, true));
     return m;
 }
 
 /* What defines a run's samples and predictions: a resumed run must match. */
-static cJSON *run_manifest(const struct niah_options *o, const struct essay *es, const char *tok_path)
+static cJSON *run_manifest(const struct niah_options *o, const struct essay *es, const char *tok_sha256,
+                           const cJSON *provenance)
 {
+    const cJSON *models = cJSON_GetObjectItemCaseSensitive(provenance, "variants");
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "format", "hyrecall-niah-run-v1");
     cJSON *vs = cJSON_AddArrayToObject(m, "variants");
     for (int i = 0; i < o->num_variants; i++) {
         cJSON *v = cJSON_CreateObject();
         cJSON_AddStringToObject(v, "name", o->variants[i].name);
-        cJSON_AddStringToObject(v, "model", o->variants[i].dir);
+        /* The models by content (provenance.h): another spelling of the same
+         * directory resumes, other weights in the same place do not. */
+        const cJSON *record = cJSON_GetArrayItem(models, i);
+        cJSON *files = cJSON_AddObjectToObject(v, "model_files");
+        cJSON_AddItemToObject(files, "files",
+                              cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(
+                                                  cJSON_GetObjectItemCaseSensitive(record, "model"), "files"),
+                                              true));
         const bool restored = o->variants[i].base[0] || o->restore.base_dir;
         if (restored) {
             const struct restore_options *r = &o->restore;
-            cJSON_AddStringToObject(v, "restore_from", o->variants[i].base[0] ? o->variants[i].base : r->base_dir);
+            cJSON *base = cJSON_AddObjectToObject(v, "restore_from_files");
+            cJSON_AddItemToObject(base, "files",
+                                  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(
+                                                      cJSON_GetObjectItemCaseSensitive(record, "restore"), "base_files"),
+                                                  true));
             const enum restore_method method = o->variants[i].base[0] ? o->variants[i].method : r->method;
             cJSON_AddStringToObject(v, "restore", method == RESTORE_QK ? "qk" : "procrustes");
             cJSON_AddNumberToObject(v, "restore_scope", r->scope);
@@ -532,46 +616,13 @@ static cJSON *run_manifest(const struct niah_options *o, const struct essay *es,
     cJSON_AddNumberToObject(m, "seed", (double)o->seed);
     cJSON_AddStringToObject(m, "template", o->wrapper);
     cJSON_AddNumberToObject(m, "tokens_to_generate", (double)o->tokens_to_generate);
-    cJSON_AddStringToObject(m, "tokenizer", tok_path);
+    cJSON_AddStringToObject(m, "tokenizer_sha256", tok_sha256);
     cJSON_AddStringToObject(m, "haystack_sha256", es->words ? es->sha256 : "");
     cJSON_AddStringToObject(m, "wordlists", o->wordlists);
     cJSON_AddBoolToObject(m, "save_inputs", o->save_inputs);
     if (o->lens) cJSON_AddBoolToObject(m, "lens", true);
     if (o->prompts) cJSON_AddStringToObject(m, "prompts", o->prompts);
     return m;
-}
-
-/* An existing --out: the same run (resume after the predictions already
- * there, dropping a torn last line), or an error naming what differs. */
-static int prepare_resume(const char *out, const cJSON *manifest, int *done, struct hr_error *e)
-{
-    *done = 0;
-    if (access(out, F_OK) != 0) return 0;
-    char path[4200];
-    snprintf(path, sizeof path, "%s/run.json", out);
-    char *text = read_text_file(path, NULL, e);
-    if (!text) return hr_fail(e, "%s exists and is not a hyrecall niah run (no readable run.json); choose another --out",
-                              out);
-    cJSON *old = cJSON_Parse(text);
-    free(text);
-    if (!old) return hr_fail(e, "%s: not valid JSON", path);
-    int rc = 0;
-    for (const cJSON *it = manifest->child; it && rc == 0; it = it->next)
-        if (!cJSON_Compare(it, cJSON_GetObjectItemCaseSensitive(old, it->string), true))
-            rc = hr_fail(e, "%s holds a run with another configuration (field '%s' differs); choose another --out",
-                         out, it->string);
-    cJSON_Delete(old);
-    if (rc) return rc;
-    snprintf(path, sizeof path, "%s/predictions.jsonl", out);
-    long len = 0;
-    text = access(path, F_OK) == 0 ? read_text_file(path, &len, e) : NULL;
-    if (!text) return access(path, F_OK) == 0 ? -1 : 0;
-    long keep = len;
-    while (keep > 0 && text[keep - 1] != '\n') keep--; /* a line torn by a kill */
-    for (long i = 0; i < keep; i++) *done += text[i] == '\n';
-    free(text);
-    if (keep != len && truncate(path, keep) != 0) return hr_fail(e, "%s: cannot drop the torn last line", path);
-    return 0;
 }
 
 /* Summaries from the predictions file itself, written atomically: the same
@@ -697,6 +748,8 @@ static int niah_run(struct niah_options *op)
     cpu_set_threads((int)o.threads);
     struct hr_error e;
     struct run_context c = {.o = &o, .loaded_variant = -1};
+    struct niah_resume resume = {0};
+    sh_new_strdup(c.order);
     struct given_prompts given = {0};
     for (int l = 0; l < o.num_lengths; l++) c.longest = o.lengths[l] > c.longest ? o.lengths[l] : c.longest;
     struct essay es = {0};
@@ -735,9 +788,16 @@ static int niah_run(struct niah_options *op)
         for (int i = 0; i < given.n; i++) c.longest = given.length[i] > c.longest ? given.length[i] : c.longest;
     struct niah_sources src = {.words = need_words ? &words : NULL, .essay = need_essay ? &es : NULL,
                                .count = niah_tokenizer_counter, .count_ctx = c.tok};
-    char path[4300];
-    manifest = run_manifest(&o, &es, tok_path);
+    char path[4300], tok_sha[65] = "";
+    long tok_len = 0;
+    char *tok_text = read_text_file(tok_path, &tok_len, &e);
+    if (!tok_text) goto fail;
+    sha256_hex_of(tok_text, (size_t)tok_len, tok_sha);
+    free(tok_text);
+    if (!o.dump && !(c.provenance = run_provenance(&o, &e))) goto fail;
+    manifest = run_manifest(&o, &es, tok_sha, c.provenance);
     c.manifest = manifest;
+    c.resume = &resume;
     c.out_dir = o.out;
     if (o.dump) { /* prompts: a fresh directory, renamed when complete */
         if (begin_output(o.out, tmp, sizeof tmp, &e)) goto fail;
@@ -747,23 +807,21 @@ static int niah_run(struct niah_options *op)
             hr_fail(&e, "%s: cannot create: %s", path, strerror(errno));
             goto fail;
         }
-    } else if (prepare_resume(o.out, manifest, &c.skip, &e)) {
+    } else if (niah_resume_prepare(o.out, manifest, &resume, &e)) {
         goto fail;
-    } else if (c.skip) {
-        fprintf(stderr, "hyrecall niah: resuming %s after %d finished samples\n", o.out, c.skip);
+    } else if (resume.num_done) {
+        c.resumed = resume.num_done;
+        fprintf(stderr, "hyrecall niah: resuming %s after %d finished samples%s\n", o.out, resume.num_done,
+                resume.recorded_samples < o.samples ? " (extending it to more samples)" : "");
     }
     const int runs = o.dump ? 1 : o.num_variants;
     const int per_variant = o.prompts ? given.n
                                       : o.num_tasks * o.num_lengths * (int)o.samples * (o.num_depths ? o.num_depths : 1);
     c.total = runs * per_variant;
-    c.done = c.skip;
+    c.done = c.resumed;
     c.t_start = now();
     int index = 0; /* the sample's place in predictions.jsonl */
     for (int vi = 0; vi < runs; vi++) {
-        if (!o.dump && c.skip >= (vi + 1) * per_variant) { /* this variant is finished */
-            index += per_variant;
-            continue;
-        }
         if (o.prompts) { /* the given prompts, as they are */
             struct unit *units = malloc((size_t)given.n * sizeof *units);
             for (int i = 0; i < given.n; i++)
@@ -810,7 +868,10 @@ static int niah_run(struct niah_options *op)
         }
         tmp[0] = '\0';
     } else {
-        cJSON *meta = run_meta(&o, &es, tok_path, now() - c.t_start);
+        /* A run extended to more samples appended them after the earlier
+         * ones: put predictions.jsonl in the order a run from scratch writes. */
+        if (resume.existed && niah_predictions_reorder(o.out, c.order, &e)) goto fail;
+        cJSON *meta = run_meta(&o, &es, tok_path, c.provenance, now() - c.t_start);
         cJSON_AddNumberToObject(meta, "coordination_s", c.coordination_seconds);
         if (niah_mpi_size() > 1)
             fprintf(stderr, "hyrecall niah: %d processes, %.2f s, rank 0 busy (scoring, writing, sending) %.3f%% of it\n",
@@ -834,6 +895,9 @@ done:
         model_free(&c.model);
     }
     cJSON_Delete(manifest);
+    cJSON_Delete(c.provenance);
+    niah_resume_free(&resume);
+    shfree(c.order);
     tok_free(c.tok);
     essay_free(&es);
     word_keys_free(&words);

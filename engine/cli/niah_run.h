@@ -13,6 +13,7 @@
 #include "../session.h"
 #include "niah_generate.h"
 #include "cli.h"
+#include "niah_resume.h"
 #include "tokenizer.h"
 
 struct niah_options {
@@ -53,7 +54,10 @@ struct run_context {
     int64_t longest; /* the longest length of the run, for memory planning */
     int stop_ids[9], num_stop;
     FILE *out;
-    int skip; /* samples already in predictions.jsonl (resumed run) */
+    struct niah_resume *resume; /* what an existing --out already holds */
+    int resumed;                /* samples already in predictions.jsonl */
+    struct niah_key_set *order; /* every unit's key -> its place in predictions.jsonl */
+    cJSON *provenance;          /* build and models, for run.json */
     /* The block of units being run: lines wait in pending until written in order. */
     int block_first, block_count, next_to_write;
     char **pending;
