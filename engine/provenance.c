@@ -170,9 +170,9 @@ static cJSON *identity_record(const char *dir, struct hr_error *e)
     return o;
 }
 
-cJSON *provenance_for_model(const char *dir, const struct restore_options *r, struct hr_error *e)
+cJSON *model_provenance_json(const char *dir, const struct restore_options *r, struct hr_error *e)
 {
-    cJSON *p = build_provenance_json(), *model = identity_record(dir, e);
+    cJSON *p = cJSON_CreateObject(), *model = identity_record(dir, e);
     if (!model) return cJSON_Delete(p), NULL;
     cJSON_AddItemToObject(p, "model", model);
     cJSON *restore = restore_provenance_json(r);
@@ -183,5 +183,18 @@ cJSON *provenance_for_model(const char *dir, const struct restore_options *r, st
         cJSON_Delete(base);
         cJSON_AddItemToObject(p, "restore", restore);
     }
+    return p;
+}
+
+cJSON *provenance_for_model(const char *dir, const struct restore_options *r, struct hr_error *e)
+{
+    cJSON *model = model_provenance_json(dir, r, e);
+    if (!model) return NULL;
+    cJSON *p = build_provenance_json();
+    while (model->child) {
+        cJSON *item = cJSON_DetachItemViaPointer(model, model->child);
+        cJSON_AddItemToObject(p, item->string, item);
+    }
+    cJSON_Delete(model);
     return p;
 }

@@ -44,6 +44,11 @@ cJSON *build_provenance_json(void);
  * NULL when o is NULL or restores nothing (no base). */
 cJSON *restore_provenance_json(const struct restore_options *o);
 
+/* "model": {"dir", "files"} of DIR and, when a restore is applied,
+ * "restore": restore_provenance_json() with the base's "base_files". Hashes
+ * DIR (and BASE) once; NULL on failure (a file that cannot be read). */
+cJSON *model_provenance_json(const char *dir, const struct restore_options *r, struct hr_error *e);
+
 /* The whole record of a run of one model: build_provenance_json()'s fields,
  * "model": {"dir", "files"} and, when a restore is applied, "restore":
  * restore_provenance_json() with the base's "base_files". Hashes DIR (and

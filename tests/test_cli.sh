@@ -69,6 +69,17 @@ expect 2 "expected qk or procrustes" -- "$bin" run -m "$model" --ids 1 --restore
 expect 0 "(W_Q, layer 1 full_attention)" -- "$bin" inspect --diff "$model" "$tmp/restored"
 expect 0 "" -- "$bin" run -m "$model" --ids 1,2,3 -n 3 --restore-from "$model" --restore-layers 0,1
 expect 1 "layer 9 does not exist" -- "$bin" run -m "$model" --ids 1,2,3 -n 3 --restore-from "$model" --restore-layers 9
+# Outputs say what made them: a restored run's dump records the restore and its base's files.
+weights_sha=$(sha256sum "$model/model.safetensors" | cut -d' ' -f1)
+"$bin" run -m "$model" --ids 1,2,3 -n 2 --restore-from "$tmp/restored" --restore procrustes --restore-layers 0,1 \
+  --dump "$tmp/restored_run.safetensors" >/dev/null || { echo "FAIL: restored dump run"; fail=1; }
+hdr=$(head -c 4000 "$tmp/restored_run.safetensors" | tr -d '\0')
+for want in '\"restore\":{\"base\":\"'"$tmp/restored"'\",\"method\":\"procrustes\",\"layers\":[0,1]' \
+            '\"base_files\":[{\"file\":\"config.json\"' "\\\"sha256\\\":\\\"$weights_sha" '"git_commit":"' \
+            '"openblas_core":"' '"logits_sha256":"'; do
+  case "$hdr" in *"$want"*) ;; *) echo "FAIL: restored dump's metadata lacks $want"; fail=1 ;; esac
+done
+grep -q '"restore"' "$tmp/ref.safetensors" && { echo "FAIL: an unrestored dump records a restore"; fail=1; }
 # Memory planning: refused before anything is allocated.
 expect 1 "MiB are allowed by --max-memory" -- "$bin" run -m "$model" --ids 1,2 -n 2 --max-memory 100K
 expect 2 "--max-memory expects a size" -- "$bin" run -m "$model" --ids 1,2 --max-memory lots
@@ -78,6 +89,15 @@ expect 0 "" -- "$bin" run -m "$model" --ids 1,2 -n 2 --max-memory unlimited
 expect 0 "query position 4 of 6 tokens" -- "$bin" lens -m "$model" --ids 3,1,4,1,5,9 --position 4 --dump "$tmp/lens.safetensors"
 hdr=$(head -c 1000 "$tmp/lens.safetensors" | tr -d '\0')
 case "$hdr" in *'"attn.1":{"dtype":"F32","shape":[4,6]'*) ;; *) echo "FAIL: lens dump lacks attn.1 [4, 6]"; fail=1 ;; esac
+hdr=$(head -c 4000 "$tmp/lens.safetensors" | tr -d '\0')
+for want in '"git_commit":"' '"openblas_core":"' '"threads":"' "$weights_sha"; do
+  case "$hdr" in *"$want"*) ;; *) echo "FAIL: lens dump's metadata lacks $want"; fail=1 ;; esac
+done
+# eval's JSON: the build and each variant's model files.
+expect 0 "accuracy" -- "$bin" eval -m "$tmp/textmodel" --samples 1 --json "$tmp/eval.json"
+for want in '"git_commit"' '"openblas_core"' "$weights_sha"; do
+  grep -qF "$want" "$tmp/eval.json" || { echo "FAIL: eval JSON lacks $want"; fail=1; }
+done
 expect 1 "past the prompt's last position" -- "$bin" lens -m "$model" --ids 3,1,4 --position 3
 # synth: random weights for the model's own config, loadable and runnable; the parameter count of
 # the original; BF16 by default, F32 on request; the same seed gives the same bytes, another seed

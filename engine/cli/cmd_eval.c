@@ -12,6 +12,7 @@
 
 #include "../cpu.h"
 #include "../generate.h"
+#include "../provenance.h"
 #include "cli.h"
 #include "cot_arithmetic.h"
 #include "tokenizer.h"
@@ -165,8 +166,17 @@ int cmd_eval(int argc, char **argv)
     cJSON_AddStringToObject(root, "task", "cot_arithmetic");
     cJSON_AddNumberToObject(root, "seed", (double)o.seed);
     cJSON_AddNumberToObject(root, "samples", (double)o.samples);
+    cJSON_AddItemToObject(root, "provenance", build_provenance_json());
     for (int i = 0; i < o.num_variants; i++) {
-        cJSON *v = cJSON_CreateObject();
+        struct restore_options ro = o.restore;
+        if (o.variants[i].base[0]) ro.base_dir = o.variants[i].base, ro.method = o.variants[i].method;
+        struct hr_error e;
+        cJSON *v = model_provenance_json(o.variants[i].dir, &ro, &e);
+        if (!v) {
+            fprintf(stderr, "hyrecall eval: %s\n", e.msg);
+            cJSON_Delete(root);
+            return EXIT_RUNTIME;
+        }
         cJSON_AddStringToObject(v, "name", o.variants[i].name);
         cJSON_AddStringToObject(v, "model", o.variants[i].dir);
         if (o.variants[i].base[0]) cJSON_AddStringToObject(v, "restored_from", o.variants[i].base);

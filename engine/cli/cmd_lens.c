@@ -6,7 +6,9 @@
 
 #include "../config.h"
 #include "../cpu.h"
+#include "../build_info.h"
 #include "../lens.h"
+#include "../provenance.h"
 #include "cli.h"
 #include "tokenizer.h"
 
@@ -21,7 +23,9 @@ static const char *HELP =
     "  delta-rule layers                   no per-position figure: their state is rewritten by every token.\n"
     "Prints, per layer and head, the share of attention (or contribution) by distance P - j in powers of\n"
     "two, and the top K positions (default 3) with their tokens when MODEL_DIR has tokenizer.json.\n"
-    "--dump writes attn.<layer> and contrib.<layer>, F32 [heads, T] (zero after P) to a safetensors file.\n"
+    "--dump writes attn.<layer> and contrib.<layer>, F32 [heads, T] (zero after P) to a safetensors file,\n"
+    "with metadata: position, hyrecall_version, git_commit, openblas_core, threads, model_dir and\n"
+    "provenance (JSON: every model file's SHA-256, the restore applied).\n"
     "With --restore-from the lens shows the restored model: compare base, fine-tuned and restored routing.\n"
     CLI_RESTORE_HELP "\n"
     "exit codes: 0 ok, 1 invalid model, prompt or output, 2 usage error\n";
@@ -70,8 +74,14 @@ static void print_top(const float *row, int64_t P, int k, const int32_t *ids, st
     }
 }
 
-static int write_dump(const char *path, const struct lens *l, int64_t T, struct hr_error *e)
+/* The lens's rows, with the record of what made them (provenance.h). */
+static int write_dump(const char *path, const struct lens *l, int64_t T, const char *dir,
+                      const struct restore_options *ro, struct hr_error *e)
 {
+    cJSON *record = provenance_for_model(dir, ro, e);
+    if (!record) return -1;
+    char *provenance = cJSON_PrintUnformatted(record);
+    cJSON_Delete(record);
     struct st_write_tensor *t = calloc((size_t)(2 * l->num_layers + 1), sizeof *t);
     char (*names)[32] = calloc((size_t)(2 * l->num_layers + 1), sizeof *names);
     float **bufs = calloc((size_t)(2 * l->num_layers + 1), sizeof *bufs);
@@ -91,8 +101,15 @@ static int write_dump(const char *path, const struct lens *l, int64_t T, struct 
         }
     char pos[32];
     snprintf(pos, sizeof pos, "%lld", (long long)l->position);
-    const char *meta[] = {"format", "hyrecall-lens-v1", "position", pos, NULL};
+    char threads[32];
+    snprintf(threads, sizeof threads, "%d", cpu_threads());
+    const char *meta[] = {"format",        "hyrecall-lens-v1",  "position",   pos,
+                          "hyrecall_version", build_version(),  "git_commit", build_commit(),
+                          "openblas_core", cpu_openblas_core(), "threads",    threads,
+                          "model_dir",     dir,                 "provenance", provenance,
+                          NULL};
     int rc = st_write_file(path, t, n, meta, false, e);
+    free(provenance);
     for (int i = 0; i < n; i++) free(bufs[i]);
     free(bufs), free(names), free(t);
     return rc;
@@ -177,7 +194,7 @@ int cmd_lens(int argc, char **argv)
             goto fail;
         }
     if (lens_run(&m, ids, position, 0, &l, &e)) goto fail;
-    if (dump && write_dump(dump, &l, T, &e)) goto fail;
+    if (dump && write_dump(dump, &l, T, dir, &ro, &e)) goto fail;
     printf("lens: %s, query position %ld of %d tokens\n", dir, position, T);
     for (int i = 0; i < l.num_layers; i++) {
         const float *rows = l.attn[i] ? l.attn[i] : l.contrib[i];

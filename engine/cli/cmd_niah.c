@@ -518,11 +518,8 @@ static cJSON *run_provenance(const struct niah_options *o, struct hr_error *e)
     cJSON_AddNumberToObject(p, "processes", niah_mpi_size());
     for (int i = 0; i < o->num_variants; i++) {
         const struct restore_options r = variant_restore(o, i);
-        cJSON *v = provenance_for_model(o->variants[i].dir, &r, e);
+        cJSON *v = model_provenance_json(o->variants[i].dir, &r, e);
         if (!v) return cJSON_Delete(p), NULL;
-        /* the build fields once, at the top */
-        cJSON_DeleteItemFromObject(v, "hyrecall_version"), cJSON_DeleteItemFromObject(v, "git_commit");
-        cJSON_DeleteItemFromObject(v, "openblas_core"), cJSON_DeleteItemFromObject(v, "threads");
         cJSON_AddStringToObject(v, "name", o->variants[i].name);
         cJSON_AddItemToArray(vs, v);
     }
