@@ -14,9 +14,9 @@
  *
  * Tensor names are the published ones (model.layers.N.self_attn.{q,k,v,o}_proj,
  * q_norm, k_norm, z_proj, o_norm for lightning; o_gate for attention).
+ * attn_logits_scaling (HyPE, hype.h): null, a number, "hype" or "hype A".
  * Not supported (refused with a message): lightning short convolutions,
- * attn_use_rope true, attn_logits_scaling (the "hype a" position scaling of
- * the released checkpoints' README: no reference output to verify it yet). */
+ * attn_use_rope true. */
 #include "arch_hypenet.h"
 
 #include <math.h>
@@ -49,7 +49,43 @@ struct hypenet_options {
     int lightning_heads, lightning_kv_heads, lightning_head_dim;
     bool attn_output_gate;
     double lightning_scale;
+    struct query_scaling q_scaling;
 };
+
+/* attn_logits_scaling as modeling_qwen3.py reads it: null; a number c; a
+ * string "hype" (A = 362) or "hype A". A must be at least 2 (ln ⌊A⌋ > 0). */
+static int read_query_scaling(const struct model_config *c, const cJSON *v, struct query_scaling *s,
+                              struct hr_error *e)
+{
+    *s = (struct query_scaling){QUERY_SCALING_NONE, 0};
+    if (!v || cJSON_IsNull(v)) return 0;
+    if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble > 0) {
+        *s = (struct query_scaling){QUERY_SCALING_CONSTANT, v->valuedouble};
+        return 0;
+    }
+    if (cJSON_IsString(v)) {
+        const char *p = v->valuestring;
+        if (strncmp(p, "hype", 4) == 0 && (p[4] == '\0' || p[4] == ' ')) {
+            double a = 362.0;
+            char *end = (char *)p + 4;
+            if (*end == ' ') {
+                a = strtod(end + 1, &end);
+                if (end == p + 5) a = NAN;
+            }
+            if (*end == '\0' && a >= 2 && a < 1e15) {
+                *s = (struct query_scaling){QUERY_SCALING_HYPE, a};
+                return 0;
+            }
+        }
+    }
+    char *text = cJSON_PrintUnformatted(v);
+    hr_fail(e,
+            "%s: field 'attn_logits_scaling' is %s: expected null, a positive number, \"hype\" or \"hype A\" "
+            "with A >= 2 (e.g. \"hype 500\", the released HypeNet-2B's)",
+            c->path, text ? text : "unreadable");
+    free(text);
+    return -1;
+}
 
 static int read_options(const struct model *m, struct hypenet_options *o, struct hr_error *e)
 {
@@ -80,9 +116,8 @@ static int read_options(const struct model *m, struct hypenet_options *o, struct
             return hr_fail(e, "%s: field '%s' = %s is not supported (the released HypeNet models use %s)", c->path,
                            flags[i].field, flag ? "true" : "false", flags[i].required ? "true" : "false");
     }
-    const cJSON *scaling = cJSON_GetObjectItemCaseSensitive(j, "attn_logits_scaling");
-    if (scaling && !cJSON_IsNull(scaling))
-        return hr_fail(e, "%s: field 'attn_logits_scaling' is not supported yet (only null)", c->path);
+    if (read_query_scaling(c, cJSON_GetObjectItemCaseSensitive(j, "attn_logits_scaling"), &o->q_scaling, e))
+        return -1;
     const cJSON *scale = cJSON_GetObjectItemCaseSensitive(j, "lightning_scale");
     const char *spelled = cJSON_IsString(scale) ? scale->valuestring : "1/sqrt(d)";
     /* lightning_attn.py: "1/sqrt(d)" → d^−½, "1/d" → d^−1, anything else → 1. */
@@ -143,6 +178,7 @@ static int hypenet_bind(struct weight_binder *b, struct model *m)
                                          : bind_softmax_attention(b, c, i, &spec, &L->attn)) ||
             bind_dense_mlp(b, c, i, &L->mlp))
             return -1;
+        if (L->mixer == MIXER_SOFTMAX_ATTENTION) L->attn.q_scaling = o.q_scaling;
     }
     return 0;
 }

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "hype.h"
 #include "ops.h"
 #include "safetensors.h"
 
@@ -27,6 +28,7 @@ struct attention_weights {
     const float *q_bias, *k_bias, *v_bias; /* NULL without attention_bias */
     const float *q_norm, *k_norm;          /* per-head RMSNorm weights [head_dim], or NULL */
     bool rope;        /* false for HypeNet's position-free (HyPE) softmax layers */
+    struct query_scaling q_scaling; /* HypeNet's attn_logits_scaling (hype.h); none elsewhere */
     bool output_gate; /* Qwen3-Next: q_proj rows are [q_h | gate_h] per head; o ⊙= sigmoid(gate) */
     struct weight o_gate; /* HypeNet: o ⊙= sigmoid(x o_gateᵀ); absent (weight_present false) elsewhere */
 };

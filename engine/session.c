@@ -200,7 +200,8 @@ void session_reset(struct session *s)
 /* Softmax attention of one layer on s->a.xn into s->a.proj:
  *   q, k, v = xn Wqᵀ, xn Wkᵀ, xn Wvᵀ   (Qwen3-Next: q_proj also yields a gate per head)
  *   q, k ← RMSNorm per head (when the model has q/k norms), then RoPE (unless the
- *   layer is position-free, as HypeNet's);  o = attention(q, k, v), scale 1/√head_dim;
+ *   layer is position-free, as HypeNet's); HypeNet: q ← HyPE-scaled q (hype.h);
+ *   o = attention(q, k, v), scale 1/√head_dim;
  *   o ⊙= sigmoid(gate) (gate from q_proj, or from o_gate);  out = o Woᵀ */
 static int softmax_attention_mixer(struct session *s, int li, int n)
 {
@@ -229,6 +230,7 @@ static int softmax_attention_mixer(struct session *s, int li, int n)
         rope_apply(&s->rope, a->q, n, H, d);
         rope_apply(&s->rope, a->k, n, c->num_kv_heads, d);
     }
+    query_scaling_apply(&w->q_scaling, a->q, n, H, d, s->pos); /* HyPE (hype.h); a no-op elsewhere */
     const float scale = 1.0f / sqrtf((float)d);
     struct attention_probe probe = {0};
     if (s->lens && s->lens->pass == 1) probe = (struct attention_probe){s->lens->position, s->lens->attn[li]};

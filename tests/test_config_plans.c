@@ -39,10 +39,12 @@ static void expected_layer(const char *kind, int swa_window, enum mixer_kind *mi
     else *mixer = MIXER_SOFTMAX_ATTENTION; /* "attn" */
 }
 
-static void check_config(const char *dir, const char *name, const cJSON *reference)
+/* DIR/FILE.json against the published model NAME of the reference. */
+static void check_config(const char *dir, const char *file, const char *name, const cJSON *reference,
+                         double hype_a)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s.json", dir, name);
+    snprintf(path, sizeof path, "%s/%s.json", dir, file);
     struct model m;
     struct wanted_tensor *wanted;
     struct hr_error e;
@@ -53,7 +55,7 @@ static void check_config(const char *dir, const char *name, const cJSON *referen
     const cJSON *ref = cJSON_GetObjectItem(cJSON_GetObjectItem(reference, "models"), name);
     const double want_params = cJSON_GetNumberValue(cJSON_GetObjectItem(ref, "parameters"));
     const double want_tensors = cJSON_GetNumberValue(cJSON_GetObjectItem(ref, "tensors"));
-    printf("  %-16s %lld parameters in %td tensors (published model: %.0f in %.0f)\n", name,
+    printf("  %-22s %lld parameters in %td tensors (published model: %.0f in %.0f)\n", file,
            (long long)m.num_params, arrlen(wanted), want_params, want_tensors);
     CHECK((double)m.num_params == want_params, "%s: %lld parameters, published model %.0f", name,
           (long long)m.num_params, want_params);
@@ -76,6 +78,13 @@ static void check_config(const char *dir, const char *name, const cJSON *referen
         CHECK(m.layers[i].mixer == mixer && m.layers[i].window == window, "%s layer %d: %s window %d, config says %s",
               name, i, mixer_kind_name(m.layers[i].mixer), m.layers[i].window,
               cJSON_GetStringValue(cJSON_GetArrayItem(list, i)));
+        /* HyPE on the softmax layers of the inference config only (hype.h). */
+        if (m.layers[i].mixer == MIXER_SOFTMAX_ATTENTION) {
+            const struct query_scaling *q = &m.layers[i].attn.q_scaling;
+            CHECK(hype_a ? q->kind == QUERY_SCALING_HYPE && q->value == hype_a : q->kind == QUERY_SCALING_NONE,
+                  "%s layer %d: query scaling %d (%g), expected %s", file, i, (int)q->kind, q->value,
+                  hype_a ? "hype" : "none");
+        }
     }
     cJSON_Delete(cfg);
     wanted_tensors_free(wanted);
@@ -94,7 +103,9 @@ int main(int argc, char **argv)
         return 1;
     }
     const char *names[] = {"hypenet-2b", "hypenet-9b", "jet-nemotron-2b"};
-    for (int i = 0; i < 3; i++) check_config(argv[1], names[i], reference);
+    for (int i = 0; i < 3; i++) check_config(argv[1], names[i], names[i], reference, 0);
+    /* The released HypeNet-2B as its README runs it: the same model, HyPE "hype 500". */
+    check_config(argv[1], "hypenet-2b-inference", "hypenet-2b", reference, 500);
     cJSON_Delete(reference);
     return test_finish("test_config_plans");
 }

@@ -54,12 +54,42 @@ int golden_load(const char *path, struct golden *g)
     g->logits = aligned_copy(g, 1, lg);
     g->generated_ids = aligned_copy(g, 2, gen);
     g->full_logits_last = aligned_copy(g, 3, fl);
+    g->R = g->T;
+    const struct st_tensor *rows = st_file_find(&g->file, "rows");
+    if (rows) { /* goldens/long: the logits of some prompt rows only */
+        if (rows->dtype != DT_I32 || rows->ndim != 1 || rows->shape[0] != lg->shape[0]) {
+            fprintf(stderr, "%s: 'rows' must be I32 [%lld], one per logits row\n", path, (long long)lg->shape[0]);
+            golden_free(g);
+            return -1;
+        }
+        g->R = (int)rows->shape[0];
+        g->rows = aligned_copy(g, 4, rows);
+        for (int i = 0; i < g->R; i++)
+            if (g->rows[i] < 0 || g->rows[i] >= g->T) {
+                fprintf(stderr, "%s: rows[%d] = %d is outside the prompt\n", path, i, g->rows[i]);
+                golden_free(g);
+                return -1;
+            }
+    } else if (lg->shape[0] != g->T) {
+        fprintf(stderr, "%s: logits has %lld rows for a %d-token prompt and no 'rows'\n", path,
+                (long long)lg->shape[0], g->T);
+        golden_free(g);
+        return -1;
+    }
     return 0;
+}
+
+const float *golden_row(const struct golden *g, int t)
+{
+    if (!g->rows) return g->logits + (int64_t)t * g->V;
+    for (int i = 0; i < g->R; i++)
+        if (g->rows[i] == t) return g->logits + (int64_t)i * g->V;
+    return NULL;
 }
 
 void golden_free(struct golden *g)
 {
-    for (int i = 0; i < 4; i++) free(g->owned[i]);
+    for (int i = 0; i < 5; i++) free(g->owned[i]);
     st_close_file(&g->file);
 }
 

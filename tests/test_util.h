@@ -29,11 +29,14 @@ int test_finish(const char *name);
 struct golden {
     struct st_file file;
     const int32_t *input_ids, *generated_ids; /* aligned copies */
-    const float *logits, *full_logits_last;
-    int T, G, V;
-    void *owned[4];
+    const float *logits, *full_logits_last;   /* logits [R, V]: the prompt rows `rows` */
+    const int32_t *rows;                      /* the long goldens' prompt rows; NULL: every row */
+    int T, G, V, R;
+    void *owned[5];
 };
 int golden_load(const char *path, struct golden *g);
+/* The golden's logits at prompt position t, or NULL when it did not keep that row. */
+const float *golden_row(const struct golden *g, int t);
 void golden_free(struct golden *g);
 
 double max_abs_diff(const float *a, const float *b, int64_t n);
