@@ -191,6 +191,8 @@ static int hypenet_qk_parts(const struct model_config *c, int i, struct qk_parts
     qk_add_whole(p, QK_KEY, "model.layers.%d.self_attn.k_proj.weight", i);
     qk_add_whole(p, QK_NORM, "model.layers.%d.self_attn.q_norm.weight", i);
     qk_add_whole(p, QK_NORM, "model.layers.%d.self_attn.k_norm.weight", i);
+    qk_add_whole(p, QK_VALUE, "model.layers.%d.self_attn.v_proj.weight", i);
+    qk_add_whole(p, QK_OUTPUT, "model.layers.%d.self_attn.o_proj.weight", i);
     return 0;
 }
 

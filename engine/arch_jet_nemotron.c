@@ -108,9 +108,12 @@ static int jet_nemotron_qk_parts(const struct model_config *c, int i, struct qk_
     (void)e;
     qk_add_whole(p, QK_QUERY, "model.layers.%d.self_attn.q_proj.weight", i);
     qk_add_whole(p, QK_KEY, "model.layers.%d.self_attn.k_proj.weight", i);
+    qk_add_whole(p, QK_VALUE, "model.layers.%d.self_attn.v_proj.weight", i);
+    qk_add_whole(p, QK_OUTPUT, "model.layers.%d.self_attn.o_proj.weight", i);
     if (c->layer_kinds[i] != LAYER_LINEAR_ATTENTION) {
-        qk_add_whole(p, QK_BIAS, "model.layers.%d.self_attn.q_proj.bias", i);
-        qk_add_whole(p, QK_BIAS, "model.layers.%d.self_attn.k_proj.bias", i);
+        qk_add_whole(p, QK_QUERY_BIAS, "model.layers.%d.self_attn.q_proj.bias", i);
+        qk_add_whole(p, QK_KEY_BIAS, "model.layers.%d.self_attn.k_proj.bias", i);
+        qk_add_whole(p, QK_VALUE_BIAS, "model.layers.%d.self_attn.v_proj.bias", i);
     }
     return 0;
 }

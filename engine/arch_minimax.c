@@ -100,9 +100,13 @@ static int minimax_qk_parts(const struct model_config *c, int i, struct qk_parts
     if (c->layer_kinds[i] == LAYER_LINEAR_ATTENTION) {
         qk_add(p, QK_QUERY, 0, d, 3 * d, c->num_heads, "model.layers.%d.self_attn.qkv_proj.weight", i);
         qk_add(p, QK_KEY, d, d, 3 * d, c->num_heads, "model.layers.%d.self_attn.qkv_proj.weight", i);
+        qk_add(p, QK_VALUE, 2 * d, d, 3 * d, c->num_heads, "model.layers.%d.self_attn.qkv_proj.weight", i);
+        qk_add_whole(p, QK_OUTPUT, "model.layers.%d.self_attn.out_proj.weight", i);
     } else {
         qk_add_whole(p, QK_QUERY, "model.layers.%d.self_attn.q_proj.weight", i);
         qk_add_whole(p, QK_KEY, "model.layers.%d.self_attn.k_proj.weight", i);
+        qk_add_whole(p, QK_VALUE, "model.layers.%d.self_attn.v_proj.weight", i);
+        qk_add_whole(p, QK_OUTPUT, "model.layers.%d.self_attn.o_proj.weight", i);
     }
     return 0;
 }

@@ -112,6 +112,9 @@ static int qwen3_next_qk_parts(const struct model_config *c, int i, struct qk_pa
                       r = c->linear_num_value_heads / (nk ? nk : 1), block = 2 * dk + 2 * r * c->linear_value_head_dim;
         qk_add(p, QK_QUERY, 0, dk, block, nk, "model.layers.%d.linear_attn.in_proj_qkvz.weight", i);
         qk_add(p, QK_KEY, dk, dk, block, nk, "model.layers.%d.linear_attn.in_proj_qkvz.weight", i);
+        qk_add(p, QK_VALUE, 2 * dk, r * c->linear_value_head_dim, block, nk,
+               "model.layers.%d.linear_attn.in_proj_qkvz.weight", i);
+        qk_add_whole(p, QK_OUTPUT, "model.layers.%d.linear_attn.out_proj.weight", i);
         return 0;
     }
     const int64_t d = c->head_dim;
@@ -119,6 +122,8 @@ static int qwen3_next_qk_parts(const struct model_config *c, int i, struct qk_pa
     qk_add_whole(p, QK_KEY, "model.layers.%d.self_attn.k_proj.weight", i);
     qk_add_whole(p, QK_NORM, "model.layers.%d.self_attn.q_norm.weight", i);
     qk_add_whole(p, QK_NORM, "model.layers.%d.self_attn.k_norm.weight", i);
+    qk_add_whole(p, QK_VALUE, "model.layers.%d.self_attn.v_proj.weight", i);
+    qk_add_whole(p, QK_OUTPUT, "model.layers.%d.self_attn.o_proj.weight", i);
     return 0;
 }
 

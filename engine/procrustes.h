@@ -12,4 +12,16 @@
 int procrustes_rotation(const double *B, const double *F, int64_t rows, int64_t cols, double *R,
                         double *min_objective);
 
+/* The output-side problem: R* = argmin ‖R A − B‖_F over orthogonal R [n, n]
+ * acting on the left of A, B [n, cols]; with M = A Bᵀ = U Σ Vᵀ, R* = V Uᵀ.
+ * rope_dims > 0 restricts R to the rotations that commute with every RoPE
+ * rotation (rope.h's rotate_half layout: dimension i < rope_dims/2 pairs with
+ * i + rope_dims/2, each pair turned by its own frequency): for distinct
+ * frequencies those are one 2-D rotation per pair, angle
+ *   φ_i = atan2(M[i][j] − M[j][i], M[i][i] + M[j][j]),  j = i + rope_dims/2
+ * (the maximiser of tr(R_i M_i) = cos φ (M_ii + M_jj) + sin φ (M_ij − M_ji)),
+ * and any orthogonal block on the dimensions RoPE leaves alone (rope_dims ..
+ * n − 1), solved as above. Returns 0, or -1 if an SVD does not converge. */
+int procrustes_left(const double *A, const double *B, int64_t n, int64_t cols, int rope_dims, double *R);
+
 #endif

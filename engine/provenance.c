@@ -146,7 +146,11 @@ cJSON *restore_provenance_json(const struct restore_options *o)
     static const char *const scopes[] = {"full", "attention", "linear", "all"};
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "base", o->base_dir);
+    char parts[32];
     cJSON_AddStringToObject(r, "method", o->method == RESTORE_QK ? "qk" : "procrustes");
+    if (o->method == RESTORE_PROCRUSTES)
+        cJSON_AddStringToObject(r, "side", o->side == PROCRUSTES_INPUT ? "input" : "output");
+    cJSON_AddStringToObject(r, "parts", restore_parts_name(o->parts, parts, sizeof parts));
     if (o->scope == RESTORE_LIST) {
         cJSON *layers = cJSON_AddArrayToObject(r, "layers");
         for (int i = 0; i < o->num_layers; i++) cJSON_AddItemToArray(layers, cJSON_CreateNumber(o->layers[i]));

@@ -1,5 +1,6 @@
-/* Where a layer's query and key projections live in a checkpoint: the rows of
- * which tensors are W_Q and W_K. Separate q_proj / k_proj tensors are whole;
+/* Where a layer's attention projections live in a checkpoint: the rows of
+ * which tensors are W_Q, W_K, W_V and W_O (and their biases and the q/k norms),
+ * for the restore module. Separate q_proj / k_proj tensors are whole;
  * fused projections give a periodic row selection: rows
  *   first + r·period + i,   r < repeats, i < count
  * (e.g. Qwen3-Next's q_proj holds [q_h | gate_h] per head: the q rows are
@@ -9,7 +10,7 @@
 
 #include <stdint.h>
 
-enum qk_role { QK_QUERY, QK_KEY, QK_BIAS, QK_NORM };
+enum qk_role { QK_QUERY, QK_KEY, QK_VALUE, QK_OUTPUT, QK_QUERY_BIAS, QK_KEY_BIAS, QK_VALUE_BIAS, QK_NORM };
 
 struct qk_part {
     enum qk_role role;
@@ -17,7 +18,7 @@ struct qk_part {
     int64_t first, count, period, repeats; /* count 0: every row */
 };
 
-#define QK_MAX_PARTS 8
+#define QK_MAX_PARTS 12
 
 struct qk_parts {
     int n;

@@ -10,14 +10,97 @@
 
 #include "arch.h"
 #include "procrustes.h"
+#include "weight_binder.h"
 #include "stb_ds.h"
 
 void restore_options_default(struct restore_options *o)
 {
     memset(o, 0, sizeof *o);
     o->method = RESTORE_QK;
+    o->side = PROCRUSTES_OUTPUT;
+    o->parts = RESTORE_Q | RESTORE_K;
     o->scope = RESTORE_FULL;
     o->alpha = 1.0;
+}
+
+static const struct {
+    char letter;
+    const char *name;
+    unsigned bit;
+} part_names[] = {{'q', "q", RESTORE_Q}, {'k', "k", RESTORE_K}, {'v', "v", RESTORE_V}, {'o', "o", RESTORE_O}};
+
+int restore_parse_parts(const char *text, struct restore_options *o, struct hr_error *e)
+{
+    unsigned parts = 0;
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *tok = strtok(buf, ", "); tok; tok = strtok(NULL, ", ")) {
+        unsigned bit = 0;
+        for (size_t i = 0; i < sizeof part_names / sizeof *part_names; i++)
+            if (strcmp(tok, part_names[i].name) == 0) bit = part_names[i].bit;
+        if (!bit || (parts & bit)) return hr_fail(e, "restore parts '%s': expected a list of q, k, v, o, each once", text);
+        parts |= bit;
+    }
+    if (!parts) return hr_fail(e, "restore parts '%s': expected a list of q, k, v, o", text);
+    o->parts = parts;
+    return 0;
+}
+
+int restore_parse_side(const char *text, struct restore_options *o, struct hr_error *e)
+{
+    if (strcmp(text, "output") == 0) o->side = PROCRUSTES_OUTPUT;
+    else if (strcmp(text, "input") == 0) o->side = PROCRUSTES_INPUT;
+    else return hr_fail(e, "procrustes side '%s': expected output or input", text);
+    return 0;
+}
+
+int restore_parse_spec(const char *text, struct restore_options *o, struct hr_error *e)
+{
+    if (strcmp(text, "procrustes") == 0 || strcmp(text, "procrustes-input") == 0) {
+        o->method = RESTORE_PROCRUSTES;
+        o->side = text[10] ? PROCRUSTES_INPUT : PROCRUSTES_OUTPUT;
+        o->parts = RESTORE_Q | RESTORE_K;
+        return 0;
+    }
+    unsigned parts = 0;
+    for (const char *c = text; *c; c++) {
+        unsigned bit = 0;
+        for (size_t i = 0; i < sizeof part_names / sizeof *part_names; i++)
+            if (*c == part_names[i].letter) bit = part_names[i].bit;
+        if (!bit || (parts & bit)) {
+            parts = 0;
+            break;
+        }
+        parts |= bit;
+    }
+    if (!parts)
+        return hr_fail(e, "restore '%s': expected qk, procrustes, procrustes-input or parts as letters (q, k, v, o, "
+                          "e.g. v or qkv)",
+                       text);
+    o->method = RESTORE_QK;
+    o->parts = parts;
+    return 0;
+}
+
+const char *restore_parts_name(unsigned parts, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof part_names / sizeof *part_names; i++)
+        if (parts & part_names[i].bit)
+            snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", buf[0] ? "," : "", part_names[i].name);
+    return buf;
+}
+
+const char *restore_spec_name(const struct restore_options *o, char *buf, size_t n)
+{
+    if (o->method == RESTORE_PROCRUSTES) {
+        snprintf(buf, n, o->side == PROCRUSTES_INPUT ? "procrustes-input" : "procrustes");
+        return buf;
+    }
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof part_names / sizeof *part_names; i++)
+        if (o->parts & part_names[i].bit) snprintf(buf + strlen(buf), n - strlen(buf), "%c", part_names[i].letter);
+    return buf;
 }
 
 int restore_parse_method(const char *text, struct restore_options *o, struct hr_error *e)
@@ -216,18 +299,130 @@ static void copy_rows(struct qk_block *bl)
     free(row);
 }
 
-static int restore_layer(const struct architecture *arch, const struct model_config *c, int i,
+/* The heads of a layer's q and k rows, for the output-side Procrustes. */
+struct head_layout {
+    int heads, kv_heads, head_dim, rope_dims;
+    const char *refusal; /* why the layer has no routing-preserving rotation, or NULL */
+};
+
+static struct head_layout layout_of(const struct model *plan, int i)
+{
+    const struct layer *L = &plan->layers[i];
+    const struct model_config *c = &plan->cfg;
+    if (L->mixer == MIXER_SOFTMAX_ATTENTION)
+        return (struct head_layout){c->num_heads, c->num_kv_heads, c->head_dim, L->attn.rope ? c->rotary_dim : 0, NULL};
+    if (L->mixer == MIXER_LIGHTNING && L->lightning.qkv.rows == 0) /* HypeNet's; MiniMax's fuses q, k, v under a SiLU */
+        return (struct head_layout){L->lightning.heads, L->lightning.kv_heads, L->lightning.head_dim,
+                                    L->lightning.rope ? c->rotary_dim : 0, NULL};
+    return (struct head_layout){.refusal = "its q and k pass an activation (or a fused layout) before their product"};
+}
+
+static bool role_selected(enum qk_role role, const struct restore_options *o)
+{
+    switch (role) {
+    case QK_QUERY: return o->parts & RESTORE_Q;
+    case QK_KEY: return o->parts & RESTORE_K;
+    case QK_VALUE: return o->parts & RESTORE_V;
+    case QK_OUTPUT: return o->parts & RESTORE_O;
+    case QK_QUERY_BIAS: return o->with_biases && (o->parts & RESTORE_Q);
+    case QK_KEY_BIAS: return o->with_biases && (o->parts & RESTORE_K);
+    case QK_VALUE_BIAS: return o->with_biases && (o->parts & RESTORE_V);
+    case QK_NORM: return o->with_norms && (o->parts & (RESTORE_Q | RESTORE_K));
+    }
+    return false;
+}
+
+/* The rows of a role over its blocks, in order: (block, row) pairs. */
+struct row_ref {
+    struct qk_block *block;
+    int64_t row;
+};
+
+static struct row_ref *rows_of(struct qk_block *blocks, const enum qk_role *roles, int n, enum qk_role role)
+{
+    struct row_ref *out = NULL;
+    for (int b = 0; b < n; b++)
+        if (roles[b] == role)
+            for (ptrdiff_t k = 0; k < arrlen(blocks[b].rows); k++) arrput(out, ((struct row_ref){&blocks[b], blocks[b].rows[k]}));
+    return out;
+}
+
+/* Output side (restore.h): per KV group g, R_g from the stacked columns of
+ * the group's query heads and its key head, W^new = R_g W^base, biases too. */
+static int procrustes_output_layer(struct qk_block *blocks, const enum qk_role *roles, int n,
+                                   const struct head_layout *h, int layer, struct hr_error *e)
+{
+    struct row_ref *q = rows_of(blocks, roles, n, QK_QUERY), *k = rows_of(blocks, roles, n, QK_KEY),
+                   *qb = rows_of(blocks, roles, n, QK_QUERY_BIAS), *kb = rows_of(blocks, roles, n, QK_KEY_BIAS);
+    const int d = h->head_dim, group = h->kv_heads ? h->heads / h->kv_heads : 0;
+    int rc = 0;
+    if (arrlen(q) != (ptrdiff_t)h->heads * d || arrlen(k) != (ptrdiff_t)h->kv_heads * d || group * h->kv_heads != h->heads)
+        rc = hr_fail(e, "layer %d: %td query and %td key rows are not %d and %d heads of %d", layer, arrlen(q), arrlen(k),
+                     h->heads, h->kv_heads, d);
+    const int64_t cols = rc == 0 ? q[0].block->cols : 0;
+    for (ptrdiff_t i = 0; rc == 0 && i < arrlen(k); i++)
+        if (k[i].block->cols != cols) rc = hr_fail(e, "layer %d: query and key projections differ in width", layer);
+    /* A, B [d, (group + 1) · cols]: head j's rows side by side, key head last. */
+    const int64_t width = (int64_t)(group + 1) * cols;
+    double *A = malloc((size_t)(d * width) * sizeof *A), *B = malloc((size_t)(d * width) * sizeof *B),
+           *R = malloc((size_t)d * d * sizeof *R), *row = malloc((size_t)(cols > 1 ? cols : 1) * sizeof *row),
+           *out = malloc((size_t)(cols > 1 ? cols : 1) * sizeof *out);
+    if (rc == 0 && (!A || !B || !R || !row || !out)) rc = hr_fail(e, "out of memory");
+    for (int g = 0; rc == 0 && g < h->kv_heads; g++) {
+        for (int j = 0; j <= group; j++)
+            for (int r = 0; r < d; r++) {
+                const struct row_ref *ref = j < group ? &q[(int64_t)(g * group + j) * d + r] : &k[(int64_t)g * d + r];
+                read_row(ref->block->base, ref->row, cols, A + r * width + j * cols);
+                read_row(ref->block->tuned, ref->row, cols, B + r * width + j * cols);
+            }
+        if (procrustes_left(A, B, d, width, h->rope_dims, R) != 0) {
+            rc = hr_fail(e, "layer %d: the SVD of the Procrustes problem did not converge", layer);
+            break;
+        }
+        /* W^new rows r = Σ_s R[r][s] W^base rows s, for each head of the group (and its biases). */
+        for (int j = 0; j <= group; j++) {
+            const struct row_ref *W = j < group ? &q[(int64_t)(g * group + j) * d] : &k[(int64_t)g * d];
+            for (int r = 0; r < d; r++) {
+                for (int64_t c = 0; c < cols; c++) {
+                    double acc = 0;
+                    for (int s2 = 0; s2 < d; s2++) acc += R[r * d + s2] * A[s2 * width + j * cols + c];
+                    out[c] = acc;
+                }
+                float *dst = W[r].block->patch + W[r].row * cols;
+                for (int64_t c = 0; c < cols; c++) dst[c] = round_to(W[r].block->tuned->dtype, (float)out[c]);
+            }
+            struct row_ref *bias = j < group ? qb : kb;
+            const int64_t first = j < group ? (int64_t)(g * group + j) * d : (int64_t)g * d;
+            if (arrlen(bias) < first + d) continue;
+            for (int r = 0; r < d; r++) {
+                double acc = 0;
+                for (int s2 = 0; s2 < d; s2++) {
+                    read_row(bias[first + s2].block->base, bias[first + s2].row, 1, row);
+                    acc += R[r * d + s2] * row[0];
+                }
+                bias[first + r].block->patch[bias[first + r].row] = round_to(bias[first + r].block->tuned->dtype, (float)acc);
+            }
+        }
+    }
+    free(A), free(B), free(R), free(row), free(out);
+    arrfree(q), arrfree(k), arrfree(qb), arrfree(kb);
+    return rc;
+}
+
+static int restore_layer(const struct architecture *arch, const struct model *plan, int i,
                          const struct st_archive *ta, const struct st_archive *ba, const struct restore_options *o,
                          struct tensor_patch **patches, struct hr_error *e)
 {
+    const struct model_config *c = &plan->cfg;
     struct qk_parts parts = {0};
     if (arch->qk_parts(c, i, &parts, e)) return -1;
     struct qk_block blocks[QK_MAX_PARTS] = {{0}};
-    int n_qk = 0, rc = 0;
-    struct qk_block *qk = blocks;
+    enum qk_role roles[QK_MAX_PARTS];
+    int n = 0, rc = 0;
+    const bool rotate = o->method == RESTORE_PROCRUSTES;
     for (int p = 0; p < parts.n && rc == 0; p++) {
         const struct qk_part *part = &parts.part[p];
-        if ((part->role == QK_BIAS && !o->with_biases) || (part->role == QK_NORM && !o->with_norms)) continue;
+        if (!role_selected(part->role, o)) continue;
         const struct st_tensor *t = st_find(ta, part->name), *b = st_find(ba, part->name);
         if (!t || !b) {
             rc = hr_fail(e, "%s: layer %d has no tensor '%s' to restore", t ? o->base_dir : c->path, i, part->name);
@@ -238,15 +433,30 @@ static int restore_layer(const struct architecture *arch, const struct model_con
         if (!bl.patch) rc = hr_fail(e, "out of memory");
         if (rc == 0) rc = part_rows(part, t->shape[0], &bl.rows, e, t->path);
         if (rc != 0) break;
-        if ((part->role == QK_QUERY || part->role == QK_KEY) && o->method == RESTORE_PROCRUSTES) {
-            qk[n_qk++] = bl;
+        /* Rotated: q/k (and their biases on the output side); the rest copied. */
+        const bool qk = part->role == QK_QUERY || part->role == QK_KEY;
+        const bool qk_bias = part->role == QK_QUERY_BIAS || part->role == QK_KEY_BIAS;
+        if (rotate && (qk || (qk_bias && o->side == PROCRUSTES_OUTPUT))) {
+            roles[n] = part->role;
+            blocks[n++] = bl;
         } else {
             copy_rows(&bl);
             arrfree(bl.rows);
         }
     }
-    if (rc == 0 && n_qk > 0) rc = procrustes_layer(qk, n_qk, o->alpha, e);
-    for (int b = 0; b < n_qk; b++) arrfree(qk[b].rows);
+    if (rc == 0 && n > 0) {
+        if (o->side == PROCRUSTES_INPUT) {
+            rc = procrustes_layer(blocks, n, o->alpha, e);
+        } else {
+            const struct head_layout h = layout_of(plan, i);
+            rc = h.refusal ? hr_fail(e,
+                                     "restore: layer %d (%s) has no routing-preserving rotation: %s; use "
+                                     "--procrustes-side input or --restore qk",
+                                     i, mixer_kind_name(plan->layers[i].mixer), h.refusal)
+                           : procrustes_output_layer(blocks, roles, n, &h, i, e);
+        }
+    }
+    for (int b = 0; b < n; b++) arrfree(blocks[b].rows);
     return rc;
 }
 
@@ -276,22 +486,39 @@ int restore_compute(const char *tuned_dir, const struct restore_options *o, stru
             if (o->layers[k] >= tc.num_layers)
                 rc = hr_fail(e, "restore layers: layer %d does not exist (%s has %d layers)", o->layers[k], tuned_dir,
                              tc.num_layers);
+    if (rc == 0 && o->method == RESTORE_PROCRUSTES && (o->parts & (RESTORE_Q | RESTORE_K)) != (RESTORE_Q | RESTORE_K))
+        rc = hr_fail(e, "restore: procrustes rotates W_Q and W_K together: its parts must include q and k");
+    if (rc == 0 && o->method == RESTORE_PROCRUSTES && o->side == PROCRUSTES_OUTPUT && o->alpha != 1.0)
+        rc = hr_fail(e, "restore: --procrustes-alpha %g: a blend of R_g W and W keeps no routing form; the output "
+                        "side takes alpha 1 only (--procrustes-side input blends)",
+                     o->alpha);
+    /* The layer plan (mixers, heads, RoPE) for the output-side rotation. */
+    struct model plan = {0};
+    struct wanted_tensor *wanted = NULL;
+    char config_path[4200];
+    snprintf(config_path, sizeof config_path, "%s/config.json", tuned_dir);
+    if (rc == 0) rc = model_plan(config_path, &plan, &wanted, e);
     char layers[2048] = "";
     int restored = 0;
     for (int i = 0; rc == 0 && i < tc.num_layers; i++) {
         if (!layer_selected(o, &tc, i)) continue;
-        rc = restore_layer(arch, &tc, i, &ta, &ba, o, &patches, e);
+        rc = restore_layer(arch, &plan, i, &ta, &ba, o, &patches, e);
         snprintf(layers + strlen(layers), sizeof layers - strlen(layers), "%s%d", restored ? "," : "", i);
         restored++;
     }
     if (rc == 0 && restored == 0)
         rc = hr_fail(e, "restore: no layer of %s matches the requested layers", tuned_dir);
+    if (plan.layers || plan.dir) model_free(&plan);
+    wanted_tensors_free(wanted);
     if (rc == 0 && summary) {
         size_t n = strlen(layers) + 256;
+        char parts[32];
         *summary = malloc(n);
-        snprintf(*summary, n, "method=%s layers=%s alpha=%g with=%s%s", o->method == RESTORE_QK ? "qk" : "procrustes",
-                 layers, o->method == RESTORE_QK ? 0.0 : o->alpha, o->with_biases ? "biases," : "",
-                 o->with_norms ? "norms" : "");
+        snprintf(*summary, n, "method=%s%s layers=%s parts=%s alpha=%g with=%s%s",
+                 o->method == RESTORE_QK ? "qk" : "procrustes",
+                 o->method == RESTORE_QK ? "" : o->side == PROCRUSTES_INPUT ? " side=input" : " side=output", layers,
+                 restore_parts_name(o->parts, parts, sizeof parts), o->method == RESTORE_QK ? 0.0 : o->alpha,
+                 o->with_biases ? "biases," : "", o->with_norms ? "norms" : "");
     }
     st_close_archive(&ta);
     st_close_archive(&ba);

@@ -67,6 +67,16 @@ expect 1 "already exists; refusing to overwrite" -- "$bin" restore --base "$mode
 expect 2 "are required" -- "$bin" restore --base "$model" --tuned "$model" --out "$tmp/x"
 expect 2 "expected qk or procrustes" -- "$bin" run -m "$model" --ids 1 --restore-from "$model" --restore rotate
 expect 0 "(W_Q, layer 1 full_attention)" -- "$bin" inspect --diff "$model" "$tmp/restored"
+# The method table's flags: parts, the two Procrustes sides, their refusals.
+expect 0 "wrote $tmp/restored_v" -- "$bin" restore --base "$model" --tuned "$tmp/restored" --method qk --parts v --out "$tmp/restored_v"
+expect 0 "wrote $tmp/restored_in" -- "$bin" restore --base "$model" --tuned "$tmp/restored" --method procrustes --procrustes-side input --alpha 0.5 --out "$tmp/restored_in"
+expect 1 "must include q and k" -- "$bin" restore --base "$model" --tuned "$model" --method procrustes --parts v --out "$tmp/x"
+expect 1 "the output side takes alpha 1 only" -- "$bin" restore --base "$model" --tuned "$model" --method procrustes --alpha 0.5 --out "$tmp/x"
+expect 2 "expected output or input" -- "$bin" restore --base "$model" --tuned "$model" --method procrustes --procrustes-side sideways --out "$tmp/x"
+expect 2 "expected a list of q, k, v, o" -- "$bin" run -m "$model" --ids 1 --restore-from "$model" --restore-parts q,x
+expect 0 "" -- "$bin" run -m "$model" --ids 1,2,3 -n 2 --restore-from "$tmp/restored" --restore-parts k,v
+expect 2 "expected qk, procrustes, procrustes-input or parts as letters" -- "$bin" eval --compare "a=$model+qx@$model" --samples 1
+[ -e "$tmp/x" ] && { echo "FAIL: a refused restore left $tmp/x"; fail=1; }
 expect 0 "" -- "$bin" run -m "$model" --ids 1,2,3 -n 3 --restore-from "$model" --restore-layers 0,1
 expect 1 "layer 9 does not exist" -- "$bin" run -m "$model" --ids 1,2,3 -n 3 --restore-from "$model" --restore-layers 9
 # Outputs say what made them: a restored run's dump records the restore and its base's files.
@@ -74,7 +84,7 @@ weights_sha=$(sha256sum "$model/model.safetensors" | cut -d' ' -f1)
 "$bin" run -m "$model" --ids 1,2,3 -n 2 --restore-from "$tmp/restored" --restore procrustes --restore-layers 0,1 \
   --dump "$tmp/restored_run.safetensors" >/dev/null || { echo "FAIL: restored dump run"; fail=1; }
 hdr=$(head -c 4000 "$tmp/restored_run.safetensors" | tr -d '\0')
-for want in '\"restore\":{\"base\":\"'"$tmp/restored"'\",\"method\":\"procrustes\",\"layers\":[0,1]' \
+for want in '\"restore\":{\"base\":\"'"$tmp/restored"'\",\"method\":\"procrustes\",\"side\":\"output\",\"parts\":\"q,k\",\"layers\":[0,1]' \
             '\"base_files\":[{\"file\":\"config.json\"' "\\\"sha256\\\":\\\"$weights_sha" '"git_commit":"' \
             '"openblas_core":"' '"logits_sha256":"'; do
   case "$hdr" in *"$want"*) ;; *) echo "FAIL: restored dump's metadata lacks $want"; fail=1 ;; esac

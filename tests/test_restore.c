@@ -6,6 +6,14 @@
  *    here (including Qwen3-Next's fused q_proj);
  *  - a written checkpoint reloads to logits bit-identical to load-time patching
  *    (F32 and BF16 checkpoints, qk and procrustes);
+ *  - the output-side Procrustes (routing-preserving): procrustes_left equal to
+ *    the transposed problem's solution and no worse than random rotations;
+ *    restricted to RoPE, commuting with RoPE and no worse than a grid of
+ *    angles; on a perturbed HypeNet every head's W_Q^T W_K is the base's and
+ *    the weights are closer to the tuned ones than QK-Restore's; on RoPE models
+ *    the logits equal QK-Restore's (the base's routing), the input side's not;
+ *  - --parts v patches exactly the v_proj of the restored layers; the input
+ *    side is W = B R*, recomputed here;
  *  - mismatched checkpoints, an existing or unwritable --out: errors, inputs
  *    untouched, nothing left behind.
  *   test_restore GOLDENS_DIR */
@@ -180,7 +188,7 @@ static float *logits_restored(const char *dir, const struct restore_options *o, 
     return l;
 }
 
-static void identical_is_noop(const char *name, enum restore_method method, const char *layers)
+static void identical_is_noop(const char *name, enum restore_method method, enum restore_side side, const char *layers)
 {
     char *dir = golden(name);
     struct restore_options o;
@@ -188,11 +196,13 @@ static void identical_is_noop(const char *name, enum restore_method method, cons
     restore_options_default(&o);
     o.base_dir = dir;
     o.method = method;
+    o.side = side;
     restore_parse_layers(layers, &o, &e);
     int n;
     float *a = logits_plain(dir, &n), *b = logits_restored(dir, &o, &n);
     bool same = memcmp(a, b, (size_t)n * sizeof(float)) == 0;
-    printf("identical base, %-12s %-10s layers %-4s: %s\n", name, method == RESTORE_QK ? "qk" : "procrustes", layers,
+    printf("identical base, %-12s %-16s layers %-9s: %s\n", name,
+           method == RESTORE_QK ? "qk" : side == PROCRUSTES_INPUT ? "procrustes-input" : "procrustes", layers,
            same ? "bit-identical logits" : "DIFFERENT");
     CHECK(same, "%s: restoring from itself changes logits", name);
     free(a), free(b), free(dir);
@@ -277,7 +287,8 @@ static void hand_swap(const char *name)
     free(tuned), free(hand), free(base);
 }
 
-static void written_equals_patched(const char *name, enum dtype dtype, enum restore_method method)
+static void written_equals_patched(const char *name, enum dtype dtype, enum restore_method method,
+                                   enum restore_side side)
 {
     char *base = golden(name), *tuned = make_tuned(base, dtype), *parent = make_temp_dir("out"), out[4096];
     snprintf(out, sizeof out, "%s/restored", parent);
@@ -286,16 +297,19 @@ static void written_equals_patched(const char *name, enum dtype dtype, enum rest
     restore_options_default(&o);
     o.base_dir = base;
     o.method = method;
-    o.alpha = 0.7;
-    restore_parse_layers("all", &o, &e);
+    o.side = side;
+    /* The input side on every layer, blended; the output side where it is defined. */
+    o.alpha = side == PROCRUSTES_INPUT ? 0.7 : 1.0;
+    restore_parse_layers(method == RESTORE_PROCRUSTES && side == PROCRUSTES_OUTPUT ? "attention" : "all", &o, &e);
     int rc = restore_write_checkpoint(tuned, &o, out, &e);
     CHECK(rc == 0, "write failed: %s", e.msg);
     if (rc == 0) {
         int n;
         float *a = logits_restored(tuned, &o, &n), *b = logits_plain(out, &n);
         bool same = memcmp(a, b, (size_t)n * sizeof(float)) == 0;
-        printf("written vs load-time, %-12s %-4s %-10s: %s\n", name, dtype_name(dtype),
-               method == RESTORE_QK ? "qk" : "procrustes", same ? "bit-identical" : "DIFFERENT");
+        printf("written vs load-time, %-12s %-4s %-16s: %s\n", name, dtype_name(dtype),
+               method == RESTORE_QK ? "qk" : side == PROCRUSTES_INPUT ? "procrustes-input" : "procrustes",
+               same ? "bit-identical" : "DIFFERENT");
         CHECK(same, "%s: written checkpoint differs from load-time patching", name);
         free(a), free(b);
         /* The same --out again: refused, the existing directory untouched. */
@@ -377,6 +391,288 @@ static void diff_measures(void)
     CHECK(rotated > 1 && rotated <= 30.0 + 1e-3, "rotation angle %g outside (1, 30]", rotated);
 }
 
+/* ---- the output side (routing-preserving Procrustes) --------------------- */
+
+/* ‖R A − B‖² for R [n, n] on the left of A, B [n, cols]. */
+static double left_objective(const double *A, const double *B, const double *R, int n, int cols)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < cols; c++) {
+            double v = -B[i * cols + c];
+            for (int k = 0; k < n; k++) v += R[i * n + k] * A[k * cols + c];
+            s += v * v;
+        }
+    return s;
+}
+
+/* The RoPE rotation of one position: plane i (dims i, i + half) by angle θ_i. */
+static void rope_matrix(double *P, int n, int rope_dims, const double *theta)
+{
+    memset(P, 0, (size_t)n * n * sizeof *P);
+    const int half = rope_dims / 2;
+    for (int i = 0; i < n; i++) P[i * n + i] = 1;
+    for (int i = 0; i < half; i++) {
+        const int j = i + half;
+        P[i * n + i] = cos(theta[i]), P[i * n + j] = -sin(theta[i]);
+        P[j * n + i] = sin(theta[i]), P[j * n + j] = cos(theta[i]);
+    }
+}
+
+static void procrustes_left_math(void)
+{
+    enum { N = 8, COLS = 30 };
+    double A[N * COLS], B[N * COLS], R[N * N], Q[N * N], At[COLS * N], Bt[COLS * N], Rt[N * N];
+    for (int i = 0; i < N * COLS; i++) A[i] = urand(), B[i] = urand();
+    /* Unrestricted: the same R as the input-side solver on the transposes (an alternative solution),
+     * and no random rotation does better. */
+    CHECK(procrustes_left(A, B, N, COLS, 0, R) == 0, "SVD failed");
+    for (int i = 0; i < N; i++)
+        for (int c = 0; c < COLS; c++) At[c * N + i] = A[i * COLS + c], Bt[c * N + i] = B[i * COLS + c];
+    CHECK(procrustes_rotation(At, Bt, COLS, N, Rt, NULL) == 0, "SVD failed");
+    double dev = 0, best_random = INFINITY;
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) dev = fmax(dev, fabs(R[i * N + j] - Rt[j * N + i]));
+    for (int t = 0; t < 300; t++) {
+        random_rotation(Q, N);
+        best_random = fmin(best_random, left_objective(A, B, Q, N, COLS));
+    }
+    const double got = left_objective(A, B, R, N, COLS);
+    printf("procrustes_left: R vs the transposed problem's %.2g; objective %.6f, best of 300 random rotations %.6f\n",
+           dev, got, best_random);
+    CHECK(dev < 1e-10, "procrustes_left differs from the transposed Procrustes solution by %g", dev);
+    CHECK(got <= best_random, "a random rotation beats procrustes_left");
+    /* Restricted to RoPE (6 rotating dims, 2 passing through): R commutes with every RoPE rotation,
+     * and no angle of a brute-force grid, nor a random rotation of the free block, does better. */
+    const int rope = 6;
+    CHECK(procrustes_left(A, B, N, COLS, rope, R) == 0, "SVD failed");
+    double theta[N / 2], P[N * N], RP, PR, comm = 0;
+    for (int t = 0; t < 5; t++) {
+        for (int i = 0; i < rope / 2; i++) theta[i] = 3 * urand() * (i + 1);
+        rope_matrix(P, N, rope, theta);
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < N; j++) {
+                RP = PR = 0;
+                for (int k = 0; k < N; k++) RP += R[i * N + k] * P[k * N + j], PR += P[i * N + k] * R[k * N + j];
+                comm = fmax(comm, fabs(RP - PR));
+            }
+    }
+    const double restricted = left_objective(A, B, R, N, COLS);
+    double best_grid = INFINITY;
+    double C[N * N];
+    for (int trial = 0; trial < 2000; trial++) { /* planes' angles on a grid, the free block from R or random */
+        memcpy(C, R, sizeof C);
+        for (int i = 0; i < rope / 2; i++) {
+            const double phi = 2 * M_PI * ((trial * (i + 7) * 37) % 720) / 720.0;
+            const int j = i + rope / 2;
+            C[i * N + i] = cos(phi), C[i * N + j] = -sin(phi), C[j * N + i] = sin(phi), C[j * N + j] = cos(phi);
+        }
+        best_grid = fmin(best_grid, left_objective(A, B, C, N, COLS));
+    }
+    printf("procrustes_left, RoPE-restricted: |RP - PR| = %.2g; objective %.6f, best of 2000 grid rotations %.6f, "
+           "unrestricted %.6f\n",
+           comm, restricted, best_grid, got);
+    CHECK(comm < 1e-12, "the RoPE-restricted R does not commute with RoPE: %g", comm);
+    CHECK(restricted <= best_grid + 1e-9 && restricted >= got - 1e-9, "the RoPE-restricted R is not the best");
+}
+
+/* W[rows, cols] of a tensor as doubles. */
+static double *tensor_f64(const struct st_tensor *t)
+{
+    float *f = malloc((size_t)t->numel * sizeof *f);
+    dtype_to_f32(t->dtype, t->data, f, (size_t)t->numel);
+    double *d = malloc((size_t)t->numel * sizeof *d);
+    for (int64_t i = 0; i < t->numel; i++) d[i] = f[i];
+    free(f);
+    return d;
+}
+
+/* Patched tensor NAME (or the tuned one) as doubles. */
+static double *patched_f64(struct tensor_patch *patches, const struct st_archive *tuned, const char *name)
+{
+    const struct st_tensor *t = st_find(tuned, name);
+    const ptrdiff_t i = shgeti(patches, name);
+    if (i < 0) return tensor_f64(t);
+    double *d = malloc((size_t)t->numel * sizeof *d);
+    for (int64_t k = 0; k < t->numel; k++) d[k] = patches[i].value[k];
+    return d;
+}
+
+/* A perturbed copy of golden NAME ("tuned") and default options restoring from the golden itself. */
+struct restore_case {
+    char *base, *tuned;
+    struct restore_options o;
+    struct tensor_patch *patches;
+};
+
+static void case_open(struct restore_case *k, const char *name)
+{
+    k->base = golden(name);
+    k->tuned = make_tuned(k->base, DT_F32);
+    restore_options_default(&k->o);
+    k->o.base_dir = k->base;
+    k->patches = NULL;
+}
+
+static void case_close(struct restore_case *k)
+{
+    for (ptrdiff_t i = 0; i < shlen(k->patches); i++) free(k->patches[i].value);
+    shfree(k->patches);
+    remove_tree(k->tuned);
+    free(k->tuned), free(k->base);
+}
+
+/* ‖W_Q,hᵀ W_K,g − (same of base)‖ / ‖base's‖ over every head, and ‖new − tuned‖² against ‖base − tuned‖². */
+static void routing_kept_position_free(const char *name)
+{
+    struct restore_case k;
+    struct hr_error e;
+    case_open(&k, name);
+    k.o.method = RESTORE_PROCRUSTES;
+    CHECK(restore_compute(k.tuned, &k.o, &k.patches, NULL, &e) == 0, "%s: %s", name, e.msg);
+    struct tensor_patch *patches = k.patches;
+    struct model_config c;
+    struct st_archive ta, ba;
+    config_load(k.base, &c, &e);
+    st_open_dir(k.tuned, &ta, &e);
+    st_open_dir(k.base, &ba, &e);
+    const int H = c.num_heads, KV = c.num_kv_heads, d = c.head_dim, hid = c.hidden_size;
+    double worst = 0, moved = 0, qk_moved = 0;
+    for (int i = 0; i < c.num_layers; i++) {
+        if (c.layer_kinds[i] != LAYER_FULL_ATTENTION) continue;
+        char qn[128], kn[128];
+        snprintf(qn, sizeof qn, "model.layers.%d.self_attn.q_proj.weight", i);
+        snprintf(kn, sizeof kn, "model.layers.%d.self_attn.k_proj.weight", i);
+        double *Qn = patched_f64(patches, &ta, qn), *Kn = patched_f64(patches, &ta, kn);
+        double *Qb = tensor_f64(st_find(&ba, qn)), *Kb = tensor_f64(st_find(&ba, kn));
+        double *Qt = tensor_f64(st_find(&ta, qn)), *Kt = tensor_f64(st_find(&ta, kn));
+        for (int h = 0; h < H; h++) {
+            const int g = h / (H / KV);
+            double num = 0, den = 0;
+            for (int x = 0; x < hid; x++)
+                for (int y = 0; y < hid; y++) {
+                    double a = 0, b = 0;
+                    for (int r = 0; r < d; r++) {
+                        a += Qn[(h * d + r) * hid + x] * Kn[(g * d + r) * hid + y];
+                        b += Qb[(h * d + r) * hid + x] * Kb[(g * d + r) * hid + y];
+                    }
+                    num += (a - b) * (a - b), den += b * b;
+                }
+            worst = fmax(worst, sqrt(num / den));
+        }
+        for (int64_t k = 0; k < (int64_t)H * d * hid; k++)
+            moved += pow(Qn[k] - Qt[k], 2), qk_moved += pow(Qb[k] - Qt[k], 2);
+        for (int64_t k = 0; k < (int64_t)KV * d * hid; k++)
+            moved += pow(Kn[k] - Kt[k], 2), qk_moved += pow(Kb[k] - Kt[k], 2);
+        free(Qn), free(Kn), free(Qb), free(Kb), free(Qt), free(Kt);
+    }
+    printf("procrustes (output side), %s: every head's W_Q^T W_K within %.2g of the base's (relative); distance to "
+           "the tuned W_Q, W_K %.4f, QK-Restore's %.4f\n",
+           name, worst, moved, qk_moved);
+    CHECK(worst <= 1e-5, "%s: routing form moved by %g", name, worst);
+    CHECK(moved < qk_moved, "%s: procrustes is not closer to the tuned weights than QK-Restore", name);
+    st_close_archive(&ta), st_close_archive(&ba), config_free(&c);
+    case_close(&k);
+}
+
+/* On a RoPE model (no q/k norms), the output-side rotation keeps the attention logits: the whole model's
+ * logits equal QK-Restore's (same W_V, W_O and the rest) to float32 rounding, while the input side does not. */
+static void logits_kept_rope(const char *name, bool biases)
+{
+    struct restore_case k;
+    struct restore_options qk, out, in;
+    struct hr_error e;
+    case_open(&k, name);
+    const char *tuned = k.tuned;
+    qk = k.o;
+    qk.with_biases = biases;
+    restore_parse_layers("attention", &qk, &e);
+    out = qk, out.method = RESTORE_PROCRUSTES;
+    in = out, in.side = PROCRUSTES_INPUT;
+    int n;
+    float *a = logits_restored(tuned, &qk, &n), *b = logits_restored(tuned, &out, &n), *c = logits_restored(tuned, &in, &n);
+    const double d_out = max_abs_diff(a, b, n), d_in = max_abs_diff(a, c, n);
+    printf("procrustes on RoPE layers, %s%s: logits vs QK-Restore's: output side %.2g, input side %.2g (|logit| max %.2f)\n",
+           name, biases ? " (biases rotated)" : "", d_out, d_in, max_abs(a, n));
+    CHECK(d_out <= 1e-4, "%s: the output-side rotation changed the logits by %g", name, d_out);
+    CHECK(d_in > 100 * d_out, "%s: the input side should change them (%g)", name, d_in);
+    free(a), free(b), free(c);
+    case_close(&k);
+}
+
+/* --parts v: exactly the v_proj of the restored (full attention) layers, copied from base. */
+static void parts_v_only(const char *name)
+{
+    struct restore_case k;
+    struct hr_error e;
+    case_open(&k, name);
+    CHECK(restore_parse_parts("v", &k.o, &e) == 0, "parts v: %s", e.msg);
+    CHECK(restore_compute(k.tuned, &k.o, &k.patches, NULL, &e) == 0, "%s: %s", name, e.msg);
+    struct tensor_patch *patches = k.patches;
+    struct model_config c;
+    struct st_archive ba;
+    config_load(k.base, &c, &e);
+    st_open_dir(k.base, &ba, &e);
+    int expected = 0, ok = 0;
+    for (int i = 0; i < c.num_layers; i++) {
+        if (c.layer_kinds[i] != LAYER_FULL_ATTENTION) continue;
+        expected++;
+        char vn[128];
+        snprintf(vn, sizeof vn, "model.layers.%d.self_attn.v_proj.weight", i);
+        const ptrdiff_t at = shgeti(patches, vn);
+        if (at < 0) continue;
+        double *b = tensor_f64(st_find(&ba, vn));
+        bool same = true;
+        for (int64_t k = 0; k < st_find(&ba, vn)->numel; k++) same &= patches[at].value[k] == (float)b[k];
+        ok += same;
+        free(b);
+    }
+    printf("parts v, %s: %td tensors patched, %d of %d full layers' v_proj equal the base's\n", name, shlen(patches), ok,
+           expected);
+    CHECK(shlen(patches) == expected && ok == expected, "%s: --parts v patched %td tensors", name, shlen(patches));
+    CHECK(restore_parse_parts("q,q", &k.o, &e) != 0 && restore_parse_parts("x", &k.o, &e) != 0, "bad parts accepted");
+    st_close_archive(&ba), config_free(&c);
+    case_close(&k);
+}
+
+/* --procrustes-side input is the earlier rule W = B R* (R* over the stacked [W_Q; W_K]), computed here. */
+static void input_side_is_earlier_rule(const char *name)
+{
+    struct restore_case k;
+    struct hr_error e;
+    case_open(&k, name);
+    k.o.method = RESTORE_PROCRUSTES;
+    k.o.side = PROCRUSTES_INPUT;
+    restore_parse_layers("1", &k.o, &e);
+    CHECK(restore_compute(k.tuned, &k.o, &k.patches, NULL, &e) == 0, "%s: %s", name, e.msg);
+    struct tensor_patch *patches = k.patches;
+    struct st_archive ta, ba;
+    st_open_dir(k.tuned, &ta, &e);
+    st_open_dir(k.base, &ba, &e);
+    const char *qn = "model.layers.1.self_attn.q_proj.weight", *kn = "model.layers.1.self_attn.k_proj.weight";
+    const struct st_tensor *q = st_find(&ba, qn), *k = st_find(&ba, kn);
+    const int64_t rq = q->shape[0], rk = k->shape[0], cols = q->shape[1], rows = rq + rk;
+    double *B = malloc((size_t)(rows * cols) * sizeof *B), *F = malloc((size_t)(rows * cols) * sizeof *F),
+           *R = malloc((size_t)(cols * cols) * sizeof *R);
+    double *qb = tensor_f64(q), *kb = tensor_f64(k), *qt = tensor_f64(st_find(&ta, qn)), *kt = tensor_f64(st_find(&ta, kn));
+    memcpy(B, qb, (size_t)(rq * cols) * sizeof *B), memcpy(B + rq * cols, kb, (size_t)(rk * cols) * sizeof *B);
+    memcpy(F, qt, (size_t)(rq * cols) * sizeof *F), memcpy(F + rq * cols, kt, (size_t)(rk * cols) * sizeof *F);
+    procrustes_rotation(B, F, rows, cols, R, NULL);
+    double worst = 0;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < cols; j++) {
+            double acc = 0;
+            for (int64_t i = 0; i < cols; i++) acc += B[r * cols + i] * R[i * cols + j];
+            const float *got = r < rq ? patches[shgeti(patches, qn)].value + r * cols : patches[shgeti(patches, kn)].value + (r - rq) * cols;
+            worst = fmax(worst, fabs(got[j] - acc));
+        }
+    printf("procrustes-input, %s layer 1: W = B R* within %.2g\n", name, worst);
+    CHECK(worst <= 1e-6, "%s: the input side is not W = B R* (%g)", name, worst);
+    free(B), free(F), free(R), free(qb), free(kb), free(qt), free(kt);
+    st_close_archive(&ta), st_close_archive(&ba);
+    case_close(&k);
+}
+
 int main(int argc, char **argv)
 {
     diff_measures();
@@ -385,15 +681,23 @@ int main(int argc, char **argv)
     procrustes_math();
     const char *models[] = {"qwen3_swa", "qwen3_next", "minimax", "hypenet", "jet_nemotron"};
     for (int i = 0; i < 5; i++) {
-        identical_is_noop(models[i], RESTORE_QK, "all");
-        identical_is_noop(models[i], RESTORE_PROCRUSTES, "all");
+        identical_is_noop(models[i], RESTORE_QK, PROCRUSTES_OUTPUT, "all");
+        identical_is_noop(models[i], RESTORE_PROCRUSTES, PROCRUSTES_INPUT, "all");
+        identical_is_noop(models[i], RESTORE_PROCRUSTES, PROCRUSTES_OUTPUT, "attention");
     }
     hand_swap("qwen3_swa");
     hand_swap("qwen3_next");
-    written_equals_patched("qwen3_swa", DT_F32, RESTORE_QK);
-    written_equals_patched("qwen3_next", DT_BF16, RESTORE_PROCRUSTES);
-    written_equals_patched("minimax", DT_BF16, RESTORE_QK);
-    written_equals_patched("jet_nemotron", DT_F32, RESTORE_PROCRUSTES);
+    written_equals_patched("qwen3_swa", DT_F32, RESTORE_QK, PROCRUSTES_OUTPUT);
+    written_equals_patched("qwen3_next", DT_BF16, RESTORE_PROCRUSTES, PROCRUSTES_INPUT);
+    written_equals_patched("qwen3_next", DT_BF16, RESTORE_PROCRUSTES, PROCRUSTES_OUTPUT);
+    written_equals_patched("minimax", DT_BF16, RESTORE_QK, PROCRUSTES_OUTPUT);
+    written_equals_patched("jet_nemotron", DT_F32, RESTORE_PROCRUSTES, PROCRUSTES_INPUT);
+    procrustes_left_math();
+    routing_kept_position_free("hypenet");
+    logits_kept_rope("minimax", false);
+    logits_kept_rope("jet_nemotron", true);
+    parts_v_only("qwen3_swa");
+    input_side_is_earlier_rule("qwen3_swa");
     errors();
     return test_finish("test_restore");
 }

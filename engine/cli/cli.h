@@ -29,6 +29,7 @@ int cli_restore_flag(const char *cmd, int argc, char **argv, int *i, struct rest
 #define CLI_RESTORE_HELP                                                                                               \
     "  --restore-from BASE   patch W_Q/W_K from the base checkpoint BASE at load time\n"                              \
     "  --restore qk|procrustes  (default qk)   --restore-layers full|attention|linear|all|0,3,7\n"                   \
+    "  --restore-parts q,k,v,o (default q,k)   --procrustes-side output|input (default output)\n"            \
     "  --procrustes-alpha A  --restore-with biases,norms   (see hyrecall restore --help)\n"                   \
     "  --max-memory SIZE     refuse runs estimated above SIZE (e.g. 20G; default: available memory;\n"         \
     "                        'unlimited' skips the check)\n"
@@ -36,13 +37,16 @@ int cli_restore_flag(const char *cmd, int argc, char **argv, int *i, struct rest
  * `context` tokens fits in memory (--max-memory); prints the error. */
 int cli_load_model(const char *cmd, const char *dir, const struct restore_options *o, int64_t context, struct model *m);
 
-/* One model of an A/B comparison: NAME=DIR, optionally restored (DIR+METHOD@BASE). */
+/* One model of an A/B comparison: NAME=DIR, optionally restored (DIR+SPEC@BASE,
+ * SPEC qk, procrustes, procrustes-input or parts as letters: v, q, k, qkv, ...). */
 struct variant {
     char name[32];
     char dir[1024];
     char base[1024]; /* restore from, or "" */
-    enum restore_method method;
+    char restore[24]; /* the restore after '+' (restore_parse_spec), or "" */
 };
+/* o with the variant's own restore applied (NAME=DIR+SPEC@BASE), if it has one. */
+struct restore_options variant_restore_options(const struct variant *v, const struct restore_options *o);
 /* Parses --compare's NAME=DIR[+METHOD@BASE],... into at most max variants. */
 int cli_parse_variants(const char *cmd, const char *text, struct variant *out, int max, int *n);
 

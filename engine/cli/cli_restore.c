@@ -24,6 +24,12 @@ int cli_restore_flag(const char *cmd, int argc, char **argv, int *i, struct rest
     } else if (strcmp(a, "--restore-layers") == 0) {
         if (!(v = cli_value(cmd, argc, argv, i))) return -1;
         if (restore_parse_layers(v, o, &e)) return cli_usage_error(cmd, "%s", e.msg);
+    } else if (strcmp(a, "--restore-parts") == 0) {
+        if (!(v = cli_value(cmd, argc, argv, i))) return -1;
+        if (restore_parse_parts(v, o, &e)) return cli_usage_error(cmd, "%s", e.msg);
+    } else if (strcmp(a, "--procrustes-side") == 0) {
+        if (!(v = cli_value(cmd, argc, argv, i))) return -1;
+        if (restore_parse_side(v, o, &e)) return cli_usage_error(cmd, "%s", e.msg);
     } else if (strcmp(a, "--restore-with") == 0) {
         if (!(v = cli_value(cmd, argc, argv, i))) return -1;
         if (restore_parse_with(v, o, &e)) return cli_usage_error(cmd, "%s", e.msg);

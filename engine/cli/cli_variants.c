@@ -28,11 +28,24 @@ int cli_parse_variants(const char *cmd, const char *text, struct variant *out, i
             *at = '\0';
             struct restore_options ro;
             restore_options_default(&ro);
-            if (restore_parse_method(plus + 1, &ro, &e)) return cli_usage_error(cmd, "--compare: %s", e.msg);
-            v->method = ro.method;
+            if (strlen(plus + 1) >= sizeof v->restore || restore_parse_spec(plus + 1, &ro, &e))
+                return cli_usage_error(cmd, "--compare: variant '%s': %s", v->name,
+                                       strlen(plus + 1) >= sizeof v->restore ? "restore too long" : e.msg);
+            snprintf(v->restore, sizeof v->restore, "%s", plus + 1);
             snprintf(v->base, sizeof v->base, "%s", at + 1);
         }
         snprintf(v->dir, sizeof v->dir, "%s", eq + 1);
     }
     return *n ? 0 : cli_usage_error(cmd, "--compare is empty");
+}
+
+struct restore_options variant_restore_options(const struct variant *v, const struct restore_options *o)
+{
+    struct restore_options r = *o;
+    if (v->base[0]) {
+        struct hr_error e;
+        r.base_dir = v->base;
+        restore_parse_spec(v->restore, &r, &e); /* checked when parsed */
+    }
+    return r;
 }

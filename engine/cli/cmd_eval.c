@@ -90,8 +90,7 @@ static int parse(int argc, char **argv, struct eval_options *o)
 /* One variant over all problems: the number answered right. */
 static int eval_variant(const struct eval_options *o, const struct variant *v, long *correct)
 {
-    struct restore_options ro = o->restore;
-    if (v->base[0]) ro.base_dir = v->base, ro.method = v->method;
+    const struct restore_options ro = variant_restore_options(v, &o->restore);
     struct model m;
     if (cli_load_model("eval", v->dir, &ro, 256 + o->max_new, &m)) return -1;
     char path[2048];
@@ -168,8 +167,7 @@ int cmd_eval(int argc, char **argv)
     cJSON_AddNumberToObject(root, "samples", (double)o.samples);
     cJSON_AddItemToObject(root, "provenance", build_provenance_json());
     for (int i = 0; i < o.num_variants; i++) {
-        struct restore_options ro = o.restore;
-        if (o.variants[i].base[0]) ro.base_dir = o.variants[i].base, ro.method = o.variants[i].method;
+        const struct restore_options ro = variant_restore_options(&o.variants[i], &o.restore);
         struct hr_error e;
         cJSON *v = model_provenance_json(o.variants[i].dir, &ro, &e);
         if (!v) {

@@ -335,8 +335,7 @@ int niah_load_variant(struct run_context *c, int vi, struct hr_error *e)
         c->have_model = false;
     }
     const struct variant *v = &o->variants[vi];
-    struct restore_options ro = o->restore;
-    if (v->base[0]) ro.base_dir = v->base, ro.method = v->method;
+    const struct restore_options ro = variant_restore_options(v, &o->restore);
     c->variant = v->name;
     if (cli_load_model("niah", v->dir, &ro, c->longest, &c->model)) return hr_fail(e, "%s: the model did not load", v->dir);
     c->have_model = true;
@@ -505,9 +504,7 @@ static void dump_sample(FILE *f, const struct niah_task *t, int64_t length, uint
 /* The restore a variant runs with: its own (NAME=DIR+METHOD@BASE) or the run's. */
 static struct restore_options variant_restore(const struct niah_options *o, int vi)
 {
-    struct restore_options r = o->restore;
-    if (o->variants[vi].base[0]) r.base_dir = o->variants[vi].base, r.method = o->variants[vi].method;
-    return r;
+    return variant_restore_options(&o->variants[vi], &o->restore);
 }
 
 /* The record of the build and of every variant's models (by content),
@@ -539,7 +536,7 @@ static cJSON *run_meta(const struct niah_options *o, const struct essay *es, con
         cJSON_AddStringToObject(v, "model", o->variants[i].dir);
         if (o->variants[i].base[0]) {
             cJSON_AddStringToObject(v, "restore_from", o->variants[i].base);
-            cJSON_AddStringToObject(v, "restore", o->variants[i].method == RESTORE_QK ? "qk" : "procrustes");
+            cJSON_AddStringToObject(v, "restore", o->variants[i].restore);
         }
         cJSON_AddItemToArray(vs, v);
     }
@@ -556,7 +553,8 @@ static cJSON *run_meta(const struct niah_options *o, const struct essay *es, con
     cJSON_AddStringToObject(m, "wordlists", o->wordlists);
     if (o->restore.base_dir) {
         cJSON_AddStringToObject(m, "restore_from", o->restore.base_dir);
-        cJSON_AddStringToObject(m, "restore", o->restore.method == RESTORE_QK ? "qk" : "procrustes");
+        char spec[32];
+        cJSON_AddStringToObject(m, "restore", restore_spec_name(&o->restore, spec, sizeof spec));
     }
     cJSON_AddNumberToObject(m, "threads", cpu_threads());
     cJSON_AddNumberToObject(m, "processes", niah_mpi_size());
@@ -586,14 +584,15 @@ static cJSON *run_manifest(const struct niah_options *o, const struct essay *es,
                                               true));
         const bool restored = o->variants[i].base[0] || o->restore.base_dir;
         if (restored) {
-            const struct restore_options *r = &o->restore;
+            const struct restore_options rv = variant_restore(o, i), *r = &rv;
             cJSON *base = cJSON_AddObjectToObject(v, "restore_from_files");
             cJSON_AddItemToObject(base, "files",
                                   cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(
                                                       cJSON_GetObjectItemCaseSensitive(record, "restore"), "base_files"),
                                                   true));
-            const enum restore_method method = o->variants[i].base[0] ? o->variants[i].method : r->method;
-            cJSON_AddStringToObject(v, "restore", method == RESTORE_QK ? "qk" : "procrustes");
+            char spec[32], parts[32];
+            cJSON_AddStringToObject(v, "restore", restore_spec_name(r, spec, sizeof spec));
+            cJSON_AddStringToObject(v, "restore_parts", restore_parts_name(r->parts, parts, sizeof parts));
             cJSON_AddNumberToObject(v, "restore_scope", r->scope);
             cJSON *layers = cJSON_AddArrayToObject(v, "restore_layers");
             for (int k = 0; k < r->num_layers; k++) cJSON_AddItemToArray(layers, cJSON_CreateNumber(r->layers[k]));

@@ -12,7 +12,7 @@ samples=${2:-10}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${HYRECALL:-$root/build/hyrecall}
 base=$root/data/miniature/base sft=$root/data/miniature/sft
-variants="base=$base,sft=$sft,sft+qk=$sft+qk@$base,sft+procrustes=$sft+procrustes@$base"
+variants="base=$base,sft=$sft,sft+qk=$sft+qk@$base,sft+procrustes=$sft+procrustes-input@$base"
 mkdir -p "$out"
 start=$(date +%s)
 "$bin" niah --compare "$variants" --tasks S1,S2,S3,MK1 --lengths 1k,4k,8k,16k --samples "$samples" --lens \
