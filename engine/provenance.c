@@ -164,13 +164,39 @@ cJSON *restore_provenance_json(const struct restore_options *o)
 }
 
 /* {"dir", "files"} of DIR. */
+/* Directories already hashed in this process, by their real path, so that a
+ * model named twice in one run (a variant and another's restore base) is read
+ * once. */
+#define HASHED_MAX 16
+static struct {
+    char *real;
+    cJSON *identity;
+} hashed[HASHED_MAX];
+static int num_hashed;
+
 static cJSON *identity_record(const char *dir, struct hr_error *e)
 {
-    struct model_identity id;
-    if (model_identity_compute(dir, &id, e) != 0) return NULL;
-    cJSON *o = model_identity_json(&id);
+    char *real = realpath(dir, NULL);
+    const cJSON *known = NULL;
+    for (int i = 0; real && i < num_hashed && !known; i++)
+        if (strcmp(hashed[i].real, real) == 0) known = hashed[i].identity;
+    cJSON *o;
+    if (known) {
+        o = cJSON_Duplicate(known, true);
+        free(real);
+    } else {
+        struct model_identity id;
+        if (model_identity_compute(dir, &id, e) != 0) return free(real), NULL;
+        o = model_identity_json(&id);
+        model_identity_free(&id);
+        if (real && num_hashed < HASHED_MAX) {
+            hashed[num_hashed].real = real;
+            hashed[num_hashed++].identity = cJSON_Duplicate(o, true);
+        } else {
+            free(real);
+        }
+    }
     cJSON_AddItemToObject(o, "dir", cJSON_CreateString(dir));
-    model_identity_free(&id);
     return o;
 }
 
