@@ -638,17 +638,17 @@ static void parts_v_only(const char *name)
 /* --procrustes-side input is the earlier rule W = B R* (R* over the stacked [W_Q; W_K]), computed here. */
 static void input_side_is_earlier_rule(const char *name)
 {
-    struct restore_case k;
+    struct restore_case rc;
     struct hr_error e;
-    case_open(&k, name);
-    k.o.method = RESTORE_PROCRUSTES;
-    k.o.side = PROCRUSTES_INPUT;
-    restore_parse_layers("1", &k.o, &e);
-    CHECK(restore_compute(k.tuned, &k.o, &k.patches, NULL, &e) == 0, "%s: %s", name, e.msg);
-    struct tensor_patch *patches = k.patches;
+    case_open(&rc, name);
+    rc.o.method = RESTORE_PROCRUSTES;
+    rc.o.side = PROCRUSTES_INPUT;
+    restore_parse_layers("1", &rc.o, &e);
+    CHECK(restore_compute(rc.tuned, &rc.o, &rc.patches, NULL, &e) == 0, "%s: %s", name, e.msg);
+    struct tensor_patch *patches = rc.patches;
     struct st_archive ta, ba;
-    st_open_dir(k.tuned, &ta, &e);
-    st_open_dir(k.base, &ba, &e);
+    st_open_dir(rc.tuned, &ta, &e);
+    st_open_dir(rc.base, &ba, &e);
     const char *qn = "model.layers.1.self_attn.q_proj.weight", *kn = "model.layers.1.self_attn.k_proj.weight";
     const struct st_tensor *q = st_find(&ba, qn), *k = st_find(&ba, kn);
     const int64_t rq = q->shape[0], rk = k->shape[0], cols = q->shape[1], rows = rq + rk;
@@ -670,7 +670,7 @@ static void input_side_is_earlier_rule(const char *name)
     CHECK(worst <= 1e-6, "%s: the input side is not W = B R* (%g)", name, worst);
     free(B), free(F), free(R), free(qb), free(kb), free(qt), free(kt);
     st_close_archive(&ta), st_close_archive(&ba);
-    case_close(&k);
+    case_close(&rc);
 }
 
 int main(int argc, char **argv)
