@@ -33,6 +33,7 @@ int generate_greedy(struct session *s, const struct generate_request *r, int32_t
         out[(*n_out)++] = next;
         bool stop = false;
         for (int j = 0; j < r->num_stop; j++) stop |= next == r->stop_ids[j];
+        if (r->on_token) r->on_token(r->on_token_ctx, next, stop);
         bool feed = r->step_logits ? true : (!stop && i + 1 < r->max_new);
         if (!feed) break;
         float *dst = r->step_logits ? r->step_logits + (int64_t)i * V : last;

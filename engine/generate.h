@@ -4,6 +4,7 @@
 #ifndef HYRECALL_GENERATE_H
 #define HYRECALL_GENERATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "session.h"
@@ -16,6 +17,10 @@ struct generate_request {
     int num_stop;
     float *prompt_logits; /* NULL or [prompt_len, vocab]: every prompt row */
     float *step_logits;   /* NULL or [max_new, vocab]: row i after feeding generated[i] */
+    /* NULL, or called with each token as soon as it is chosen (streaming
+     * output, timings); `stop` tells whether it is one of stop_ids. */
+    void (*on_token)(void *ctx, int32_t id, bool stop);
+    void *on_token_ctx;
 };
 
 /* Writes up to max_new ids into out and their count into *n_out. With

@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -19,8 +20,40 @@
  * reused (memory_plan counts it: linear_scratch_bytes); every element is the
  * same OpenBLAS dot over all of W.cols as with a float32 copy of W, so BF16
  * storage gives the bits of the same values stored as F32 (test_matvec). */
-static _Thread_local float *block_buf;
-static _Thread_local int64_t block_cap; /* floats */
+struct block_buffer {
+    float *data;
+    int64_t cap; /* floats */
+};
+
+/* One buffer per thread, freed when the thread ends (a pthread key's
+ * destructor: OpenMP's worker threads come and go with the thread count, and
+ * a thread-local pointer would leak their buffers). */
+static pthread_key_t block_key;
+static pthread_once_t block_key_once = PTHREAD_ONCE_INIT;
+
+static void block_buffer_free(void *p)
+{
+    struct block_buffer *b = p;
+    free(b->data);
+    free(b);
+}
+
+static void block_key_create(void) { pthread_key_create(&block_key, block_buffer_free); }
+
+/* The calling thread's buffer, with room for n floats. */
+static float *block_buffer(int64_t n)
+{
+    pthread_once(&block_key_once, block_key_create);
+    struct block_buffer *b = pthread_getspecific(block_key);
+    if (!b && (b = calloc(1, sizeof *b))) pthread_setspecific(block_key, b);
+    if (b && b->cap < n) {
+        float *grown = realloc(b->data, (size_t)n * sizeof(float));
+        if (!grown) return NULL;
+        b->data = grown;
+        b->cap = n;
+    }
+    return b ? b->data : NULL;
+}
 
 int64_t linear_block_rows(int64_t rows)
 {
@@ -36,15 +69,10 @@ static void linear_block(const float *x, int n, const struct weight *W, int64_t 
     const int64_t R = out - r0 < rows ? out - r0 : rows;
     const float *w = W->f32 ? W->f32 + r0 * in : NULL;
     if (!w) {
-        if (block_cap < R * in) {
-            float *grown = realloc(block_buf, (size_t)(R * in) * sizeof(float));
-            if (!grown) {
-                fprintf(stderr, "hyrecall: out of memory for a %lld x %lld weight block\n", (long long)R,
-                        (long long)in);
-                abort();
-            }
-            block_buf = grown;
-            block_cap = R * in;
+        float *block_buf = block_buffer(R * in);
+        if (!block_buf) {
+            fprintf(stderr, "hyrecall: out of memory for a %lld x %lld weight block\n", (long long)R, (long long)in);
+            abort();
         }
         weight_rows_to_f32(W, r0, R, block_buf);
         w = block_buf;

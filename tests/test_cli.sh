@@ -30,7 +30,7 @@ expect 0 "usage: hyrecall eval" -- "$bin" eval --help
 expect 2 "give exactly one of -m and --compare" -- "$bin" eval --samples 3
 expect 2 "--samples expects" -- "$bin" eval -m "$model" --samples 0
 expect 1 "tokenizer.json: cannot open" -- "$bin" eval -m "$model" --samples 1
-expect 2 "--threads expects an integer" -- "$bin" run -m "$model" --ids 1 --threads 0
+expect 2 "--threads expects an integer" -- "$bin" run -m "$model" --ids 1 --threads -1
 expect 1 "outside the vocabulary" -- "$bin" run -m "$model" --ids 1,99999
 expect 1 "$tmp/nowhere/config.json: cannot open" -- "$bin" inspect "$tmp/nowhere"
 expect 0 "OpenBLAS core" -- "$bin" inspect "$model"
@@ -54,7 +54,21 @@ expect 1 "textmodel/tokenizer.json: cannot open" -- "$bin" run -m "$tmp/textmode
 "$MAKE_TINY_TOKENIZER" "$tmp/textmodel/tokenizer.json" || { echo "FAIL: make_tiny_tokenizer"; fail=1; }
 expect 0 "" -- "$bin" run -m "$tmp/textmodel" -p "Hello world" -n 4
 expect 0 "" -- "$bin" run -m "$tmp/textmodel" -p "Hello" --chat -n 4
-expect 2 "give exactly one of --ids and -p" -- "$bin" run -m "$tmp/textmodel" -p "Hello" --ids 1
+expect 2 "give exactly one of --ids, -p and -f" -- "$bin" run -m "$tmp/textmodel" -p "Hello" --ids 1
+# llama.cpp's habits: -t, --threads 0, -c, -f, -p - (stdin), --temp 0; tokens streamed, a timing summary.
+printf 'Hello world' >"$tmp/prompt.txt"
+"$bin" run -m "$tmp/textmodel" -p "Hello world" -n 4 >"$tmp/text_p" 2>/dev/null
+"$bin" run -m "$tmp/textmodel" -f "$tmp/prompt.txt" -n 4 -t 1 >"$tmp/text_f" 2>"$tmp/summary"
+"$bin" run -m "$tmp/textmodel" -p - -n 4 --threads 0 -c 64 --temp 0 <"$tmp/prompt.txt" >"$tmp/text_stdin" 2>/dev/null
+cmp -s "$tmp/text_p" "$tmp/text_f" && cmp -s "$tmp/text_p" "$tmp/text_stdin" ||
+  { echo "FAIL: -p TEXT, -f FILE and -p - gave different text"; fail=1; }
+grep -qE "prompt [0-9]+ tokens, prefill .* tokens/s\); generated 4 tokens, decode" "$tmp/summary" ||
+  { echo "FAIL: no timing summary on stderr: $(cat "$tmp/summary")"; fail=1; }
+expect 2 "only --temp 0 is accepted" -- "$bin" run -m "$model" --ids 1 --temp 0.8
+expect 1 "prompt.txt.missing: cannot open" -- "$bin" run -m "$tmp/textmodel" -f "$tmp/prompt.txt.missing"
+"$bin" run -m "$model" --ids 1,2,3 -n 3 -t 1 >"$tmp/ids_t1" 2>/dev/null
+"$bin" run -m "$model" --ids 1,2,3 -n 3 --threads 2 >"$tmp/ids_t2" 2>/dev/null
+cmp -s "$tmp/ids_t1" "$tmp/ids_t2" || { echo "FAIL: -t 1 and --threads 2 generated different ids"; fail=1; }
 expect 0 "256 258 259 111 114 108 100" -- "$bin" tokenize -t "$tmp/textmodel/tokenizer.json" "Hello world"
 expect 0 "300 256 258 301" -- "$bin" tokenize -t "$tmp/textmodel/tokenizer.json" "<|im_start|>Hello<|im_end|>"
 printf 'Hello\n' | "$bin" tokenize -t "$tmp/textmodel/tokenizer.json" - >"$tmp/out"

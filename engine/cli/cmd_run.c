@@ -2,29 +2,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "../cpu.h"
 #include "../generate.h"
 #include "../model.h"
 #include "../build_info.h"
+#include "../config.h"
 #include "../provenance.h"
 #include "cli.h"
 #include "tokenizer.h"
 
 static const char *HELP =
-    "usage: hyrecall run -m MODEL_DIR (--ids 1,2,3 | -p TEXT [--chat]) [-n N] [--threads N]\n"
-    "                    [--dump OUT.safetensors]\n\n"
-    "Prefills the prompt in one batched pass, then decodes N tokens greedily (default 16). With\n"
-    "--ids it prints the generated ids on one line, separated by spaces; with -p it prints the\n"
-    "generated text. Generation stops early at an eos id of generation_config.json / config.json\n"
+    "usage: hyrecall run -m MODEL_DIR (--ids 1,2,3 | -p TEXT | -p - | -f FILE) [--chat] [-n N]\n"
+    "                    [-t N] [-c N] [--dump OUT.safetensors]\n\n"
+    "Prefills the prompt in one batched pass, then decodes N tokens greedily (default 16), printing\n"
+    "each as it is decoded: with --ids the generated ids on one line, separated by spaces; with a\n"
+    "text prompt the generated text (the stop token itself is not printed). Then a summary on\n"
+    "stderr, as llama.cpp prints one: prompt tokens and prefill tokens/s, generated tokens and\n"
+    "decode tokens/s. Generation stops early at an eos id of generation_config.json / config.json\n"
     "(and, with --chat, at <|im_end|>).\n\n"
     "  -m, --model DIR     Hugging Face model directory\n"
     "  --ids IDS           prompt token ids, comma separated\n"
-    "  -p, --prompt TEXT   prompt text, tokenized with MODEL_DIR/tokenizer.json\n"
+    "  -p, --prompt TEXT   prompt text, tokenized with MODEL_DIR/tokenizer.json; - reads it from stdin\n"
+    "  -f, --file FILE     prompt text from FILE\n"
     "  --chat              wrap the text in the ChatML turn Qwen-family models expect:\n"
     "                        <|im_start|>user\\nTEXT<|im_end|>\\n<|im_start|>assistant\\n\n"
     "  -n, --max-new N     tokens to generate (default 16)\n"
-    "  --threads N         threads (default: all cores); any count gives the same bits\n"
+    "  -t, --threads N     threads (default, or 0: all cores); any count gives the same bits\n"
+    "  -c, --ctx-size N    the context the memory plan checks (default: prompt + N)\n"
+    "  --temp T            only 0 (greedy: this is a reference engine; sampling is not offered)\n"
     CLI_RESTORE_HELP
     "  --dump FILE         also write reference outputs to FILE (refuses to overwrite):\n"
     "                        input_ids I32 [T]; logits F32 [T, V] (prompt, one parallel pass);\n"
@@ -38,11 +46,11 @@ static const char *HELP =
     "exit codes: 0 ok, 1 invalid model or runtime failure, 2 usage error\n";
 
 struct run_options {
-    const char *model_dir, *dump_path, *prompt;
+    const char *model_dir, *dump_path, *prompt, *prompt_file;
     bool chat;
     int32_t *ids;
     int num_ids;
-    long max_new, threads;
+    long max_new, threads, ctx_size;
     struct restore_options restore;
 };
 
@@ -67,13 +75,26 @@ static int parse(int argc, char **argv, struct run_options *o)
                 return -1;
         } else if (strcmp(a, "-p") == 0 || strcmp(a, "--prompt") == 0) {
             if (!(o->prompt = cli_value("run", argc, argv, &i))) return -1;
+        } else if (strcmp(a, "-f") == 0 || strcmp(a, "--file") == 0) {
+            if (!(o->prompt_file = cli_value("run", argc, argv, &i))) return -1;
+        } else if (strcmp(a, "-c") == 0 || strcmp(a, "--ctx-size") == 0) {
+            if (!(v = cli_value("run", argc, argv, &i)) || cli_parse_int("run", a, v, 1, 1L << 40, &o->ctx_size))
+                return -1;
+        } else if (strcmp(a, "--temp") == 0 || strcmp(a, "--temperature") == 0) {
+            if (!(v = cli_value("run", argc, argv, &i))) return -1;
+            char *end;
+            const double t = strtod(v, &end);
+            if (end == v || *end || t != 0)
+                return cli_usage_error("run", "--temp %s: hyrecall decodes greedily (a reference engine: same "
+                                              "inputs, same tokens); only --temp 0 is accepted",
+                                       v);
         } else if (strcmp(a, "--chat") == 0) {
             o->chat = true;
         } else if (strcmp(a, "-n") == 0 || strcmp(a, "--max-new") == 0) {
             if (!(v = cli_value("run", argc, argv, &i)) || cli_parse_int("run", a, v, 0, 1 << 24, &o->max_new))
                 return -1;
-        } else if (strcmp(a, "--threads") == 0) {
-            if (!(v = cli_value("run", argc, argv, &i)) || cli_parse_int("run", a, v, 1, 4096, &o->threads))
+        } else if (strcmp(a, "--threads") == 0 || strcmp(a, "-t") == 0) {
+            if (!(v = cli_value("run", argc, argv, &i)) || cli_parse_int("run", a, v, 0, 4096, &o->threads))
                 return -1;
         } else if (strcmp(a, "--dump") == 0) {
             if (!(o->dump_path = cli_value("run", argc, argv, &i))) return -1;
@@ -82,8 +103,9 @@ static int parse(int argc, char **argv, struct run_options *o)
         }
     }
     if (!o->model_dir) return cli_usage_error("run", "-m MODEL_DIR is required");
-    if (!o->ids == !o->prompt) return cli_usage_error("run", "give exactly one of --ids and -p");
-    if (o->chat && !o->prompt) return cli_usage_error("run", "--chat needs -p TEXT");
+    if (!!o->ids + !!o->prompt + !!o->prompt_file != 1)
+        return cli_usage_error("run", "give exactly one of --ids, -p and -f");
+    if (o->chat && o->ids) return cli_usage_error("run", "--chat needs a text prompt (-p or -f)");
     return 0;
 }
 
@@ -144,6 +166,63 @@ static int write_dump(const struct run_options *o, const struct model *m, const 
     return rc;
 }
 
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Streams each token as it is decoded: ids, or the text of each token (the
+ * concatenation of byte-level tokens' bytes is the text), and notes when the
+ * first one came (the end of the prefill). */
+struct stream {
+    struct tokenizer *tok;
+    int printed;
+    double first_token;
+    bool failed;
+};
+
+static void stream_token(void *ctx, int32_t id, bool stop)
+{
+    struct stream *st = ctx;
+    if (st->printed == 0) st->first_token = now();
+    if (!st->tok) {
+        printf(st->printed ? " %d" : "%d", id);
+    } else if (!stop) { /* the stop token is not text */
+        char *text;
+        size_t len;
+        struct hr_error e;
+        if (tok_decode(st->tok, &id, 1, &text, &len, &e) == 0) {
+            fwrite(text, 1, len, stdout);
+            free(text);
+        } else {
+            st->failed = true;
+        }
+    }
+    st->printed++;
+    fflush(stdout);
+}
+
+/* The -p - (stdin) or -f FILE prompt text, malloc'd. */
+static char *read_prompt(const struct run_options *o, struct hr_error *e)
+{
+    if (o->prompt_file) return read_text_file(o->prompt_file, NULL, e);
+    size_t cap = 1 << 16, n = 0;
+    char *text = malloc(cap);
+    for (size_t got; text && (got = fread(text + n, 1, cap - n - 1, stdin)) > 0;) {
+        n += got;
+        if (n + 1 == cap) {
+            char *grown = realloc(text, cap *= 2);
+            if (!grown) free(text);
+            text = grown;
+        }
+    }
+    if (!text) hr_fail(e, "out of memory reading the prompt from stdin");
+    else text[n] = '\0';
+    return text;
+}
+
 int cmd_run(int argc, char **argv)
 {
     struct run_options o;
@@ -151,11 +230,26 @@ int cmd_run(int argc, char **argv)
         free(o.ids);
         return EXIT_USAGE;
     }
+    /* Outputs are checked before any work (a refusal after the prefill wastes it). */
+    if (o.dump_path && access(o.dump_path, F_OK) == 0) {
+        fprintf(stderr, "hyrecall run: %s: already exists; refusing to overwrite\n", o.dump_path);
+        free(o.ids);
+        return EXIT_RUNTIME;
+    }
     cpu_set_threads((int)o.threads);
     struct hr_error e;
+    char *prompt_text = NULL;
+    if (o.prompt_file || (o.prompt && strcmp(o.prompt, "-") == 0)) {
+        if (!(prompt_text = read_prompt(&o, &e))) {
+            fprintf(stderr, "hyrecall run: %s\n", e.msg);
+            return EXIT_RUNTIME;
+        }
+        o.prompt = prompt_text;
+    }
     struct model m;
-    if (cli_load_model("run", o.model_dir, &o.restore, o.num_ids + o.max_new + (o.prompt ? 4096 : 0), &m) != 0) {
-        free(o.ids);
+    const int64_t context = o.ctx_size ? o.ctx_size : o.num_ids + o.max_new + (o.prompt ? 4096 : 0);
+    if (cli_load_model("run", o.model_dir, &o.restore, context, &m) != 0) {
+        free(o.ids), free(prompt_text);
         return EXIT_RUNTIME;
     }
     struct tokenizer *tok = NULL;
@@ -166,6 +260,7 @@ int cmd_run(int argc, char **argv)
             fprintf(stderr, "hyrecall run: %s\n", e.msg);
             tok_free(tok);
             model_free(&m);
+            free(prompt_text);
             return EXIT_RUNTIME;
         }
     }
@@ -189,24 +284,26 @@ int cmd_run(int argc, char **argv)
                                      .num_stop = m.cfg.num_eos,
                                      .prompt_logits = prompt_logits,
                                      .step_logits = step_logits};
-        if (generate_greedy(&s, &r, gen, &n_gen, &e) != 0 ||
-            (o.dump_path && write_dump(&o, &m, prompt_logits, gen, n_gen, step_logits, &e) != 0)) {
+        struct stream st = {.tok = tok};
+        r.on_token = stream_token, r.on_token_ctx = &st;
+        const double t0 = now();
+        const int gen_rc = generate_greedy(&s, &r, gen, &n_gen, &e);
+        const double t_end = now();
+        printf("\n");
+        fflush(stdout);
+        if (gen_rc != 0 || (o.dump_path && write_dump(&o, &m, prompt_logits, gen, n_gen, step_logits, &e) != 0)) {
             fprintf(stderr, "hyrecall run: %s\n", e.msg);
             rc = EXIT_RUNTIME;
-        } else if (tok) {
-            char *text;
-            size_t len;
-            if (tok_decode(tok, gen, n_gen, &text, &len, &e) != 0) {
-                fprintf(stderr, "hyrecall run: %s\n", e.msg);
-                rc = EXIT_RUNTIME;
-            } else {
-                fwrite(text, 1, len, stdout);
-                printf("\n");
-                free(text);
-            }
+        } else if (st.failed) {
+            fprintf(stderr, "hyrecall run: a generated token could not be decoded to text\n");
+            rc = EXIT_RUNTIME;
         } else {
-            for (int i = 0; i < n_gen; i++) printf(i ? " %d" : "%d", gen[i]);
-            printf("\n");
+            /* llama.cpp's summary: prompt eval and eval, tokens and tokens/s. */
+            const double prefill = n_gen ? st.first_token - t0 : t_end - t0, decode = t_end - (n_gen ? st.first_token : t_end);
+            fprintf(stderr, "hyrecall run: prompt %d tokens, prefill %.3f s (%.1f tokens/s); generated %d tokens, "
+                            "decode %.3f s (%.2f tokens/s)\n",
+                    o.num_ids, prefill, o.num_ids / (prefill > 0 ? prefill : 1e-9), n_gen, decode,
+                    n_gen > 1 ? (n_gen - 1) / (decode > 0 ? decode : 1e-9) : 0.0);
         }
         session_free(&s);
     }
@@ -214,6 +311,7 @@ int cmd_run(int argc, char **argv)
     free(prompt_logits);
     free(step_logits);
     free(o.ids);
+    free(prompt_text);
     tok_free(tok);
     model_free(&m);
     return rc;
