@@ -37,7 +37,7 @@ struct weight_binder {
     struct wanted_tensor *wanted; /* stb_ds array */
 };
 
-/* Whether a BF16 tensor's data can be read in place by the matvec and panel
+/* Whether a BF16 tensor's data can be read in place by the matvec and block
  * kernels (matvec.h): 2-byte aligned (safetensors does not promise it). */
 bool bf16_usable_in_place(const struct st_tensor *t);
 
