@@ -1,4 +1,4 @@
-#include "bench.h"
+#include "bench/bench.h"
 
 #include <cblas.h>
 #include <stdbool.h>
@@ -8,9 +8,10 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "cpu.h"
-#include "generate.h"
-#include "session.h"
+#include "engine/ops/cpu.h"
+#include "engine/generate.h"
+#include "engine/layers/block.h"
+#include "engine/session.h"
 
 static double now(void)
 {
@@ -71,21 +72,10 @@ static double matrix_size(const struct weight *w, enum unit u)
 
 static double mixer_size(const struct layer *L, enum unit u)
 {
-#define M(w) matrix_size(&(w), u)
-    switch (L->mixer) {
-    case MIXER_SOFTMAX_ATTENTION:
-        return M(L->attn.q) + M(L->attn.k) + M(L->attn.v) + M(L->attn.o) + M(L->attn.o_gate);
-    case MIXER_LIGHTNING:
-        return M(L->lightning.qkv) + M(L->lightning.q) + M(L->lightning.k) + M(L->lightning.v) +
-               M(L->lightning.gate) + M(L->lightning.out);
-    case MIXER_GATED_DELTA:
-        return M(L->delta.qkvz) + M(L->delta.ba) + M(L->delta.out);
-    case MIXER_JET:
-        return M(L->jet.q) + M(L->jet.k) + M(L->jet.v) + M(L->jet.g) + M(L->jet.b) + M(L->jet.a) + M(L->jet.o) +
-               M(L->jet.gen1) + M(L->jet.gen2);
-    }
-    return 0;
-#undef M
+    const struct weight *w[BLOCK_MAX_MATRICES];
+    double size = 0;
+    for (int i = 0, n = block_kind(L->mixer)->matrices(L, w); i < n; i++) size += matrix_size(w[i], u);
+    return size;
 }
 
 static double mlp_size(const struct mlp_weights *w, enum unit u)
@@ -128,11 +118,8 @@ double bench_prefill_flops(const struct model *m, int64_t T)
             const double visible = W >= (double)T ? (double)T * ((double)T + 1) / 2 : W * (double)T - W * (W - 1) / 2;
             f += 4.0 * c->num_heads * c->head_dim * visible;
         } else {
-            double heads, dk, dv;
-            if (L->mixer == MIXER_LIGHTNING) heads = L->lightning.heads, dk = dv = L->lightning.head_dim;
-            else if (L->mixer == MIXER_JET) heads = L->jet.heads, dk = L->jet.dk, dv = L->jet.dv;
-            else heads = c->linear_num_value_heads, dk = c->linear_key_head_dim, dv = c->linear_value_head_dim;
-            f += (double)T * heads * (4.0 * dk * dv + 4.0 * 64 * (dk + dv) / 2);
+            const struct recurrent_shape r = block_kind(L->mixer)->recurrent(m, L);
+            f += (double)T * r.heads * (4.0 * r.dk * r.dv + 4.0 * 64 * (r.dk + r.dv) / 2);
         }
     }
     return f;
@@ -150,12 +137,9 @@ double bench_decode_bytes(const struct model *m, int64_t T)
         if (L->mixer == MIXER_SOFTMAX_ATTENTION) {
             const double visible = L->window > 0 && L->window < T ? L->window : (double)T;
             b += 2.0 * 4.0 * visible * c->num_kv_heads * c->head_dim;
-        } else if (L->mixer == MIXER_LIGHTNING) {
-            b += 2.0 * 4.0 * L->lightning.heads * L->lightning.head_dim * L->lightning.head_dim;
-        } else if (L->mixer == MIXER_JET) {
-            b += 2.0 * 4.0 * L->jet.heads * L->jet.dk * L->jet.dv;
         } else {
-            b += 2.0 * 4.0 * c->linear_num_value_heads * c->linear_key_head_dim * c->linear_value_head_dim;
+            const struct recurrent_shape r = block_kind(L->mixer)->recurrent(m, L);
+            b += 2.0 * 4.0 * r.heads * r.dk * r.dv;
         }
     }
     return b;

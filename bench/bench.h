@@ -7,8 +7,8 @@
 
 #include <stdint.h>
 
-#include "error.h"
-#include "model.h"
+#include "engine/base/error.h"
+#include "engine/model.h"
 
 struct machine_limits {
     double sgemm_gflops; /* best of several 2048^3 SGEMMs */

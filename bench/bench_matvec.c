@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "cpu.h"
-#include "dtype.h"
-#include "matvec.h"
-#include "ops.h"
+#include "engine/ops/cpu.h"
+#include "engine/ops/dtype.h"
+#include "engine/ops/matvec.h"
+#include "engine/ops/ops.h"
 
 static double now(void)
 {

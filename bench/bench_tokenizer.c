@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
-#include "tokenizer.h"
+#include "engine/load/config.h"
+#include "tokenizer/tokenizer.h"
 
 static double now(void)
 {

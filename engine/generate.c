@@ -1,4 +1,4 @@
-#include "generate.h"
+#include "engine/generate.h"
 
 #include <math.h>
 #include <stdlib.h>

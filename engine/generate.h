@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "session.h"
+#include "engine/session.h"
 
 struct generate_request {
     const int32_t *prompt;

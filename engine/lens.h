@@ -17,8 +17,9 @@
 
 #include <stdint.h>
 
-#include "error.h"
-#include "model.h"
+#include "engine/base/error.h"
+#include "engine/model.h"
+#include "engine/observer.h"
 
 struct lens {
     int64_t position; /* P */
@@ -28,7 +29,14 @@ struct lens {
     float **contrib;  /* [layer] -> [heads, P+1], or NULL */
     float **q_at;     /* [layer] -> [heads, head_dim]: q_P of lightning layers (pass 1) */
     int pass;         /* 1: capture softmax rows and q_P; 2: lightning contributions */
+    struct attention_probe probe; /* the row handed to the layer attending now */
 };
+
+/* The lens as an observer of a session (engine/observer.h): in pass 1 it
+ * records the softmax rows of P and q_P of the lightning layers that have a
+ * q_at row, in pass 2 the lightning contributions. A lens with no lightning
+ * rows (niah --lens) needs pass 1 only. */
+struct session_observer lens_observer(struct lens *l);
 
 /* Runs ids[0 .. P] through the model (micro-batches of batch tokens, 0 for
  * the default) and fills the lens. */

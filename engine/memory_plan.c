@@ -1,16 +1,16 @@
-#include "memory_plan.h"
+#include "engine/memory_plan.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu.h"
-#include "model.h"
-#include "safetensors.h"
-#include "session.h"
+#include "engine/ops/cpu.h"
+#include "engine/model.h"
+#include "engine/load/safetensors.h"
+#include "engine/session.h"
 #include "stb_ds.h"
-#include "weight_binder.h"
+#include "engine/load/weight_binder.h"
 
 int memory_plan_estimate(const char *dir, int64_t context, struct memory_plan *p, struct hr_error *e)
 {

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "error.h"
+#include "engine/base/error.h"
 
 struct memory_plan {
     int64_t mapped, converted, state, scratch, total;

@@ -1,12 +1,13 @@
-#include "model.h"
+#include "engine/model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
 
-#include "arch.h"
-#include "weight_binder.h"
+#include "engine/arch/arch.h"
+#include "engine/layers/block.h"
+#include "engine/load/weight_binder.h"
 #include "stb_ds.h"
 
 /* Every tensor in the checkpoint must have been bound: an extra tensor means
@@ -66,16 +67,7 @@ fail:
     return -1;
 }
 
-const char *mixer_kind_name(enum mixer_kind k)
-{
-    switch (k) {
-    case MIXER_SOFTMAX_ATTENTION: return "softmax attention";
-    case MIXER_LIGHTNING: return "lightning attention";
-    case MIXER_GATED_DELTA: return "gated delta rule";
-    case MIXER_JET: return "JetBlock (gated delta rule, dynamic conv)";
-    }
-    return "?";
-}
+const char *mixer_kind_name(enum mixer_kind k) { return block_kind(k)->name; }
 
 int model_plan(const char *config_path, struct model *m, struct wanted_tensor **wanted, struct hr_error *e)
 {

@@ -7,11 +7,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "error.h"
-#include "hype.h"
-#include "ops.h"
-#include "safetensors.h"
+#include "engine/load/config.h"
+#include "engine/base/error.h"
+#include "engine/ops/hype.h"
+#include "engine/ops/ops.h"
+#include "engine/load/safetensors.h"
 
 /* Which sequence mixer a layer runs. */
 enum mixer_kind {

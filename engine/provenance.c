@@ -1,4 +1,4 @@
-#include "provenance.h"
+#include "engine/provenance.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -6,9 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "build_info.h"
-#include "cpu.h"
-#include "safetensors.h"
+#include "engine/build_info.h"
+#include "engine/ops/cpu.h"
+#include "engine/load/safetensors.h"
 #include "stb_ds.h"
 
 static void to_hex(const unsigned char *md, char hex[65])

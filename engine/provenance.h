@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "restore.h"
+#include "engine/base/error.h"
+#include "engine/restore/restore.h"
 
 /* SHA-256 (FIPS 180-4) of n bytes, as 64 lowercase hex digits and a NUL. */
 void sha256_hex_of(const void *data, size_t n, char hex[65]);

@@ -9,12 +9,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "attention.h"
-#include "error.h"
-#include "ffn.h"
-#include "model.h"
-#include "lens.h"
-#include "rope.h"
+#include "engine/base/error.h"
+#include "engine/layers/ffn.h"
+#include "engine/mixers/attention.h"
+#include "engine/model.h"
+#include "engine/observer.h"
+#include "engine/ops/rope.h"
 
 /* Prefill runs in micro-batches of this many tokens so that activation
  * memory stays bounded at any prompt length. */
@@ -25,6 +25,7 @@ struct layer_state {
     struct kv_cache kv; /* softmax attention */
     float *S;           /* linear attention: [heads, d_k, d_v] */
     float *conv_tail;   /* gated delta / JetBlock: [kernel − 1, conv channels] */
+    int64_t S_floats, conv_tail_floats;
 };
 
 /* Activations of one micro-batch of B tokens; widths are the maxima over
@@ -51,13 +52,16 @@ struct session {
     struct layer_state *layers; /* [num_layers] */
     struct rope_table rope;
     struct session_scratch a;
-    struct lens *lens; /* the routing lens, when one observes this session (else NULL) */
+    const struct session_observer *observer; /* engine/observer.h; NULL: none */
 };
 
 int session_init(struct session *s, const struct model *m, int max_batch, struct hr_error *e);
 void session_free(struct session *s);
-/* Forgets the sequence (caches and states emptied, position 0). */
+/* Forgets the sequence: states zeroed, caches emptied (their memory kept for
+ * the next sequence), position 0. */
 void session_reset(struct session *s);
+/* Instruments the session (NULL removes the observer); o must outlive its use. */
+void session_set_observer(struct session *s, const struct session_observer *o);
 
 /* Feeds n tokens at positions pos .. pos+n-1. logits may be NULL; otherwise
  * it receives [n, vocab] when all_logits, else [vocab] for the last token. */
@@ -68,5 +72,15 @@ int session_forward(struct session *s, const int32_t *ids, int n, float *logits,
  * grow with it, recurrent states do not), and of its activation scratch. */
 int64_t session_state_bytes(const struct model *m, int64_t context);
 int64_t session_scratch_bytes(const struct model *m, int max_batch);
+
+/* For the block kinds (engine/layers/): the observer's named points. */
+static inline void session_observe_mixer_inputs(const struct session *s, const struct mixer_inputs *in)
+{
+    if (s->observer && s->observer->mixer_inputs) s->observer->mixer_inputs(s->observer->ctx, in);
+}
+static inline const struct attention_probe *session_attention_probe(const struct session *s, int layer)
+{
+    return s->observer && s->observer->attention_probe ? s->observer->attention_probe(s->observer->ctx, layer) : NULL;
+}
 
 #endif

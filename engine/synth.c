@@ -1,4 +1,4 @@
-#include "synth.h"
+#include "engine/synth.h"
 
 #include <errno.h>
 #include <math.h>
@@ -8,11 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "model.h"
-#include "safetensors.h"
+#include "engine/load/config.h"
+#include "engine/model.h"
+#include "engine/load/safetensors.h"
 #include "stb_ds.h"
-#include "weight_binder.h"
+#include "engine/load/weight_binder.h"
 
 struct synth_ctx {
     const struct wanted_tensor *wanted;

@@ -11,8 +11,8 @@
 
 #include <stdint.h>
 
-#include "dtype.h"
-#include "error.h"
+#include "engine/ops/dtype.h"
+#include "engine/base/error.h"
 
 /* Writes OUT_DIR (config.json copied, model.safetensors) atomically; refuses
  * an existing OUT_DIR. dtype: DT_F32 or DT_BF16. */

@@ -1,4 +1,4 @@
-#include "cot_arithmetic.h"
+#include "niah/cot_arithmetic.h"
 
 #include <ctype.h>
 #include <stdio.h>

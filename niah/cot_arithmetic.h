@@ -13,7 +13,7 @@
 
 #include <stdbool.h>
 
-#include "pyrandom.h"
+#include "niah/pyrandom.h"
 
 struct arithmetic_problem {
     char question[128];

@@ -1,11 +1,11 @@
-#include "niah_generate.h"
+#include "niah/niah_generate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pyrandom.h"
-#include "tokenizer.h"
+#include "niah/pyrandom.h"
+#include "tokenizer/tokenizer.h"
 #include "stb_ds.h"
 
 const int NIAH_DEPTHS[40] = {0,  3,  5,  8,  10, 13, 15, 18, 21, 23, 26, 28, 31, 33, 36, 38, 41, 44, 46, 49,

@@ -11,10 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "niah_haystack.h"
-#include "niah_tasks.h"
-#include "niah_words.h"
+#include "engine/base/error.h"
+#include "niah/niah_haystack.h"
+#include "niah/niah_tasks.h"
+#include "niah/niah_words.h"
 
 /* Counts the tokens of text (the model's tokenizer, no special tokens added);
  * returns -1 after filling e on failure. */

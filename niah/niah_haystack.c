@@ -1,4 +1,4 @@
-#include "niah_haystack.h"
+#include "niah/niah_haystack.h"
 
 #include <cJSON.h>
 #include <ctype.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#include "config.h" /* read_text_file */
-#include "sha256.h"
+#include "engine/load/config.h" /* read_text_file */
+#include "niah/sha256.h"
 
 /* Python's \s in a str pattern: Unicode whitespace and \x1c-\x1f. */
 static size_t whitespace_len(const unsigned char *s, size_t len)

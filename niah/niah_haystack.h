@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "engine/base/error.h"
 
 struct essay {
     char *text;         /* words, NUL-separated */

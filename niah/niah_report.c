@@ -1,4 +1,4 @@
-#include "niah_report.h"
+#include "niah/niah_report.h"
 
 #include <errno.h>
 #include <math.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "niah_score.h"
+#include "niah/niah_score.h"
 
 double niah_depth_bucket(double depth, bool grid)
 {

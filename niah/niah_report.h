@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "engine/base/error.h"
 
 struct niah_result {
     char variant[32]; /* the model variant (A/B comparison), or "model" */

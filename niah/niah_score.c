@@ -1,9 +1,9 @@
-#include "niah_score.h"
+#include "niah/niah_score.h"
 
 #include <cJSON.h>
 
-#include "error.h"
-#include "niah_report.h"
+#include "engine/base/error.h"
+#include "niah/niah_report.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-#include "niah_tasks.h"
+#include "niah/niah_tasks.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,10 +1,10 @@
-#include "niah_words.h"
+#include "niah/niah_words.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h" /* read_text_file */
+#include "engine/load/config.h" /* read_text_file */
 
 static int by_bytes(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 

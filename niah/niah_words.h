@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "error.h"
+#include "engine/base/error.h"
 
 struct word_block {
     int64_t first;   /* index in WORDS of the block's first key */

@@ -1,4 +1,4 @@
-#include "pyrandom.h"
+#include "niah/pyrandom.h"
 
 #include <math.h>
 #include <stdio.h>

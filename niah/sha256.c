@@ -1,4 +1,4 @@
-#include "sha256.h"
+#include "niah/sha256.h"
 
 #include <stdint.h>
 #include <stdio.h>

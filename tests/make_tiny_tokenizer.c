@@ -5,7 +5,7 @@
  *   make_tiny_tokenizer OUT.json */
 #include <stdio.h>
 
-#include "byte_level.h"
+#include "tokenizer/byte_level.h"
 
 int main(int argc, char **argv)
 {

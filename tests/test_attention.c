@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attention.h"
-#include "kernels.h"
-#include "test_util.h"
+#include "engine/mixers/attention.h"
+#include "engine/ops/kernels.h"
+#include "tests/test_util.h"
 
 static float frand(uint64_t *s)
 {

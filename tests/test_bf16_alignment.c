@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu.h"
-#include "model.h"
-#include "session.h"
-#include "test_util.h"
+#include "engine/ops/cpu.h"
+#include "engine/model.h"
+#include "engine/session.h"
+#include "tests/test_util.h"
 
 /* DST/model.safetensors = SRC's with the header one byte longer (a trailing
  * space, which JSON allows): every tensor's data moves by one byte. */

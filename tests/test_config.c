@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "test_util.h"
+#include "engine/load/config.h"
+#include "tests/test_util.h"
 
 static int load(const char *json, struct model_config *c, struct hr_error *e)
 {

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "engine/model.h"
 #include "stb_ds.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 static cJSON *read_json(const char *path)
 {

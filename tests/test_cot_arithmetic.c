@@ -5,8 +5,8 @@
  *   r = random.Random(2026); [data.arithmetic_problem(r) for _ in range(6)] */
 #include <string.h>
 
-#include "cot_arithmetic.h"
-#include "test_util.h"
+#include "niah/cot_arithmetic.h"
+#include "tests/test_util.h"
 
 static const struct {
     const char *question, *solution;

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu.h"
-#include "model.h"
-#include "session.h"
-#include "test_util.h"
+#include "engine/ops/cpu.h"
+#include "engine/model.h"
+#include "engine/session.h"
+#include "tests/test_util.h"
 
 /* Prompt logits [T, V] and 8 decode steps after it, with the given threads
  * and prefill micro-batch. */

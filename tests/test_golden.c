@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu.h"
-#include "generate.h"
-#include "model.h"
-#include "test_util.h"
+#include "engine/ops/cpu.h"
+#include "engine/generate.h"
+#include "engine/model.h"
+#include "tests/test_util.h"
 
 int main(int argc, char **argv)
 {

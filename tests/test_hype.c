@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dtype.h"
-#include "hype.h"
-#include "model.h"
-#include "test_util.h"
+#include "engine/ops/dtype.h"
+#include "engine/ops/hype.h"
+#include "engine/model.h"
+#include "tests/test_util.h"
 
 static void check_factors(void)
 {

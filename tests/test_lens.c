@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lens.h"
-#include "model.h"
-#include "session.h"
-#include "test_util.h"
+#include "engine/lens.h"
+#include "engine/model.h"
+#include "engine/session.h"
+#include "tests/test_util.h"
 
 static void check_model(const char *goldens, const char *name, int64_t P)
 {
@@ -72,11 +72,12 @@ static void check_model(const char *goldens, const char *name, int64_t P)
     if (session_init(&s, &m, 0, &e) || session_forward(&s, ids, (int)(P + 1), plain, false, &e)) {
         CHECK(0, "%s", e.msg);
     } else {
+        const struct session_observer observer = lens_observer(&a);
         for (a.pass = 1; a.pass <= 2; a.pass++) {
             session_reset(&s);
-            s.lens = &a;
+            session_set_observer(&s, &observer);
             if (session_forward(&s, ids, (int)(P + 1), seen, false, &e)) CHECK(0, "%s", e.msg);
-            s.lens = NULL;
+            session_set_observer(&s, NULL);
             CHECK(memcmp(plain, seen, V * sizeof(float)) == 0, "%s: the lens (pass %d) changed the logits", name, a.pass);
         }
         session_free(&s);

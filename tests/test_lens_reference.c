@@ -11,9 +11,9 @@
 
 #include <stb_ds.h>
 
-#include "lens.h"
-#include "model.h"
-#include "test_util.h"
+#include "engine/lens.h"
+#include "engine/model.h"
+#include "tests/test_util.h"
 
 int main(int argc, char **argv)
 {

@@ -4,9 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "model.h"
+#include "engine/model.h"
 #include "stb_ds.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 static const char *golden_dir;
 /* With --write-cases DIR, every corrupted model directory is kept as

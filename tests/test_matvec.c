@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu.h"
-#include "dtype.h"
-#include "matvec.h"
-#include "ops.h"
-#include "test_util.h"
+#include "engine/ops/cpu.h"
+#include "engine/ops/dtype.h"
+#include "engine/ops/matvec.h"
+#include "engine/ops/ops.h"
+#include "tests/test_util.h"
 
 static float frand(uint64_t *s)
 {

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gated_delta.h"
-#include "lightning.h"
-#include "causal_conv.h"
-#include "test_util.h"
+#include "engine/mixers/gated_delta.h"
+#include "engine/mixers/lightning.h"
+#include "engine/ops/causal_conv.h"
+#include "tests/test_util.h"
 
 static uint64_t rng = 88172645463325252ull;
 static float frand(void) /* uniform in [-1, 1) */

@@ -13,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "niah_generate.h"
-#include "pyrandom.h"
-#include "niah_score.h"
-#include "sha256.h"
-#include "test_util.h"
-#include "tokenizer.h"
+#include "niah/niah_generate.h"
+#include "niah/pyrandom.h"
+#include "niah/niah_score.h"
+#include "niah/sha256.h"
+#include "tests/test_util.h"
+#include "tokenizer/tokenizer.h"
 
 
 static void python_random(void)

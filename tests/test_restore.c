@@ -25,13 +25,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "procrustes.h"
-#include "restore.h"
-#include "session.h"
+#include "engine/load/config.h"
+#include "engine/restore/procrustes.h"
+#include "engine/restore/restore.h"
+#include "engine/session.h"
 #include "stb_ds.h"
-#include "test_util.h"
-#include "weight_diff.h"
+#include "tests/test_util.h"
+#include "engine/restore/weight_diff.h"
 
 static const char *goldens;
 static uint64_t rng = 0x9E3779B97F4A7C15ull;

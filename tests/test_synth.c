@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "stb_ds.h"
-#include "synth.h"
-#include "test_util.h"
+#include "engine/synth.h"
+#include "tests/test_util.h"
 
 static void check_gates(const char *goldens, const char *name)
 {

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "test_util.h"
-#include "tokenizer.h"
+#include "engine/load/config.h"
+#include "tests/test_util.h"
+#include "tokenizer/tokenizer.h"
 
 static void golden_lines(struct tokenizer *t, const char *jsonl)
 {

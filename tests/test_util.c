@@ -1,5 +1,5 @@
 #define _XOPEN_SOURCE 700
-#include "test_util.h"
+#include "tests/test_util.h"
 
 #include <math.h>
 #include <ftw.h>

@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "dtype.h"
-#include "safetensors.h"
+#include "engine/ops/dtype.h"
+#include "engine/load/safetensors.h"
 
 extern int test_failures;
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "stb_ds.h"
-#include "tokenizer_internal.h"
+#include "tokenizer/tokenizer_internal.h"
 
 #define NO_MERGE INT32_MAX
 /* The cache is cleared when it holds this many pieces, bounding memory on

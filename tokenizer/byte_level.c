@@ -1,4 +1,4 @@
-#include "byte_level.h"
+#include "tokenizer/byte_level.h"
 
 #include <string.h>
 

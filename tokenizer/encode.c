@@ -5,7 +5,7 @@
 #include <utf8proc.h>
 
 #include "stb_ds.h"
-#include "tokenizer_internal.h"
+#include "tokenizer/tokenizer_internal.h"
 
 struct piece {
     const unsigned char *p;

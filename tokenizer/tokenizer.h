@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "engine/base/error.h"
 
 struct tokenizer;
 

@@ -6,8 +6,8 @@
 #include <pcre2.h>
 #include <stdbool.h>
 
-#include "byte_level.h"
-#include "tokenizer.h"
+#include "tokenizer/byte_level.h"
+#include "tokenizer/tokenizer.h"
 
 struct added_token {
     char *content;

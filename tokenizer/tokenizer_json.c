@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h" /* read_text_file */
+#include "engine/load/config.h" /* read_text_file */
 #include "stb_ds.h"
-#include "tokenizer_internal.h"
+#include "tokenizer/tokenizer_internal.h"
 
 /* GPT-2's pre-tokenisation regex (ByteLevel with use_regex). */
 static const char GPT2_PATTERN[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";

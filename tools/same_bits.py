@@ -4,7 +4,7 @@ hyrecall binaries and compares every output bit for bit.
 
     python3 tools/same_bits.py OLD_BINARY NEW_BINARY
 
-Outputs compared: `run --dump` (logits of the prompt and of every decode step)
+Outputs compared: `inspect` (layer plan, state and scratch bytes), `run --dump` (logits of the prompt and of every decode step)
 and `lens --dump` on the five test goldens, at 1 and 2 threads; `restore`
 (qk and procrustes) on the miniature pair; a `niah --lens` run (predictions,
 lens tensors). Metadata that names the build (git commit, provenance, times)
@@ -36,6 +36,7 @@ def tensors(path):
 def commands(out):
     for g in GOLDENS:
         model = os.path.join(ROOT, "tests", "goldens", g)
+        yield ["inspect", model]  # layer plan, state and scratch sizes
         for t in (1, 2):
             yield ["run", "-m", model, "--ids", IDS, "-n", "6", "-t", str(t),
                    "--dump", f"{out}/run-{g}-t{t}.safetensors"]

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "engine/cli/cli.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../memory_plan.h"
-#include "cli.h"
+#include "engine/memory_plan.h"
+#include "engine/cli/cli.h"
 
 /* --max-memory, shared by every command that loads a model: 0 means "the
  * memory the system reports available", -1 no limit. */

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "engine/cli/cli.h"
 
 int cli_parse_variants(const char *cmd, const char *text, struct variant *out, int max, int *n)
 {

@@ -5,10 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../cpu.h"
-#include "../version.h"
-#include "bench.h"
-#include "cli.h"
+#include "engine/ops/cpu.h"
+#include "engine/version.h"
+#include "bench/bench.h"
+#include "engine/cli/cli.h"
 
 static const char *HELP =
     "usage: hyrecall bench -m MODEL_DIR [--contexts 1k,4k,16k,64k] [--decode-tokens N] [--threads N]\n"

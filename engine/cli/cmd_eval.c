@@ -10,12 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../cpu.h"
-#include "../generate.h"
-#include "../provenance.h"
-#include "cli.h"
-#include "cot_arithmetic.h"
-#include "tokenizer.h"
+#include "engine/ops/cpu.h"
+#include "engine/generate.h"
+#include "engine/provenance.h"
+#include "engine/cli/cli.h"
+#include "niah/cot_arithmetic.h"
+#include "tokenizer/tokenizer.h"
 
 static const char *HELP =
     "usage: hyrecall eval (-m MODEL_DIR | --compare LIST) [options]\n\n"

@@ -3,13 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../arch.h"
-#include "../cpu.h"
-#include "../model.h"
-#include "../session.h"
-#include "../weight_diff.h"
+#include "engine/arch/arch.h"
+#include "engine/ops/cpu.h"
+#include "engine/model.h"
+#include "engine/layers/block.h"
+#include "engine/session.h"
+#include "engine/restore/weight_diff.h"
 #include "stb_ds.h"
-#include "cli.h"
+#include "engine/cli/cli.h"
 
 static const char *HELP =
     "usage: hyrecall inspect MODEL_DIR [--context N] [--threads N]\n"
@@ -165,12 +166,8 @@ int cmd_inspect(int argc, char **argv)
     for (int i = 0; i < c->num_layers; i++) {
         if (i % 4 == 0) printf("\n              ");
         const struct layer *L = &m.layers[i];
-        if (L->mixer == MIXER_LIGHTNING)
-            printf(" %2d:lightning", i);
-        else if (L->mixer == MIXER_GATED_DELTA)
-            printf(" %2d:gated_delta", i);
-        else if (L->mixer == MIXER_JET)
-            printf(" %2d:jet", i);
+        if (L->mixer != MIXER_SOFTMAX_ATTENTION)
+            printf(" %2d:%s", i, block_kind(L->mixer)->plan_name);
         else if (L->kind == LAYER_SLIDING_ATTENTION)
             printf(" %2d:sliding(%d)", i, L->window);
         else

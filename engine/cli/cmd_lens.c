@@ -4,13 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../config.h"
-#include "../cpu.h"
-#include "../build_info.h"
-#include "../lens.h"
-#include "../provenance.h"
-#include "cli.h"
-#include "tokenizer.h"
+#include "engine/load/config.h"
+#include "engine/ops/cpu.h"
+#include "engine/build_info.h"
+#include "engine/lens.h"
+#include "engine/provenance.h"
+#include "engine/cli/cli.h"
+#include "tokenizer/tokenizer.h"
 
 static const char *HELP =
     "usage: hyrecall lens -m MODEL_DIR (--ids IDS | --text TEXT | --prompt-file FILE) [--position P]\n"

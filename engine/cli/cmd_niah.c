@@ -10,21 +10,21 @@
 #include <dirent.h>
 #include <unistd.h>
 
-#include "../cpu.h"
-#include "../generate.h"
-#include "../build_info.h"
-#include "../provenance.h"
-#include "../config.h"
-#include "cli.h"
-#include "niah_generate.h"
-#include "niah_lens.h"
-#include "niah_run.h"
-#include "niah_report.h"
-#include "niah_resume.h"
-#include "niah_score.h"
-#include "sha256.h"
+#include "engine/ops/cpu.h"
+#include "engine/generate.h"
+#include "engine/build_info.h"
+#include "engine/provenance.h"
+#include "engine/load/config.h"
+#include "engine/cli/cli.h"
+#include "niah/niah_generate.h"
+#include "niah/run/niah_lens.h"
+#include "niah/run/niah_run.h"
+#include "niah/niah_report.h"
+#include "niah/run/niah_resume.h"
+#include "niah/niah_score.h"
+#include "niah/sha256.h"
 #include "stb_ds.h"
-#include "tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 static const char *HELP =
     "usage: hyrecall niah -m MODEL_DIR --out DIR [options]            run the tasks on a model\n"
@@ -366,14 +366,15 @@ int niah_infer(struct run_context *c, const char *prompt, char **pred, struct hr
         free(ids), free(gen);
         return hr_fail(e, "out of memory for the lens");
     }
-    if (observe) c->session.lens = &lens; /* the prefill fills the rows of P = n − 1 */
+    const struct session_observer observer = lens_observer(&lens);
+    if (observe) session_set_observer(&c->session, &observer); /* the prefill fills the rows of P = n − 1 */
     double t0 = now();
     struct generate_request r = {.prompt = ids, .prompt_len = n, .max_new = (int)c->o->tokens_to_generate,
                                  .stop_ids = c->stop_ids, .num_stop = c->num_stop};
     int rc = generate_greedy(&c->session, &r, gen, &n_gen, e);
     c->prefill_seconds += now() - t0;
     c->prefill_tokens += n;
-    c->session.lens = NULL;
+    session_set_observer(&c->session, NULL);
     if (observe && rc == 0) c->lens_json = niah_lens_measure(&lens, c->tok, ids, n, c->lens_sample);
     lens_free(&lens);
     free(ids);

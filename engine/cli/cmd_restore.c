@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "engine/cli/cli.h"
 
 static const char *HELP =
     "usage: hyrecall restore --base BASE_DIR --tuned TUNED_DIR --method qk|procrustes --out OUT_DIR\n"

@@ -5,14 +5,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../cpu.h"
-#include "../generate.h"
-#include "../model.h"
-#include "../build_info.h"
-#include "../config.h"
-#include "../provenance.h"
-#include "cli.h"
-#include "tokenizer.h"
+#include "engine/ops/cpu.h"
+#include "engine/generate.h"
+#include "engine/model.h"
+#include "engine/build_info.h"
+#include "engine/load/config.h"
+#include "engine/provenance.h"
+#include "engine/cli/cli.h"
+#include "tokenizer/tokenizer.h"
 
 static const char *HELP =
     "usage: hyrecall run -m MODEL_DIR (--ids 1,2,3 | -p TEXT | -p - | -f FILE) [--chat] [-n N]\n"

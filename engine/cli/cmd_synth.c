@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../synth.h"
-#include "cli.h"
+#include "engine/synth.h"
+#include "engine/cli/cli.h"
 
 static const char *HELP =
     "usage: hyrecall synth --config CONFIG.json --out DIR [--dtype bf16|f32] [--seed S]\n\n"

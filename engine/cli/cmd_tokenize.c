@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer.h"
-#include "cli.h"
+#include "tokenizer/tokenizer.h"
+#include "engine/cli/cli.h"
 
 static const char *HELP =
     "usage: hyrecall tokenize -t TOKENIZER_JSON (TEXT | -)\n"

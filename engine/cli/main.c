@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../cpu.h"
-#include "../build_info.h"
-#include "cli.h"
+#include "engine/ops/cpu.h"
+#include "engine/build_info.h"
+#include "engine/cli/cli.h"
 
 static const struct {
     const char *name;

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "niah_report.h"
-#include "niah_score.h"
+#include "niah/niah_report.h"
+#include "niah/niah_score.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "safetensors.h"
+#include "engine/load/safetensors.h"
 #include "stb_ds.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

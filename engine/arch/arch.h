@@ -1,0 +1,27 @@
+/* An architecture is a table: its model_type, the Hugging Face class name,
+ * and the function that binds its tensor names to the fields of struct model.
+ * The forward pass is shared; adding a family means adding a table entry and
+ * a bind function, not forking the session. */
+#ifndef HYRECALL_ARCH_H
+#define HYRECALL_ARCH_H
+
+#include "engine/model.h"
+#include "engine/restore/qk_parts.h"
+#include "engine/load/weight_binder.h"
+
+struct architecture {
+    const char *model_type;
+    const char *hf_class;
+    const char *description;
+    int (*bind)(struct weight_binder *b, struct model *m);
+    /* The query/key projections of layer i (and their biases and norms), for
+     * the restore module. Reads only the config. */
+    int (*qk_parts)(const struct model_config *c, int layer, struct qk_parts *out, struct hr_error *e);
+};
+
+/* The entry for model_type, or NULL. */
+const struct architecture *arch_find(const char *model_type);
+/* Comma-separated list of supported model_type values, for error messages. */
+const char *arch_supported_list(void);
+
+#endif

@@ -1,5 +1,0 @@
-#ifndef HYRECALL_ARCH_HYPENET_H
-#define HYRECALL_ARCH_HYPENET_H
-#include "arch.h"
-extern const struct architecture arch_hypenet;
-#endif

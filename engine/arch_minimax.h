@@ -1,5 +1,0 @@
-#ifndef HYRECALL_ARCH_MINIMAX_H
-#define HYRECALL_ARCH_MINIMAX_H
-#include "arch.h"
-extern const struct architecture arch_minimax;
-#endif

@@ -1,0 +1,360 @@
+#include "engine/mixers/attention.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "engine/ops/kernels.h"
+
+/* Prefill attention works on blocks: QB queries against KB keys at a time,
+ * scores by GEMM and a running (online) softmax (Milakov & Gimelshein 2018;
+ * FlashAttention, Dao et al. 2022), so no [T, T] matrix is ever formed. */
+enum { QB = 128, KB = 512, BLOCKED_MIN_QUERIES = 16 };
+
+/* Decode (one query) splits the visible keys into fixed blocks of DB
+ * positions (flash-decoding, Dao et al. 2023): each block is attended on its
+ * own and the blocks are merged in order, so the threads read the cache as
+ * contiguous rows and the result does not depend on how many there are. */
+enum { DB = 256 };
+
+int kv_cache_init(struct kv_cache *c, int window, int kv_heads, int head_dim)
+{
+    memset(c, 0, sizeof *c);
+    c->window = window;
+    c->kv_heads = kv_heads;
+    c->head_dim = head_dim;
+    return 0;
+}
+
+void kv_cache_free(struct kv_cache *c)
+{
+    free(c->k);
+    free(c->v);
+    free(c->decode_scratch);
+    c->k = c->v = c->decode_scratch = NULL;
+    c->slots = 0;
+    c->decode_scratch_floats = 0;
+}
+
+int64_t kv_cache_bytes_for(int window, int kv_heads, int head_dim, int64_t n)
+{
+    int64_t slots = window > 0 && window < n ? window : n;
+    return 2 * slots * kv_heads * head_dim * (int64_t)sizeof(float);
+}
+
+static int reserve(struct kv_cache *c, int64_t needed)
+{
+    if (c->window > 0) needed = c->window;
+    if (needed <= c->slots) return 0;
+    int64_t slots = c->window > 0 ? c->window : (c->slots ? c->slots : 256);
+    while (slots < needed) slots *= 2;
+    size_t row = (size_t)c->kv_heads * c->head_dim * sizeof(float);
+    float *k = realloc(c->k, (size_t)slots * row), *v = k ? realloc(c->v, (size_t)slots * row) : NULL;
+    if (k) c->k = k;
+    if (v) c->v = v;
+    if (!k || !v) return -1;
+    c->slots = slots;
+    return 0;
+}
+
+/* Row of keys (or values) at position j: from the batch when j >= pos0, else
+ * from its cache slot. */
+static inline const float *kv_row(const struct kv_cache *c, const float *cache, const float *batch, int64_t pos0,
+                                  int64_t j)
+{
+    const int64_t row = (int64_t)c->kv_heads * c->head_dim;
+    if (j >= pos0) return batch + (j - pos0) * row;
+    int64_t slot = c->window > 0 ? j % c->window : j;
+    return cache + slot * row;
+}
+
+/* row[j] ← e^(row[j] − mx) for j in [a, z), 0 elsewhere in [0, n); returns the
+ * sum (eight partial sums, fixed order). The hot loop of prefill attention;
+ * written so that the compiler vectorises it (kernels.h). */
+static float exp_row(float *row, int n, int a, int z, float mx)
+{
+    for (int j = 0; j < a; j++) row[j] = 0.0f;
+    for (int j = z; j < n; j++) row[j] = 0.0f;
+    for (int j = a; j < z; j++) row[j] = exp_nonpos_f32(row[j] - mx);
+    float part[8] = {0};
+    int j = a;
+    for (; j + 8 <= z; j += 8)
+        for (int l = 0; l < 8; l++) part[l] += row[j + l];
+    for (; j < z; j++) part[j & 7] += row[j];
+    return ((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]));
+}
+
+/* One query row of the `group` heads that share KV head kvh (GQA): scores,
+ * float32 softmax with the max subtracted, weighted sum of values. Each key and
+ * value row is read once for the whole group: decode reads the KV cache, and
+ * that read, not arithmetic, is its cost. Per head the operations and their
+ * order are those of a head alone. scores has room for group × the visible span. */
+static void attend_one(const struct kv_cache *c, const float *q, const float *k, const float *v, int64_t pos0,
+                       int64_t t, int kvh, int group, float scale, float *scores, float *out)
+{
+    const int d = c->head_dim;
+    const int64_t lo = c->window > 0 && t - c->window + 1 > 0 ? t - c->window + 1 : 0;
+    const int64_t span = t - lo + 1;
+    float m[64];
+    for (int g = 0; g < group; g++) m[g] = -INFINITY;
+    for (int64_t j = 0; j < span; j++) {
+        const float *kj = kv_row(c, c->k, k, pos0, lo + j) + (int64_t)kvh * d;
+        for (int g = 0; g < group; g++) {
+            const float s = dot_f32(q + (int64_t)g * d, kj, d) * scale;
+            scores[g * span + j] = s;
+            if (s > m[g]) m[g] = s;
+        }
+    }
+    float inv[64];
+    for (int g = 0; g < group; g++) inv[g] = 1.0f / exp_row(scores + g * span, (int)span, 0, (int)span, m[g]);
+    memset(out, 0, (size_t)group * d * sizeof(float));
+    for (int64_t j = 0; j < span; j++) {
+        const float *vj = kv_row(c, c->v, v, pos0, lo + j) + (int64_t)kvh * d;
+        for (int g = 0; g < group; g++) axpy_f32(scores[g * span + j] * inv[g], vj, out + (int64_t)g * d, d);
+    }
+}
+
+/* Decode: the single query at position t = pos0 (its own key and value are
+ * the batch's row 0). For a key block B and head h (Milakov & Gimelshein 2018):
+ *   m_B = max_{j∈B} s_j,   l_B = Σ_{j∈B} e^{s_j − m_B},   o_B = Σ_{j∈B} e^{s_j − m_B} v_j,
+ * with s_j = q_h·k_j · scale; then, blocks in ascending order,
+ *   M = max_B m_B,   o = Σ_B e^{m_B − M} o_B / Σ_B e^{m_B − M} l_B.
+ * Every (block, head) value is computed by one thread in a fixed order, and the
+ * merge is serial: the same bits on any thread count. */
+static int attend_decode(struct kv_cache *c, const float *q, const float *k, const float *v, int64_t pos0, int heads,
+                         float scale, float *out)
+{
+    const int d = c->head_dim, group = heads / c->kv_heads;
+    const int64_t lo = c->window > 0 && pos0 - c->window + 1 > 0 ? pos0 - c->window + 1 : 0;
+    const int64_t span = pos0 - lo + 1, blocks = (span + DB - 1) / DB;
+    /* Per block: scores [heads, DB], partial outputs [heads, d], m and l [heads]. */
+    const int64_t per_block = (int64_t)heads * (DB + d + 2);
+    if (c->decode_scratch_floats < blocks * per_block) {
+        float *grown = realloc(c->decode_scratch, (size_t)(blocks * per_block) * sizeof(float));
+        if (!grown) return -1;
+        c->decode_scratch = grown;
+        c->decode_scratch_floats = blocks * per_block;
+    }
+#pragma omp parallel for schedule(static) if (span > DB)
+    for (int64_t b = 0; b < blocks; b++) {
+        float *S = c->decode_scratch + b * per_block, *O = S + (int64_t)heads * DB;
+        float *m = O + (int64_t)heads * d, *l = m + heads;
+        const int64_t j0 = lo + b * DB, n = span - b * DB < DB ? span - b * DB : DB;
+        for (int h = 0; h < heads; h++) m[h] = -INFINITY;
+        /* Scores: one key row at a time for all heads (each row read once),
+         * the heads of a GQA group four at a time (dot4_f32_shared). */
+        for (int64_t j = 0; j < n; j++) {
+            const float *kj = kv_row(c, c->k, k, pos0, j0 + j);
+            for (int h = 0; h < heads;) {
+                const float *kh = kj + (int64_t)(h / group) * d;
+                float sc[4];
+                const int take = group - h % group >= 4 ? 4 : 1;
+                if (take == 4)
+                    dot4_f32_shared(q + (int64_t)h * d, d, kh, d, sc);
+                else
+                    sc[0] = dot_f32(q + (int64_t)h * d, kh, d);
+                for (int g = 0; g < take; g++, h++) {
+                    S[h * DB + j] = sc[g] * scale;
+                    if (S[h * DB + j] > m[h]) m[h] = S[h * DB + j];
+                }
+            }
+        }
+        for (int h = 0; h < heads; h++) l[h] = exp_row(S + h * DB, (int)n, 0, (int)n, m[h]);
+        /* Values: o_h = Σ_j p_hj v_j per head, ascending j (weighted_rows_sum). */
+        const float *vrows[DB];
+        for (int kvh = 0; kvh < c->kv_heads; kvh++) {
+            for (int64_t j = 0; j < n; j++) vrows[j] = kv_row(c, c->v, v, pos0, j0 + j) + (int64_t)kvh * d;
+            for (int h = kvh * group; h < (kvh + 1) * group; h++)
+                weighted_rows_sum(S + h * DB, vrows, n, d, O + (int64_t)h * d);
+        }
+    }
+    for (int h = 0; h < heads; h++) {
+        float M = -INFINITY;
+        for (int64_t b = 0; b < blocks; b++) {
+            const float mb = c->decode_scratch[b * per_block + (int64_t)heads * (DB + d) + h];
+            if (mb > M) M = mb;
+        }
+        float *oh = out + (int64_t)h * d, L = 0;
+        memset(oh, 0, (size_t)d * sizeof(float));
+        for (int64_t b = 0; b < blocks; b++) {
+            const float *blk = c->decode_scratch + b * per_block, *Ob = blk + (int64_t)heads * DB;
+            const float *mb = Ob + (int64_t)heads * d, *lb = mb + heads;
+            const float w = expf(mb[h] - M);
+            L += w * lb[h];
+            axpy_f32(w, Ob + (int64_t)h * d, oh, d);
+        }
+        const float inv = 1.0f / L;
+        for (int i = 0; i < d; i++) oh[i] *= inv;
+    }
+    return 0;
+}
+
+struct block_scratch {
+    float *S;      /* [QB, KB] scores, then probabilities */
+    float *Kb, *Vb; /* [KB, d] gathered keys and values */
+    float *m, *l;  /* [QB] running max and sum */
+};
+
+/* Queries t0 .. t0+tn-1 of head h: out rows = softmax(q Kᵀ · scale) V over the
+ * visible keys, one key block at a time in ascending order. */
+static void attend_blocked(const struct kv_cache *c, const float *q, const float *k, const float *v, int64_t pos0,
+                           int heads, int h, int t0, int tn, float scale, float *out, struct block_scratch *w)
+{
+    const int d = c->head_dim, group = heads / c->kv_heads, kvh = h / group, ldq = heads * d;
+    const int64_t first_pos = pos0 + t0, last_pos = first_pos + tn - 1;
+    const int64_t kmin = c->window > 0 && first_pos - c->window + 1 > 0 ? first_pos - c->window + 1 : 0;
+    const float *Q = q + (int64_t)t0 * ldq + (int64_t)h * d;
+    float *O = out + (int64_t)t0 * ldq + (int64_t)h * d;
+    for (int i = 0; i < tn; i++) {
+        w->m[i] = -INFINITY;
+        w->l[i] = 0;
+        memset(O + (int64_t)i * ldq, 0, (size_t)d * sizeof(float));
+    }
+    for (int64_t j0 = kmin; j0 <= last_pos; j0 += KB) {
+        const int bk = (int)(last_pos - j0 + 1 < KB ? last_pos - j0 + 1 : KB);
+        for (int j = 0; j < bk; j++) { /* gather: cache slots and batch rows alike */
+            memcpy(w->Kb + (int64_t)j * d, kv_row(c, c->k, k, pos0, j0 + j) + (int64_t)kvh * d, (size_t)d * sizeof(float));
+            memcpy(w->Vb + (int64_t)j * d, kv_row(c, c->v, v, pos0, j0 + j) + (int64_t)kvh * d, (size_t)d * sizeof(float));
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tn, bk, d, scale, Q, ldq, w->Kb, d, 0.0f, w->S, KB);
+        for (int i = 0; i < tn; i++) {
+            const int64_t p = first_pos + i, lo = c->window > 0 && p - c->window + 1 > 0 ? p - c->window + 1 : 0;
+            /* Visible keys of this query in the block: [a, z) (causal, and the window). */
+            const int a = lo > j0 ? (int)(lo - j0 < bk ? lo - j0 : bk) : 0;
+            const int z = p - j0 + 1 < bk ? (int)(p - j0 + 1 > a ? p - j0 + 1 : a) : bk;
+            float *row = w->S + (int64_t)i * KB, mx = w->m[i];
+            /* Eight running maxima and sums, combined in a fixed order: the loops
+             * vectorise and the result never depends on the machine or threads. */
+            float lane[8];
+            for (int l = 0; l < 8; l++) lane[l] = mx;
+            int j = a;
+            for (; j + 8 <= z; j += 8)
+                for (int l = 0; l < 8; l++) lane[l] = row[j + l] > lane[l] ? row[j + l] : lane[l];
+            for (; j < z; j++) lane[j & 7] = row[j] > lane[j & 7] ? row[j] : lane[j & 7];
+            for (int l = 0; l < 8; l++) mx = lane[l] > mx ? lane[l] : mx;
+            /* Rescale what was accumulated under the old maximum. */
+            const float alpha = mx == -INFINITY ? 1.0f : exp_nonpos_f32(w->m[i] - mx);
+            w->l[i] = w->l[i] * alpha + exp_row(row, bk, a, z, mx);
+            w->m[i] = mx;
+            if (alpha != 1.0f) {
+                float *o = O + (int64_t)i * ldq;
+                for (int x = 0; x < d; x++) o[x] *= alpha;
+            }
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tn, d, bk, 1.0f, w->S, KB, w->Vb, d, 1.0f, O, ldq);
+    }
+    for (int i = 0; i < tn; i++) {
+        const float inv = 1.0f / w->l[i];
+        float *o = O + (int64_t)i * ldq;
+        for (int x = 0; x < d; x++) o[x] *= inv;
+    }
+}
+
+/* The probabilities of one query row (the lens): the same scores and
+ * softmax as attend_one, written out instead of applied. */
+static void probe_row(const struct kv_cache *c, const float *q, const float *k, int64_t pos0, int heads, float scale,
+                      const struct attention_probe *probe)
+{
+    const int d = c->head_dim, group = heads / c->kv_heads;
+    const int64_t t = probe->pos, lo = c->window > 0 && t - c->window + 1 > 0 ? t - c->window + 1 : 0;
+    for (int h = 0; h < heads; h++) {
+        const float *qh = q + ((t - pos0) * heads + h) * d;
+        float *row = probe->probs + (int64_t)h * (t + 1), m = -INFINITY;
+        for (int64_t j = lo; j <= t; j++) {
+            row[j] = dot_f32(qh, kv_row(c, c->k, k, pos0, j) + (int64_t)(h / group) * d, d) * scale;
+            if (row[j] > m) m = row[j];
+        }
+        double sum = 0;
+        for (int64_t j = lo; j <= t; j++) sum += (row[j] = expf(row[j] - m));
+        for (int64_t j = lo; j <= t; j++) row[j] = (float)(row[j] / sum);
+    }
+}
+
+int attention_forward(struct kv_cache *c, const float *q, const float *k, const float *v, int n, int64_t pos0,
+                      int heads, float scale, float *out, const struct attention_probe *probe)
+{
+    const int d = c->head_dim, kv_heads = c->kv_heads, group = heads / kv_heads;
+    if (reserve(c, pos0 + n) != 0) return -1;
+    const int64_t max_span = c->window > 0 ? c->window : pos0 + n;
+
+    /* Every (query block, head) pair is independent and computed by one
+     * thread in a fixed order (OpenBLAS runs single-threaded inside the
+     * region), so the result does not depend on the thread count. */
+    if (n >= BLOCKED_MIN_QUERIES) {
+        const int blocks = (n + QB - 1) / QB;
+#pragma omp parallel
+        {
+            struct block_scratch w = {malloc((size_t)QB * KB * sizeof(float)), malloc((size_t)KB * d * sizeof(float)),
+                                      malloc((size_t)KB * d * sizeof(float)), malloc(QB * sizeof(float)),
+                                      malloc(QB * sizeof(float))};
+#pragma omp for collapse(2) schedule(static)
+            for (int h = 0; h < heads; h++)
+                for (int b = 0; b < blocks; b++) {
+                    const int t0 = b * QB, tn = n - t0 < QB ? n - t0 : QB;
+                    attend_blocked(c, q, k, v, pos0, heads, h, t0, tn, scale, out, &w);
+                }
+            free(w.S), free(w.Kb), free(w.Vb), free(w.m), free(w.l);
+        }
+    } else if (n == 1) {
+        if (attend_decode(c, q, k, v, pos0, heads, scale, out) != 0) return -1;
+    } else {
+        /* Heads of a GQA group together (attend_one): at most 64 at a time, in
+         * slices that divide the group. */
+        int slice = group < 64 ? group : 64;
+        while (group % slice) slice--;
+#pragma omp parallel
+        {
+            float *scores = malloc((size_t)slice * max_span * sizeof(float));
+#pragma omp for collapse(2) schedule(static)
+            for (int t = 0; t < n; t++)
+                for (int h0 = 0; h0 < heads; h0 += slice)
+                    attend_one(c, q + ((int64_t)t * heads + h0) * d, k, v, pos0, pos0 + t, h0 / group, slice, scale,
+                               scores, out + ((int64_t)t * heads + h0) * d);
+            free(scores);
+        }
+    }
+
+    if (probe && probe->pos >= pos0 && probe->pos < pos0 + n) probe_row(c, q, k, pos0, heads, scale, probe);
+
+    /* Store the batch: a full cache keeps every position, a ring only the
+     * last W (earlier batch rows would be overwritten anyway). */
+    const int64_t row = (int64_t)kv_heads * d;
+    int first = c->window > 0 && n > c->window ? n - c->window : 0;
+    for (int t = first; t < n; t++) {
+        int64_t pos = pos0 + t, slot = c->window > 0 ? pos % c->window : pos;
+        memcpy(c->k + slot * row, k + (int64_t)t * row, (size_t)row * sizeof(float));
+        memcpy(c->v + slot * row, v + (int64_t)t * row, (size_t)row * sizeof(float));
+    }
+    return 0;
+}
+
+void attention_naive(const float *q, const float *k, const float *v, int n, int heads, int kv_heads, int head_dim,
+                     int window, float scale, float *out)
+{
+    const int group = heads / kv_heads;
+    double *p = malloc((size_t)n * sizeof(double));
+    for (int t = 0; t < n; t++)
+        for (int h = 0; h < heads; h++) {
+            const float *qh = q + ((int64_t)t * heads + h) * head_dim;
+            int lo = window > 0 && t - window + 1 > 0 ? t - window + 1 : 0;
+            double m = -INFINITY, sum = 0.0;
+            for (int j = lo; j <= t; j++) {
+                const float *kj = k + ((int64_t)j * kv_heads + h / group) * head_dim;
+                double s = 0.0;
+                for (int i = 0; i < head_dim; i++) s += (double)qh[i] * kj[i];
+                p[j] = s * scale;
+                if (p[j] > m) m = p[j];
+            }
+            for (int j = lo; j <= t; j++) sum += (p[j] = exp(p[j] - m));
+            float *oh = out + ((int64_t)t * heads + h) * head_dim;
+            for (int i = 0; i < head_dim; i++) {
+                double acc = 0.0;
+                for (int j = lo; j <= t; j++) acc += p[j] / sum * v[((int64_t)j * kv_heads + h / group) * head_dim + i];
+                oh[i] = (float)acc;
+            }
+        }
+    free(p);
+}

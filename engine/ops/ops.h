@@ -1,0 +1,68 @@
+/* Dense building blocks shared by every architecture. Row-major throughout;
+ * a weight matrix W is [out, in] as Hugging Face stores nn.Linear, so a
+ * projection is y = x Wᵀ. */
+#ifndef HYRECALL_OPS_H
+#define HYRECALL_OPS_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* A matrix [rows, cols], read-only, stored one of two ways:
+ *   f32  — float32: a view into the mmap when the file stores aligned F32,
+ *          else a converted copy owned by the model (F16, patched tensors);
+ *   bf16 — bfloat16, a view into the mmap, never copied: kernels widen each
+ *          value to float32 exactly as they stream it (see matvec.h).
+ * Exactly one of the two pointers is set; both are NULL for an absent matrix. */
+struct weight {
+    const float *f32;
+    const uint16_t *bf16;
+    int64_t rows, cols;
+};
+
+static inline bool weight_present(const struct weight *W) { return W->f32 || W->bf16; }
+
+/* y[n, W.rows] = x[n, W.cols] Wᵀ (+ bias when non-NULL). A single row is a
+ * matvec (matvec.h); a batch is single-threaded OpenBLAS SGEMMs over fixed
+ * blocks of rows of W (linear_block_rows), shared among the OpenMP threads, each
+ * BF16 block widened to float32 first (never the whole matrix). */
+void linear(const float *x, int n, const struct weight *W, const float *bias, float *y);
+
+/* A batched linear() cuts W into an even number of blocks of at most
+ * LINEAR_BLOCK_MAX_ROWS rows (a multiple of 16), chosen from W's shape alone
+ * so that the bits never depend on the thread count. Each block repacks x, so
+ * blocks are large; an even count keeps two threads equally busy
+ * (bench_matvec: 1,024-row blocks run as fast as one multi-threaded SGEMM on
+ * 2 cores, 256-row blocks 5-10 % slower, an odd count up to 22 % slower). */
+#define LINEAR_BLOCK_MAX_ROWS 1024
+int64_t linear_block_rows(int64_t rows);
+
+/* The float32 buffers BF16 blocks are widened into, one per thread, for
+ * matrices of at most max_cols columns (memory_plan counts them). */
+int64_t linear_scratch_bytes(int threads, int64_t max_cols);
+
+/* Row r of W as float32 (exact): an embedding lookup. */
+void weight_row(const struct weight *W, int64_t r, float *out);
+
+/* RMSNorm (Zhang & Sennrich 2019) as Llama/Qwen: y = x / sqrt(mean(x²) + eps) * w,
+ * over the last dimension d, for n rows. In place allowed. */
+void rmsnorm(const float *x, const float *w, int n, int d, double eps, float *y);
+
+static inline float silu(float x) { return x / (1.0f + expf(-x)); }
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+static inline float softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); } /* torch's threshold 20 */
+
+/* Element-wise passes over activations, n elements. Each element's result
+ * depends on that element alone, so they run split across the OpenMP threads
+ * (above PARALLEL_MIN_ELEMENTS, where a fork and join cost less than the loop)
+ * with the same bits as one thread: on a 2-core machine a serial pass costs
+ * twice its share of time, the other core spinning. */
+#define PARALLEL_MIN_ELEMENTS 16384
+
+void swiglu(const float *gate, const float *up, int64_t n, float *out); /* silu(gate) ⊙ up (Shazeer 2020) */
+void silu_inplace(float *x, int64_t n);                                 /* x ← silu(x) */
+void mul_silu_inplace(float *y, const float *gate, int64_t n);          /* y ← y ⊙ silu(gate) */
+void mul_sigmoid_inplace(float *y, const float *gate, int64_t n);       /* y ← y ⊙ sigmoid(gate) */
+void add_inplace(float *y, const float *x, int64_t n);                  /* y ← y + x */
+
+#endif
