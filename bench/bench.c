@@ -1,4 +1,5 @@
 #include "bench/bench.h"
+#include "engine/base/clock.h"
 
 #include <cblas.h>
 #include <stdbool.h>
@@ -13,13 +14,6 @@
 #include "engine/layers/block.h"
 #include "engine/session.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void bench_machine(struct machine_limits *m)
 {
     m->threads = cpu_threads();
@@ -30,9 +24,9 @@ void bench_machine(struct machine_limits *m)
     for (size_t i = 0; i < (size_t)n * n; i++) a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.1f;
     double best = 1e30;
     for (int rep = 0; rep < 5; rep++) {
-        double t0 = now();
+        double t0 = clock_seconds();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        double dt = now() - t0;
+        double dt = clock_seconds() - t0;
         if (rep > 0 && dt < best) best = dt; /* the first run warms up threads and caches */
     }
     m->sgemm_gflops = 2.0 * n * n * (double)n / best / 1e9;
@@ -50,9 +44,9 @@ void bench_machine(struct machine_limits *m)
     for (int k = 0; k < cols; k++) x[k] = 1.0f;
     best = 1e30;
     for (int rep = 0; rep < 4; rep++) {
-        double t0 = now();
+        double t0 = clock_seconds();
         cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1.0f, w, cols, x, 1, 0.0f, y, 1);
-        double dt = now() - t0;
+        double dt = clock_seconds() - t0;
         if (rep > 0 && dt < best) best = dt;
     }
     m->stream_gbs = (double)rows * cols * sizeof(float) / best / 1e9;
@@ -192,18 +186,18 @@ int bench_model(const struct model *m, int64_t context, int decode_tokens, struc
         free(ids), free(logits);
         return -1;
     }
-    double t0 = now();
+    double t0 = clock_seconds();
     int rc = session_forward(&sess, ids, (int)context, logits, false, e);
-    r->prefill_seconds = now() - t0;
+    r->prefill_seconds = clock_seconds() - t0;
     double decode_seconds = 0;
     if (rc == 0) {
-        t0 = now();
+        t0 = clock_seconds();
         for (int i = 0; rc == 0 && i < decode_tokens; i++) {
             int32_t next = (int32_t)argmax_f32(logits, V);
             if (next < 0) next = 0;
             rc = session_forward(&sess, &next, 1, logits, false, e);
         }
-        decode_seconds = now() - t0;
+        decode_seconds = clock_seconds() - t0;
     }
     r->peak_rss_bytes = peak_rss();
     session_free(&sess);

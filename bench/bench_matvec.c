@@ -17,24 +17,18 @@
 #include <time.h>
 
 #include "engine/ops/cpu.h"
+#include "engine/base/clock.h"
 #include "engine/ops/dtype.h"
 #include "engine/ops/matvec.h"
 #include "engine/ops/ops.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static double best_of(int reps, void (*run)(void *), void *arg)
 {
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
-        const double t0 = now();
+        const double t0 = clock_seconds();
         run(arg);
-        const double dt = now() - t0;
+        const double dt = clock_seconds() - t0;
         if (r > 0 && dt < best) best = dt;
     }
     return best;
@@ -113,12 +107,12 @@ int main(int argc, char **argv)
         for (int64_t k = 0; k < batch * in; k++) xb[k] = (float)(k % 5) * 0.1f;
         double b32 = 1e30, b16 = 1e30;
         for (int r = 0; r < reps; r++) {
-            double t0 = now();
+            double t0 = clock_seconds();
             linear(xb, batch, &W32, NULL, yb);
-            const double d32 = now() - t0;
-            t0 = now();
+            const double d32 = clock_seconds() - t0;
+            t0 = clock_seconds();
             linear(xb, batch, &W16, NULL, yb);
-            const double d16 = now() - t0;
+            const double d16 = clock_seconds() - t0;
             if (r > 0) b32 = d32 < b32 ? d32 : b32, b16 = d16 < b16 ? d16 : b16;
         }
         const double flops = 2.0 * batch * (double)out * (double)in;

@@ -12,14 +12,9 @@
 #include <time.h>
 
 #include "engine/load/config.h"
+#include "engine/base/clock.h"
+#include "engine/base/files.h"
 #include "tokenizer/tokenizer.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int main(int argc, char **argv)
 {
@@ -31,12 +26,12 @@ int main(int argc, char **argv)
     const double mb = argc > 3 ? atof(argv[3]) : 4.0;
     struct hr_error e;
     struct tokenizer *t;
-    double t0 = now();
+    double t0 = clock_seconds();
     if (tok_load(argv[1], &t, &e) != 0) {
         fprintf(stderr, "%s\n", e.msg);
         return 1;
     }
-    double load_s = now() - t0;
+    double load_s = clock_seconds() - t0;
     long len;
     char *src = read_text_file(text_path, &len, &e);
     if (!src || len == 0) {
@@ -50,12 +45,12 @@ int main(int argc, char **argv)
     int n = 0;
     for (int rep = 0; rep < 3; rep++) {
         int32_t *ids;
-        t0 = now();
+        t0 = clock_seconds();
         if (tok_encode(t, text, total, &ids, &n, &e) != 0) {
             fprintf(stderr, "%s\n", e.msg);
             return 1;
         }
-        double dt = now() - t0;
+        double dt = clock_seconds() - t0;
         best = dt < best ? dt : best;
         free(ids);
     }

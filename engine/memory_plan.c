@@ -74,3 +74,20 @@ int64_t memory_parse_size(const char *text)
     if (end == text || *end || !(v > 0) || v * unit > 9e18) return 0;
     return (int64_t)(v * unit);
 }
+
+int model_load_within(const char *dir, const struct restore_options *o, int64_t context, int64_t limit,
+                      struct model *m, struct hr_error *e)
+{
+    /* Plan before allocating: refuse a run that cannot fit. */
+    struct memory_plan plan;
+    struct hr_error ignored;
+    const int64_t allowed = limit ? limit : memory_available();
+    if (allowed > 0 && memory_plan_estimate(dir, context, &plan, &ignored) == 0 && plan.total > allowed)
+        return hr_fail(e,
+                       "%s at %lld tokens needs about %.1f MiB (weights mapped %.1f, float32 copies %.1f, caches "
+                       "and states %.1f, activations %.1f) but %.1f MiB are %s; use --max-memory to override",
+                       dir, (long long)context, plan.total / 1048576.0, plan.mapped / 1048576.0,
+                       plan.converted / 1048576.0, plan.state / 1048576.0, plan.scratch / 1048576.0,
+                       allowed / 1048576.0, limit ? "allowed by --max-memory" : "available");
+    return o && o->base_dir ? restore_load_model(dir, o, m, e) : model_load(dir, m, e);
+}

@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "engine/base/error.h"
+#include "engine/model.h"
+#include "engine/restore/restore.h"
 
 struct memory_plan {
     int64_t mapped, converted, state, scratch, total;
@@ -19,5 +21,11 @@ int memory_plan_estimate(const char *dir, int64_t context, struct memory_plan *p
 int64_t memory_available(void);
 /* "20G", "512M", "1.5T", plain bytes; -1 for "unlimited"; 0 on a syntax error. */
 int64_t memory_parse_size(const char *text);
+
+/* Loads dir (restored when o->base_dir is set) after checking that a run at
+ * `context` tokens fits: limit in bytes, 0 for the memory available now, -1
+ * for no check. The refusal names every part of the estimate. */
+int model_load_within(const char *dir, const struct restore_options *o, int64_t context, int64_t limit,
+                      struct model *m, struct hr_error *e);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine/arch/arch.h"
+#include "engine/base/files.h"
 #include "engine/layers/block.h"
 #include "engine/load/weight_binder.h"
 #include "stb_ds.h"

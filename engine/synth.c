@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "engine/load/config.h"
+#include "engine/base/files.h"
 #include "engine/model.h"
 #include "engine/load/safetensors.h"
 #include "stb_ds.h"
@@ -82,11 +83,14 @@ static int fill(void *ctx_, int index, void *buf, struct hr_error *e)
 int synth_checkpoint(const char *config_path, const char *out_dir, enum dtype dtype, uint64_t seed,
                      int64_t *num_params, struct hr_error *e)
 {
-    if (access(out_dir, F_OK) == 0) return hr_fail(e, "%s: already exists; refusing to overwrite", out_dir);
-    if (strlen(out_dir) > 2000) return hr_fail(e, "--out path is too long");
+    struct atomic_output out;
+    if (atomic_begin(&out, ATOMIC_DIRECTORY, out_dir, false, e)) return -1;
     struct model m;
     struct wanted_tensor *wanted;
-    if (model_plan(config_path, &m, &wanted, e)) return -1;
+    if (model_plan(config_path, &m, &wanted, e)) {
+        atomic_abort(&out);
+        return -1;
+    }
     *num_params = m.num_params;
     double std = 0.02;
     cfg_number(&m.cfg, m.cfg.json, "initializer_range", 0.02, &std, e);
@@ -99,31 +103,21 @@ int synth_checkpoint(const char *config_path, const char *out_dir, enum dtype dt
         t[i].ndim = wanted[i].ndim;
         for (int d = 0; d < wanted[i].ndim; d++) t[i].shape[d] = wanted[i].shape[d];
     }
-    char tmp[2100], path[2200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out_dir, (long)getpid());
-    int rc = 0;
-    if (mkdir(tmp, 0755) != 0) {
-        rc = hr_fail(e, "%s: cannot create: %s", tmp, strerror(errno));
-    } else {
-        snprintf(path, sizeof path, "%s/config.json", tmp);
-        char *text = read_text_file(config_path, NULL, e);
-        FILE *f = text ? fopen(path, "wb") : NULL;
-        if (!f || fputs(text, f) < 0) rc = hr_fail(e, "%s: cannot write", path);
-        if (f && fclose(f) != 0) rc = hr_fail(e, "%s: write failed", path);
-        free(text);
-        char seed_text[32];
-        snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)seed);
-        const char *meta[] = {"format", "pt", "hyrecall_synth_seed", seed_text, NULL};
-        snprintf(path, sizeof path, "%s/model.safetensors", tmp);
-        if (rc == 0) rc = st_write_file_with(path, t, n, meta, false, fill, &ctx, e);
-        if (rc == 0 && rename(tmp, out_dir) != 0) rc = hr_fail(e, "%s: rename failed: %s", out_dir, strerror(errno));
-        if (rc != 0) {
-            unlink(path);
-            snprintf(path, sizeof path, "%s/config.json", tmp);
-            unlink(path);
-            rmdir(tmp);
-        }
-    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", out.tmp);
+    char *text = read_text_file(config_path, NULL, e);
+    FILE *f = text ? fopen(path, "wb") : NULL;
+    int rc = text ? 0 : -1; /* e names the unreadable config */
+    if (rc == 0 && (!f || fputs(text, f) < 0)) rc = hr_fail(e, "%s: cannot write config.json", out_dir);
+    if (f && fclose(f) != 0 && rc == 0) rc = hr_fail(e, "%s: cannot write config.json", out_dir);
+    free(text);
+    char seed_text[32];
+    snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)seed);
+    const char *meta[] = {"format", "pt", "hyrecall_synth_seed", seed_text, NULL};
+    snprintf(path, sizeof path, "%s/model.safetensors", out.tmp);
+    if (rc == 0) rc = st_write_file_with(path, t, n, meta, false, fill, &ctx, e);
+    if (rc == 0) rc = atomic_commit(&out, e);
+    else atomic_abort(&out);
     free(t);
     wanted_tensors_free(wanted);
     model_free(&m);

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#include "engine/load/config.h" /* read_text_file */
+#include "engine/base/files.h"
 #include "niah/sha256.h"
 
 /* Python's \s in a str pattern: Unicode whitespace and \x1c-\x1f. */

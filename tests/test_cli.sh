@@ -46,7 +46,7 @@ done
 expect 1 "already exists; refusing to overwrite" -- "$bin" run -m "$model" --ids 1,2 --dump "$tmp/ref.safetensors"
 expect 1 "outside the vocabulary" -- "$bin" run -m "$model" --ids 1,77777 --dump "$tmp/bad.safetensors"
 [ -e "$tmp/bad.safetensors" ] && { echo "FAIL: partial dump left behind"; fail=1; }
-ls "$tmp" | grep -q '\.tmp\.' && { echo "FAIL: temporary file left behind"; fail=1; }
+ls -A "$tmp" | grep -q 'hyrecall-tmp' && { echo "FAIL: temporary file left behind"; fail=1; }
 [ "$(wc -w <"$tmp/ids")" -eq 6 ] || { echo "FAIL: run printed $(cat "$tmp/ids")"; fail=1; }
 # Text in and out: a copy of the model with a tiny byte-level tokenizer.json.
 mkdir "$tmp/textmodel" && cp "$model"/config.json "$model"/model.safetensors "$tmp/textmodel/"
@@ -153,4 +153,8 @@ done
 [ "$(grep -c '"sgemm_gflops"' "$tmp/bench.json")" = 3 ] && [ "$(grep -c '"stream_gbs"' "$tmp/bench.json")" = 3 ] ||
   { echo "FAIL: bench JSON should give the machine's and each run's limits"; fail=1; }
 expect 2 "" -- "$bin" bench -m "$model" --contexts 0
+# An existing --json is refused before the work (one overwrite rule for every output).
+cp "$tmp/bench.json" "$tmp/bench.before"
+expect 1 "already exists; refusing to overwrite" -- "$bin" bench -m "$model" --contexts 64 --json "$tmp/bench.json"
+cmp -s "$tmp/bench.json" "$tmp/bench.before" || { echo "FAIL: bench --json overwrote an existing file"; fail=1; }
 exit $fail

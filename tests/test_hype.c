@@ -12,6 +12,7 @@
 
 #include "engine/ops/dtype.h"
 #include "engine/ops/hype.h"
+#include "engine/base/files.h"
 #include "engine/model.h"
 #include "tests/test_util.h"
 

@@ -6,6 +6,7 @@
 
 #include "engine/model.h"
 #include "stb_ds.h"
+#include "engine/base/files.h"
 #include "tests/test_util.h"
 
 static const char *golden_dir;

@@ -47,6 +47,13 @@ say "compare: two variants, side-by-side heat map, identical predictions for a n
   --depths 0,100 --lens --out "$tmp/lens" >"$tmp/lens.log" 2>&1 || { cat "$tmp/lens.log"; bad "lens run"; }
 diff <(sed 's/,"lens":.*}$/}/' "$tmp/lens/predictions.jsonl") "$tmp/ab/predictions.jsonl" >/dev/null \
   || bad "--lens changed the predictions"
+# Printing only (no --out), lens reports included: the table on stdout, and nothing left in $TMPDIR (the scratch reports are removed).
+mkdir "$tmp/scratch"
+before=$(ls -d /tmp/hyrecall-score* 2>/dev/null | wc -l)
+TMPDIR="$tmp/scratch" "$bin" niah score "$tmp/lens/predictions.jsonl" >"$tmp/score-print.log" 2>&1 || bad "score without --out"
+[ "$(ls -d /tmp/hyrecall-score* 2>/dev/null | wc -l)" = "$before" ] || bad "score without --out left a directory in /tmp"
+grep -q "niah_single_1" "$tmp/score-print.log" || bad "score without --out printed no table"
+[ -z "$(ls -A "$tmp/scratch")" ] || bad "score without --out left $(ls -A "$tmp/scratch") in TMPDIR"
 [ "$(grep -c '"value_tokens":\[' "$tmp/lens/predictions.jsonl")" -eq 8 ] || bad "lens: needle spans missing"
 [ "$(wc -l <"$tmp/lens/lens_summary.csv")" -eq 33 ] || bad "lens_summary.csv: want 2 variants x 4 layers x 4 heads"
 awk -F, 'NR > 1 { for (i = 7; i <= 9; i++) if ($i < 0 || $i > 1.000001) { print "mass out of range: " $0; exit 1 } }' \
@@ -139,5 +146,5 @@ expect 2 "--tasks names niah_single_1 twice" "$bin" niah -m "$tmp/m" --tasks S1,
 expect 2 "--lengths gives 1024 twice" "$bin" niah -m "$tmp/m" --lengths 1k,1024 --out "$tmp/x"
 [ -e "$tmp/x" ] && bad "a usage error left $tmp/x"
 
-ls "$tmp" | grep -q '\.tmp\.' && bad "a temporary directory was left behind"
+ls -A "$tmp" | grep -q 'hyrecall-tmp' && bad "a temporary directory was left behind"
 exit $fail

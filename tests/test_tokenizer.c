@@ -11,6 +11,7 @@
 
 #include "engine/load/config.h"
 #include "tests/test_util.h"
+#include "engine/base/files.h"
 #include "tokenizer/tokenizer.h"
 
 static void golden_lines(struct tokenizer *t, const char *jsonl)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "engine/base/files.h"
 #include "engine/ops/dtype.h"
 #include "engine/load/safetensors.h"
 
@@ -44,7 +45,6 @@ double max_abs(const float *a, int64_t n);
 
 /* mkdtemp under $TMPDIR (or /tmp); returns a malloc'd path. */
 char *make_temp_dir(const char *tag);
-void remove_tree(const char *path);
 int copy_file(const char *from, const char *to);
 
 /* Writes DST/model.safetensors with every F32 tensor of SRC rounded to

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/load/config.h" /* read_text_file */
+#include "engine/base/files.h"
 #include "stb_ds.h"
 #include "tokenizer/tokenizer_internal.h"
 

@@ -36,17 +36,9 @@ int cli_restore_flag(const char *cmd, int argc, char **argv, int *i, struct rest
 /* Loads dir, restored when o->base_dir is set, after checking that a run at
  * `context` tokens fits in memory (--max-memory); prints the error. */
 int cli_load_model(const char *cmd, const char *dir, const struct restore_options *o, int64_t context, struct model *m);
+/* The --max-memory given to this command: bytes, 0 for the memory available, -1 for no check. */
+int64_t cli_max_memory(void);
 
-/* One model of an A/B comparison: NAME=DIR, optionally restored (DIR+SPEC@BASE,
- * SPEC qk, procrustes, procrustes-input or parts as letters: v, q, k, qkv, ...). */
-struct variant {
-    char name[32];
-    char dir[1024];
-    char base[1024]; /* restore from, or "" */
-    char restore[24]; /* the restore after '+' (restore_parse_spec), or "" */
-};
-/* o with the variant's own restore applied (NAME=DIR+SPEC@BASE), if it has one. */
-struct restore_options variant_restore_options(const struct variant *v, const struct restore_options *o);
 /* Parses --compare's NAME=DIR[+METHOD@BASE],... into at most max variants. */
 int cli_parse_variants(const char *cmd, const char *text, struct variant *out, int max, int *n);
 

@@ -11,6 +11,8 @@
  * memory the system reports available", -1 no limit. */
 static int64_t max_memory = 0;
 
+int64_t cli_max_memory(void) { return max_memory; }
+
 int cli_restore_flag(const char *cmd, int argc, char **argv, int *i, struct restore_options *o, bool *matched)
 {
     const char *a = argv[*i], *v;
@@ -52,21 +54,7 @@ int cli_restore_flag(const char *cmd, int argc, char **argv, int *i, struct rest
 int cli_load_model(const char *cmd, const char *dir, const struct restore_options *o, int64_t context, struct model *m)
 {
     struct hr_error e;
-    /* Plan before allocating: refuse a run that cannot fit. */
-    struct memory_plan plan;
-    if (memory_plan_estimate(dir, context, &plan, &e) == 0) {
-        const int64_t limit = max_memory ? max_memory : memory_available();
-        if (limit > 0 && plan.total > limit) {
-            fprintf(stderr,
-                    "hyrecall %s: %s at %lld tokens needs about %.1f MiB (weights mapped %.1f, float32 copies %.1f, "
-                    "caches and states %.1f, activations %.1f) but %.1f MiB are %s; use --max-memory to override\n",
-                    cmd, dir, (long long)context, plan.total / 1048576.0, plan.mapped / 1048576.0,
-                    plan.converted / 1048576.0, plan.state / 1048576.0, plan.scratch / 1048576.0,
-                    limit / 1048576.0, max_memory ? "allowed by --max-memory" : "available");
-            return -1;
-        }
-    }
-    int rc = o->base_dir ? restore_load_model(dir, o, m, &e) : model_load(dir, m, &e);
-    if (rc != 0) fprintf(stderr, "hyrecall %s: %s\n", cmd, e.msg);
-    return rc;
+    if (model_load_within(dir, o, context, cli_max_memory(), m, &e) == 0) return 0;
+    fprintf(stderr, "hyrecall %s: %s\n", cmd, e.msg);
+    return -1;
 }

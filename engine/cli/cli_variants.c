@@ -38,14 +38,3 @@ int cli_parse_variants(const char *cmd, const char *text, struct variant *out, i
     }
     return *n ? 0 : cli_usage_error(cmd, "--compare is empty");
 }
-
-struct restore_options variant_restore_options(const struct variant *v, const struct restore_options *o)
-{
-    struct restore_options r = *o;
-    if (v->base[0]) {
-        struct hr_error e;
-        r.base_dir = v->base;
-        restore_parse_spec(v->restore, &r, &e); /* checked when parsed */
-    }
-    return r;
-}

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/base/files.h"
 #include "engine/ops/cpu.h"
 #include "engine/version.h"
 #include "bench/bench.h"
@@ -70,6 +71,10 @@ int cmd_bench(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    if (json_path && access(json_path, F_OK) == 0) { /* before the work, as every output (files.h) */
+        fprintf(stderr, "hyrecall bench: %s: already exists; refusing to overwrite\n", json_path);
+        return EXIT_RUNTIME;
+    }
     if (!dir) {
         cli_usage_error("bench", "-m MODEL_DIR is required");
         return EXIT_USAGE;
@@ -125,12 +130,9 @@ int cmd_bench(int argc, char **argv)
     cJSON_AddStringToObject(mach, "openblas_core", best.openblas_core);
     if (rc == EXIT_OK && json_path) {
         char *text = cJSON_Print(root);
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp.%d", json_path, (int)getpid());
-        FILE *f = fopen(tmp, "w");
-        if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, json_path) != 0) {
-            fprintf(stderr, "hyrecall bench: %s: cannot write\n", json_path);
-            unlink(tmp);
+        struct hr_error e;
+        if (write_text_file_atomic(json_path, text, false, &e)) {
+            fprintf(stderr, "hyrecall bench: %s\n", e.msg);
             rc = EXIT_RUNTIME;
         }
         free(text);

@@ -6,6 +6,7 @@
 
 #include "engine/load/config.h"
 #include "engine/ops/cpu.h"
+#include "engine/base/files.h"
 #include "engine/build_info.h"
 #include "engine/lens.h"
 #include "engine/provenance.h"

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "engine/ops/cpu.h"
+#include "engine/base/clock.h"
+#include "engine/base/files.h"
 #include "engine/generate.h"
 #include "engine/model.h"
 #include "engine/build_info.h"
@@ -166,13 +168,6 @@ static int write_dump(const struct run_options *o, const struct model *m, const 
     return rc;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Streams each token as it is decoded: ids, or the text of each token (the
  * concatenation of byte-level tokens' bytes is the text), and notes when the
  * first one came (the end of the prefill). */
@@ -186,7 +181,7 @@ struct stream {
 static void stream_token(void *ctx, int32_t id, bool stop)
 {
     struct stream *st = ctx;
-    if (st->printed == 0) st->first_token = now();
+    if (st->printed == 0) st->first_token = clock_seconds();
     if (!st->tok) {
         printf(st->printed ? " %d" : "%d", id);
     } else if (!stop) { /* the stop token is not text */
@@ -286,9 +281,9 @@ int cmd_run(int argc, char **argv)
                                      .step_logits = step_logits};
         struct stream st = {.tok = tok};
         r.on_token = stream_token, r.on_token_ctx = &st;
-        const double t0 = now();
+        const double t0 = clock_seconds();
         const int gen_rc = generate_greedy(&s, &r, gen, &n_gen, &e);
-        const double t_end = now();
+        const double t_end = clock_seconds();
         printf("\n");
         fflush(stdout);
         if (gen_rc != 0 || (o.dump_path && write_dump(&o, &m, prompt_logits, gen, n_gen, step_logits, &e) != 0)) {

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/base/files.h"
+
 const char *layer_kind_name(enum layer_kind k)
 {
     switch (k) {
@@ -15,29 +17,6 @@ const char *layer_kind_name(enum layer_kind k)
     case LAYER_LINEAR_ATTENTION: return "linear_attention";
     }
     return "?";
-}
-
-char *read_text_file(const char *path, long *len_out, struct hr_error *e)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        hr_fail(e, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    long len = -1;
-    if (fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
-    if (len >= 0 && fseek(fp, 0, SEEK_SET) == 0) buf = malloc((size_t)len + 1);
-    if (!buf || fread(buf, 1, (size_t)len, fp) != (size_t)len) {
-        free(buf);
-        fclose(fp);
-        hr_fail(e, "%s: cannot read", path);
-        return NULL;
-    }
-    fclose(fp);
-    buf[len] = '\0';
-    if (len_out) *len_out = len;
-    return buf;
 }
 
 /* Typed field readers: each names the file and the field on failure. */

@@ -82,7 +82,5 @@ int cfg_number(const struct model_config *cfg, const cJSON *obj, const char *fie
 int cfg_bool(const struct model_config *cfg, const cJSON *obj, const char *field, bool fallback, bool *out,
              struct hr_error *e);
 
-/* Reads a whole file into a NUL-terminated buffer (caller frees). */
-char *read_text_file(const char *path, long *len_out, struct hr_error *e);
 
 #endif

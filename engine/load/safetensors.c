@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/base/files.h"
 #include "stb_ds.h"
 
 /* ---- reading ---------------------------------------------------------- */
@@ -377,7 +378,6 @@ int st_write_file(const char *path, const struct st_write_tensor *tensors, int n
 int st_write_file_with(const char *path, const struct st_write_tensor *tensors, int n, const char *const *meta,
                        bool overwrite, st_fill_fn fill, void *ctx, struct hr_error *e)
 {
-    if (!overwrite && access(path, F_OK) == 0) return hr_fail(e, "%s: already exists; refusing to overwrite", path);
     cJSON *root = cJSON_CreateObject();
     if (meta && meta[0]) {
         cJSON *m = cJSON_AddObjectToObject(root, "__metadata__");
@@ -405,20 +405,21 @@ int st_write_file_with(const char *path, const struct st_write_tensor *tensors, 
     if (!json) return hr_fail(e, "%s: out of memory building the header", path);
     size_t len = strlen(json), padded = (len + 7) & ~(size_t)7; /* 8-byte aligned data, as the reference pads */
 
-    size_t tmp_len = strlen(path) + 32;
-    char *tmp = malloc(tmp_len);
-    snprintf(tmp, tmp_len, "%s.tmp.%ld", path, (long)getpid());
-    FILE *fp = fopen(tmp, "wb");
-    int rc = 0;
-    if (!fp) {
-        rc = hr_fail(e, "%s: cannot create: %s", tmp, strerror(errno));
-    } else {
+    struct atomic_output out;
+    if (atomic_begin(&out, ATOMIC_FILE, path, overwrite, e)) {
+        free(json);
+        return -1;
+    }
+    FILE *fp = atomic_open(&out, e);
+    int rc = fp ? 0 : -1;
+    if (fp) {
         unsigned char hdr[8];
         for (int i = 0; i < 8; i++) hdr[i] = (unsigned char)((uint64_t)padded >> (8 * i));
         rc |= write_all(fp, hdr, 8);
         rc |= write_all(fp, json, len);
         for (size_t i = len; i < padded; i++) rc |= write_all(fp, " ", 1);
-        for (int i = 0; i < n && rc == 0; i++) {
+        bool filled = true;
+        for (int i = 0; i < n && rc == 0 && filled; i++) {
             size_t numel = 1;
             for (int d = 0; d < tensors[i].ndim; d++) numel *= (size_t)tensors[i].shape[d];
             const size_t nbytes = numel * dtype_size(tensors[i].dtype);
@@ -427,29 +428,19 @@ int st_write_file_with(const char *path, const struct st_write_tensor *tensors, 
                 continue;
             }
             void *buf = malloc(nbytes ? nbytes : 1);
-            if (!buf || fill(ctx, i, buf, e) != 0) {
-                free(buf);
-                fclose(fp);
-                unlink(tmp);
-                free(tmp);
-                free(json);
-                return buf ? -1 : hr_fail(e, "%s: out of memory", path);
-            }
-            rc |= write_all(fp, buf, nbytes);
+            if (!buf) hr_fail(e, "%s: out of memory", path);
+            filled = buf && fill(ctx, i, buf, e) == 0;
+            if (filled) rc |= write_all(fp, buf, nbytes);
             free(buf);
         }
         rc |= fflush(fp);
         if (rc == 0) rc |= fsync(fileno(fp));
         rc |= fclose(fp);
-        if (rc != 0)
-            rc = hr_fail(e, "%s: write failed: %s", tmp, strerror(errno));
-        else if ((!overwrite && access(path, F_OK) == 0))
-            rc = hr_fail(e, "%s: appeared while writing; refusing to overwrite", path);
-        else if (rename(tmp, path) != 0)
-            rc = hr_fail(e, "%s: rename failed: %s", path, strerror(errno));
-        if (rc != 0) unlink(tmp);
+        if (!filled) rc = -1; /* e already says why */
+        else if (rc != 0) hr_fail(e, "%s: write failed: %s", path, strerror(errno));
     }
-    free(tmp);
+    if (rc == 0) rc = atomic_commit(&out, e);
+    else atomic_abort(&out);
     free(json);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/base/files.h"
 #include "engine/arch/arch.h"
 #include "engine/restore/procrustes.h"
 #include "engine/load/weight_binder.h"
@@ -560,21 +561,6 @@ static int copy_file_to(const char *from, const char *to, struct hr_error *e)
     return 0;
 }
 
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *ent;
-    char path[4096];
-    while ((ent = readdir(d)))
-        if (strcmp(ent->d_name, ".") && strcmp(ent->d_name, "..")) {
-            snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
-            unlink(path);
-        }
-    closedir(d);
-    rmdir(dir);
-}
-
 static bool ends_with(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);
@@ -641,40 +627,45 @@ static int write_weights(const char *tuned_dir, const struct restore_options *o,
 int restore_write_checkpoint(const char *tuned_dir, const struct restore_options *o, const char *out_dir,
                              struct hr_error *e)
 {
-    if (access(out_dir, F_OK) == 0) return hr_fail(e, "%s: already exists; refusing to overwrite", out_dir);
-    if (strlen(out_dir) > 2000) return hr_fail(e, "--out path is too long");
+    struct atomic_output out;
+    if (atomic_begin(&out, ATOMIC_DIRECTORY, out_dir, false, e)) return -1;
     struct tensor_patch *patches;
     char *summary;
-    if (restore_compute(tuned_dir, o, &patches, &summary, e)) return -1;
-    char tmp[2100], path[2200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out_dir, (long)getpid());
-    int rc = 0;
-    if (mkdir(tmp, 0755) != 0) {
-        rc = hr_fail(e, "%s: cannot create: %s", tmp, strerror(errno));
-    } else {
-        rc = copy_side_files(tuned_dir, tmp, e);
-        snprintf(path, sizeof path, "%s/model.safetensors", tmp);
-        if (rc == 0) rc = write_weights(tuned_dir, o, patches, summary, path, e);
-        snprintf(path, sizeof path, "%s/hyrecall_restore.json", tmp);
-        FILE *f = rc == 0 ? fopen(path, "wb") : NULL;
-        if (rc == 0 && !f) rc = hr_fail(e, "%s: cannot create", path);
-        if (f) {
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddStringToObject(j, "base", o->base_dir);
-            cJSON_AddStringToObject(j, "tuned", tuned_dir);
-            cJSON_AddStringToObject(j, "restore", summary);
-            char *text = cJSON_Print(j);
-            fputs(text, f);
-            fputc('\n', f);
-            free(text);
-            cJSON_Delete(j);
-            if (fclose(f) != 0) rc = hr_fail(e, "%s: write failed", path);
-        }
-        if (rc == 0 && access(out_dir, F_OK) == 0) rc = hr_fail(e, "%s: appeared while writing; refusing to overwrite", out_dir);
-        if (rc == 0 && rename(tmp, out_dir) != 0) rc = hr_fail(e, "%s: rename failed: %s", out_dir, strerror(errno));
-        if (rc != 0) remove_dir(tmp);
+    if (restore_compute(tuned_dir, o, &patches, &summary, e)) {
+        atomic_abort(&out);
+        return -1;
     }
+    char path[4200];
+    int rc = copy_side_files(tuned_dir, out.tmp, e);
+    snprintf(path, sizeof path, "%s/model.safetensors", out.tmp);
+    if (rc == 0) rc = write_weights(tuned_dir, o, patches, summary, path, e);
+    if (rc == 0) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "base", o->base_dir);
+        cJSON_AddStringToObject(j, "tuned", tuned_dir);
+        cJSON_AddStringToObject(j, "restore", summary);
+        char *text = cJSON_Print(j);
+        cJSON_Delete(j);
+        snprintf(path, sizeof path, "%s/hyrecall_restore.json", out.tmp);
+        FILE *f = fopen(path, "wb");
+        if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0) rc = hr_fail(e, "%s: cannot write hyrecall_restore.json", out_dir);
+        if (f && fclose(f) != 0 && rc == 0) rc = hr_fail(e, "%s: cannot write hyrecall_restore.json", out_dir);
+        free(text);
+    }
+    if (rc == 0) rc = atomic_commit(&out, e);
+    else atomic_abort(&out);
     free(summary);
     tensor_patches_free(patches);
     return rc;
+}
+
+struct restore_options variant_restore_options(const struct variant *v, const struct restore_options *o)
+{
+    struct restore_options r = *o;
+    if (v->base[0]) {
+        struct hr_error e;
+        r.base_dir = v->base;
+        restore_parse_spec(v->restore, &r, &e); /* checked when parsed */
+    }
+    return r;
 }

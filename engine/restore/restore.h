@@ -110,4 +110,16 @@ int restore_load_model(const char *tuned_dir, const struct restore_options *o, s
 int restore_write_checkpoint(const char *tuned_dir, const struct restore_options *o, const char *out_dir,
                              struct hr_error *e);
 
+/* One model of an A/B comparison: NAME=DIR, optionally restored (DIR+SPEC@BASE,
+ * SPEC qk, procrustes, procrustes-input or parts as letters: v, q, k, qkv, ...). */
+struct variant {
+    char name[32];
+    char dir[1024];
+    char base[1024];  /* restore from, or "" */
+    char restore[24]; /* the restore after '+' (restore_parse_spec), or "" */
+};
+
+/* o with the variant's own restore applied (NAME=DIR+SPEC@BASE), if it has one. */
+struct restore_options variant_restore_options(const struct variant *v, const struct restore_options *o);
+
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/load/config.h"
+#include "engine/base/files.h"
 
 #define RECENT 1024 /* "recent": the last 1K positions */
 #define BUCKETS 40  /* distance buckets: enough for 2^38 tokens */

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "niah/run/niah_run.h"
+#include "engine/base/clock.h"
 
 #ifdef HYRECALL_MPI
 #include <mpi.h>
@@ -38,13 +39,6 @@ void niah_mpi_finalize(void)
 
 int niah_mpi_rank(void) { return rank; }
 int niah_mpi_size(void) { return size; }
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* A unit message: {variant, slot, prompt bytes}; slot -1 means stop. */
 static void send_unit(int to, int vi, int slot, const char *prompt)
@@ -80,7 +74,7 @@ int niah_mpi_dispatch(struct run_context *c, int vi, struct unit *units, int n, 
         pred[head[1] > 0 ? head[1] : 0] = '\0';
         received++;
         /* Coordination: what rank 0 does per unit (score, write, send), not its waiting. */
-        double t0 = now();
+        double t0 = clock_seconds();
         if (head[0] < 0) { /* the worker failed: its message is the text */
             if (rc == 0) rc = hr_fail(e, "rank %d: %s", st.MPI_SOURCE, pred);
         } else if (rc == 0) {
@@ -91,7 +85,7 @@ int niah_mpi_dispatch(struct run_context *c, int vi, struct unit *units, int n, 
             send_unit(st.MPI_SOURCE, vi, (int)(queue[sent] - units), queue[sent]->s->prompt);
             sent++;
         }
-        c->coordination_seconds += now() - t0;
+        c->coordination_seconds += clock_seconds() - t0;
     }
     free(queue);
     return rc;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "engine/load/config.h"
+#include "engine/base/files.h"
 #include "engine/provenance.h"
 #include "stb_ds.h"
 
@@ -142,7 +143,7 @@ static int by_place(const void *a, const void *b)
 
 int niah_predictions_reorder(const char *out, struct niah_key_set *order, struct hr_error *e)
 {
-    char path[4200], tmp[4300];
+    char path[4200];
     snprintf(path, sizeof path, "%s/predictions.jsonl", out);
     long len = 0;
     char *text = read_text_file(path, &len, e);
@@ -168,13 +169,13 @@ int niah_predictions_reorder(const char *out, struct niah_key_set *order, struct
     }
     if (rc == 0 && !sorted) {
         qsort(lines, (size_t)arrlen(lines), sizeof *lines, by_place);
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-        FILE *f = fopen(tmp, "w");
+        struct atomic_output out;
+        FILE *f = atomic_begin(&out, ATOMIC_FILE, path, true, e) == 0 ? atomic_open(&out, e) : NULL;
         bool bad = !f;
         for (ptrdiff_t i = 0; !bad && i < arrlen(lines); i++) bad = fputs(lines[i].text, f) < 0 || fputc('\n', f) < 0;
         if (f) bad |= fclose(f) != 0;
-        if (bad || rename(tmp, path) != 0) {
-            unlink(tmp);
+        if (bad || atomic_commit(&out, e) != 0) {
+            if (out.tmp) atomic_abort(&out);
             rc = hr_fail(e, "%s: cannot rewrite in sample order", path);
         }
     }

@@ -8,11 +8,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "engine/model.h"
-#include "engine/restore/restore.h"
-#include "engine/session.h"
+#include "engine/hyrecall.h"
 #include "niah/niah_generate.h"
-#include "engine/cli/cli.h"
+#include "niah/niah_haystack.h"
 #include "niah/run/niah_resume.h"
 #include "tokenizer/tokenizer.h"
 
@@ -30,6 +28,7 @@ struct niah_options {
     uint64_t seed;
     bool dump, save_inputs, lens;
     struct restore_options restore;
+    int64_t max_memory; /* bytes; 0: the memory available; -1: no check (memory_plan.h) */
 };
 
 /* One sample of one variant: its place in predictions.jsonl and its prompt. */
@@ -66,6 +65,18 @@ struct run_context {
     const struct niah_sample *lens_sample; /* --lens: the sample being run (single process) */
     cJSON *lens_json;                      /* its measurements, for niah_record */
 };
+
+/* The whole run on this process (rank 0 coordinates, other ranks work);
+ * prints its error. Returns an exit code: */
+enum { NIAH_RUN_OK = 0, NIAH_RUN_FAILED = 1, NIAH_RUN_USAGE = 2 };
+int niah_run(struct niah_options *o);
+
+/* run.json's manifest and provenance, summary.json's metadata (manifest.c). */
+cJSON *niah_run_provenance(const struct niah_options *o, struct hr_error *e);
+cJSON *niah_run_manifest(const struct niah_options *o, const struct essay *es, const char *tok_sha256,
+                         const cJSON *provenance);
+cJSON *niah_run_meta(const struct niah_options *o, const struct essay *es, const char *tok_path,
+                     const cJSON *provenance, double elapsed);
 
 int niah_load_variant(struct run_context *c, int vi, struct hr_error *e);
 int niah_infer(struct run_context *c, const char *prompt, char **pred, struct hr_error *e);
