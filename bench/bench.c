@@ -9,10 +9,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "engine/ops/cpu.h"
-#include "engine/generate.h"
-#include "engine/layers/block.h"
-#include "engine/session.h"
+#include "engine/hyrecall.h"
 
 void bench_machine(struct machine_limits *m)
 {

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "engine/base/error.h"
-#include "engine/model.h"
+#include "engine/hyrecall.h"
 
 struct machine_limits {
     double sgemm_gflops; /* best of several 2048^3 SGEMMs */

@@ -11,9 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/load/config.h"
-#include "engine/base/clock.h"
 #include "engine/base/files.h"
+#include "engine/base/clock.h"
 #include "tokenizer/tokenizer.h"
 
 int main(int argc, char **argv)

@@ -174,7 +174,7 @@ static int forward_batch(struct session *s, const int32_t *ids, int n, float *lo
     const struct model_config *c = &m->cfg;
     struct session_scratch *a = &s->a;
     for (int t = 0; t < n; t++) weight_row(&m->embed, ids[t], a->x + (int64_t)t * c->hidden_size);
-    rope_table_fill(&s->rope, c, s->pos, n);
+    rope_table_fill(&s->rope, c->rope_theta, c->rope_type == ROPE_LINEAR ? c->rope_factor : 0, s->pos, n);
     for (int li = 0; li < c->num_layers; li++)
         if (layer_forward(s, li, n) != 0)
             return hr_fail(e, "%s: out of memory growing the KV cache at position %lld", m->dir, (long long)s->pos);

@@ -6,7 +6,7 @@
 #define HYRECALL_ARCH_H
 
 #include "engine/model.h"
-#include "engine/restore/qk_parts.h"
+#include "engine/arch/qk_parts.h"
 #include "engine/load/weight_binder.h"
 
 struct architecture {

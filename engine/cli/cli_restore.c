@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/memory_plan.h"
+#include "engine/hyrecall.h"
 #include "engine/cli/cli.h"
 
 /* --max-memory, shared by every command that loads a model: 0 means "the

@@ -6,8 +6,7 @@
 #include <unistd.h>
 
 #include "engine/base/files.h"
-#include "engine/ops/cpu.h"
-#include "engine/version.h"
+#include "engine/hyrecall.h"
 #include "bench/bench.h"
 #include "engine/cli/cli.h"
 

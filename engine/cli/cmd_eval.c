@@ -10,9 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/ops/cpu.h"
-#include "engine/generate.h"
-#include "engine/provenance.h"
+#include "engine/hyrecall.h"
 #include "engine/cli/cli.h"
 #include "niah/cot_arithmetic.h"
 #include "tokenizer/tokenizer.h"

@@ -3,12 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/arch/arch.h"
-#include "engine/ops/cpu.h"
-#include "engine/model.h"
-#include "engine/layers/block.h"
-#include "engine/session.h"
-#include "engine/restore/weight_diff.h"
+#include "engine/hyrecall.h"
 #include "stb_ds.h"
 #include "engine/cli/cli.h"
 

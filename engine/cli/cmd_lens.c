@@ -4,12 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/load/config.h"
-#include "engine/ops/cpu.h"
+#include "engine/hyrecall.h"
 #include "engine/base/files.h"
-#include "engine/build_info.h"
-#include "engine/lens.h"
-#include "engine/provenance.h"
 #include "engine/cli/cli.h"
 #include "tokenizer/tokenizer.h"
 

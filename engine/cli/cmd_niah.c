@@ -10,13 +10,9 @@
 #include <dirent.h>
 #include <unistd.h>
 
-#include "engine/ops/cpu.h"
+#include "engine/hyrecall.h"
 #include "engine/base/clock.h"
 #include "engine/base/files.h"
-#include "engine/generate.h"
-#include "engine/build_info.h"
-#include "engine/provenance.h"
-#include "engine/load/config.h"
 #include "engine/cli/cli.h"
 #include "niah/niah_generate.h"
 #include "niah/run/niah_lens.h"

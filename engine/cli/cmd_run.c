@@ -5,14 +5,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/ops/cpu.h"
+#include "engine/hyrecall.h"
 #include "engine/base/clock.h"
 #include "engine/base/files.h"
-#include "engine/generate.h"
-#include "engine/model.h"
-#include "engine/build_info.h"
-#include "engine/load/config.h"
-#include "engine/provenance.h"
 #include "engine/cli/cli.h"
 #include "tokenizer/tokenizer.h"
 

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/synth.h"
+#include "engine/hyrecall.h"
 #include "engine/cli/cli.h"
 
 static const char *HELP =

@@ -2,8 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/ops/cpu.h"
-#include "engine/build_info.h"
+#include "engine/hyrecall.h"
 #include "engine/cli/cli.h"
 
 static const struct {

@@ -23,13 +23,13 @@ void rope_table_free(struct rope_table *r)
  * inv_freq_i = 1 / theta^(2i/d) rounded to float32 (divided by the factor for
  * linear scaling), angle = float32(pos) * inv_freq_i rounded to float32, then
  * cos and sin of that float32 angle. */
-void rope_table_fill(struct rope_table *r, const struct model_config *cfg, int64_t pos0, int n)
+void rope_table_fill(struct rope_table *r, double theta, double linear_factor, int64_t pos0, int n)
 {
     const int half = r->half, d = 2 * half;
     r->n = n;
     for (int i = 0; i < half; i++) {
-        float inv_freq = (float)(1.0 / pow(cfg->rope_theta, (double)(2 * i) / d));
-        if (cfg->rope_type == ROPE_LINEAR) inv_freq = inv_freq / (float)cfg->rope_factor;
+        float inv_freq = (float)(1.0 / pow(theta, (double)(2 * i) / d));
+        if (linear_factor != 0) inv_freq = inv_freq / (float)linear_factor;
         for (int t = 0; t < n; t++) {
             float angle = (float)(pos0 + t) * inv_freq;
             r->cos[(int64_t)t * half + i] = (float)cos((double)angle);

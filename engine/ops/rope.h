@@ -7,8 +7,6 @@
 
 #include <stdint.h>
 
-#include "engine/load/config.h"
-
 /* cos/sin of n positions, [n, rotary_dim/2] each. */
 struct rope_table {
     float *cos, *sin;
@@ -18,8 +16,9 @@ struct rope_table {
 int rope_table_init(struct rope_table *r, int max_n, int rotary_dim);
 void rope_table_free(struct rope_table *r);
 
-/* Fills the table for positions pos0 .. pos0+n-1. */
-void rope_table_fill(struct rope_table *r, const struct model_config *cfg, int64_t pos0, int n);
+/* Fills the table for positions pos0 .. pos0+n-1: base theta, and a linear
+ * position scaling factor (0 for none). */
+void rope_table_fill(struct rope_table *r, double theta, double linear_factor, int64_t pos0, int n);
 
 /* Rotates x[n, heads, head_dim] in place, row t at table row t. */
 void rope_apply(const struct rope_table *r, float *x, int n, int heads, int head_dim);

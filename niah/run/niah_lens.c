@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/load/config.h"
+#include "engine/hyrecall.h"
 #include "engine/base/files.h"
 
 #define RECENT 1024 /* "recent": the last 1K positions */

@@ -21,8 +21,7 @@
 
 #include <cJSON.h>
 
-#include "engine/lens.h"
-#include "engine/model.h"
+#include "engine/hyrecall.h"
 #include "engine/base/error.h"
 #include "niah/niah_generate.h"
 #include "tokenizer/tokenizer.h"

@@ -5,9 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/load/config.h"
+#include "engine/hyrecall.h"
 #include "engine/base/files.h"
-#include "engine/provenance.h"
 #include "stb_ds.h"
 
 void niah_unit_key(const char *variant, const char *task, int64_t length, int index, int depth, char *out, size_t n)

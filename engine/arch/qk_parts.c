@@ -1,4 +1,4 @@
-#include "engine/restore/qk_parts.h"
+#include "engine/arch/qk_parts.h"
 
 #include <stdio.h>
 
