@@ -40,13 +40,7 @@ int model_load_patched(const char *dir, struct tensor_patch *patches, struct mod
     memset(m, 0, sizeof *m);
     m->dir = strdup(dir);
     m->patches = patches;
-    if (config_load(dir, &m->cfg, e) != 0) goto fail;
-    m->arch = arch_find(m->cfg.model_type);
-    if (!m->arch) {
-        hr_fail(e, "%s/config.json: field 'model_type' is '%s', an unknown architecture (supported: %s)", dir,
-                m->cfg.model_type, arch_supported_list());
-        goto fail;
-    }
+    if (arch_config_load(dir, &m->cfg, &m->arch, e) != 0) goto fail;
     if (st_open_dir(dir, &m->weights, e) != 0) goto fail;
     m->layers = calloc((size_t)m->cfg.num_layers, sizeof *m->layers);
     if (!m->layers) {
@@ -74,43 +68,17 @@ int model_plan(const char *config_path, struct model *m, struct wanted_tensor **
 {
     memset(m, 0, sizeof *m);
     *wanted = NULL;
-    /* config_load reads DIR/config.json: take the directory of the file. */
-    char dir[4096];
+    /* A file named config.json reads its directory's generation_config.json
+     * too (as a model directory does); a config under any other name alone. */
+    char dir[4096], generation[4200];
     snprintf(dir, sizeof dir, "%s", config_path);
     char *slash = strrchr(dir, '/');
-    const char *base = slash ? slash + 1 : dir;
-    if (strcmp(base, "config.json") != 0) {
-        /* Any file name: config_load wants DIR/config.json, so read through a
-         * temporary directory holding a copy. */
-        char tmpdir[] = "/tmp/hyrecall-plan-XXXXXX";
-        if (!mkdtemp(tmpdir)) return hr_fail(e, "cannot create a temporary directory");
-        char path[4200];
-        snprintf(path, sizeof path, "%s/config.json", tmpdir);
-        char *text = read_text_file(config_path, NULL, e);
-        FILE *f = text ? fopen(path, "wb") : NULL;
-        if (f) fputs(text, f), fclose(f);
-        free(text);
-        int rc = f ? model_plan(path, m, wanted, e) : -1;
-        if (rc == 0) {
-            free(m->dir);
-            m->dir = strdup(config_path);
-        } else if (f) {
-            hr_wrap(e, "%s: ", config_path);
-        }
-        unlink(path);
-        rmdir(tmpdir);
-        return rc;
-    }
+    const bool in_model_dir = strcmp(slash ? slash + 1 : dir, "config.json") == 0;
     if (slash) *slash = '\0';
     else snprintf(dir, sizeof dir, ".");
-    m->dir = strdup(dir);
-    if (config_load(dir, &m->cfg, e) != 0) goto fail;
-    m->arch = arch_find(m->cfg.model_type);
-    if (!m->arch) {
-        hr_fail(e, "%s: field 'model_type' is '%s', an unknown architecture (supported: %s)", config_path,
-                m->cfg.model_type, arch_supported_list());
-        goto fail;
-    }
+    snprintf(generation, sizeof generation, "%s/generation_config.json", dir);
+    m->dir = strdup(in_model_dir ? dir : config_path);
+    if (arch_config_read(config_path, in_model_dir ? generation : NULL, &m->cfg, &m->arch, e) != 0) goto fail;
     m->layers = calloc((size_t)m->cfg.num_layers, sizeof *m->layers);
     struct weight_binder b = {.m = m, .e = e, .collect = true};
     sh_new_strdup(b.used);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/load/config.h"
+#include "engine/arch/arch.h"
 #include "tests/test_util.h"
 
 static int load(const char *json, struct model_config *c, struct hr_error *e)
@@ -14,12 +15,14 @@ static int load(const char *json, struct model_config *c, struct hr_error *e)
     FILE *f = fopen(path, "wb");
     fputs(json, f);
     fclose(f);
-    int rc = config_load(dir, c, e);
+    int rc = arch_config_load(dir, c, &(const struct architecture *){NULL}, e);
     remove_tree(dir);
     free(dir);
     return rc;
 }
 
+#define JET_BASE "\"model_type\":\"jet_nemotron\",\"vocab_size\":10,\"hidden_size\":64,\"intermediate_size\":8," \
+    "\"num_attention_heads\":8,"
 #define BASE "\"model_type\":\"qwen3\",\"vocab_size\":10,\"hidden_size\":64,\"intermediate_size\":8,"        \
              "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"head_dim\":16,"
 
@@ -67,10 +70,32 @@ int main(void)
     CHECK(rc == 0 && c.head_dim == 8 && c.num_kv_heads == 8, "defaults wrong");
     if (rc == 0) config_free(&c);
     /* Found by fuzz_config: a window beyond int was converted unchecked. */
-    rc = load("{" BASE "\"num_hidden_layers\":1,\"layer_types\":[\"swa\"],\"efficient_attention_config\":{\"swa\":"
-              "{\"window_size\":644444444444444444}}}",
+    rc = load("{" JET_BASE "\"num_hidden_layers\":1,\"layer_types\":[\"swa\"],\"efficient_attention_config\":"
+              "{\"swa\":{\"window_size\":644444444444444444}}}",
               &c, &e);
     CHECK(rc != 0 && strstr(e.msg, "window_size"), "huge window_size accepted");
+    if (rc == 0) config_free(&c);
+    /* Each family's spellings are its own (its file in engine/arch/): Jet-Nemotron's "swa" and window field... */
+    rc = load("{" JET_BASE "\"num_hidden_layers\":2,\"layer_types\":[\"jet\",\"swa\"],"
+              "\"efficient_attention_config\":{\"swa\":{\"window_size\":16}}}",
+              &c, &e);
+    CHECK(rc == 0 && c.layer_kinds[0] == LAYER_LINEAR_ATTENTION && c.layer_kinds[1] == LAYER_SLIDING_ATTENTION &&
+              c.sliding_window == 16,
+          "jet_nemotron's layer_types / window not read: %s", rc ? e.msg : "");
+    if (rc == 0) config_free(&c);
+    /* ... are not Qwen3's: the refusal names the family and the names it has. */
+    rc = load("{" BASE "\"num_hidden_layers\":1,\"layer_types\":[\"swa\"],\"sliding_window\":16}", &c, &e);
+    CHECK(rc != 0 && strstr(e.msg, "'swa'; supported for qwen3: full_attention, sliding_attention, linear_attention"),
+          "qwen3 accepted Jet-Nemotron's 'swa': %s", rc ? e.msg : "");
+    if (rc == 0) config_free(&c);
+    /* MiniMax's attn_type_list and num_local_experts (its expert width is intermediate_size). */
+    rc = load("{\"model_type\":\"minimax\",\"vocab_size\":10,\"hidden_size\":64,\"intermediate_size\":8,"
+              "\"num_attention_heads\":8,\"num_hidden_layers\":2,\"attn_type_list\":[0,1],\"num_local_experts\":4,"
+              "\"num_experts_per_tok\":2}",
+              &c, &e);
+    CHECK(rc == 0 && c.layer_kinds[0] == LAYER_LINEAR_ATTENTION && c.layer_kinds[1] == LAYER_FULL_ATTENTION &&
+              c.num_experts == 4 && c.moe_intermediate_size == 8 && c.norm_topk_prob,
+          "minimax's attn_type_list / num_local_experts not read: %s", rc ? e.msg : "");
     if (rc == 0) config_free(&c);
     return test_finish("test_config");
 }

@@ -30,6 +30,7 @@
 #include "engine/restore/restore.h"
 #include "engine/session.h"
 #include "stb_ds.h"
+#include "engine/arch/arch.h"
 #include "tests/test_util.h"
 #include "engine/restore/weight_diff.h"
 
@@ -231,7 +232,7 @@ static void hand_swap(const char *name)
     char *hand = make_temp_dir("hand");
     struct hr_error e;
     struct model_config c;
-    if (config_load(base, &c, &e)) abort();
+    if (arch_config_load(base, &c, &(const struct architecture *){NULL}, &e)) abort();
     struct st_file tf, bf;
     snprintf(path, sizeof path, "%s/model.safetensors", tuned);
     st_open_file(path, &tf, &e);
@@ -533,7 +534,7 @@ static void routing_kept_position_free(const char *name)
     struct tensor_patch *patches = k.patches;
     struct model_config c;
     struct st_archive ta, ba;
-    config_load(k.base, &c, &e);
+    arch_config_load(k.base, &c, &(const struct architecture *){NULL}, &e);
     st_open_dir(k.tuned, &ta, &e);
     st_open_dir(k.base, &ba, &e);
     const int H = c.num_heads, KV = c.num_kv_heads, d = c.head_dim, hid = c.hidden_size;
@@ -611,7 +612,7 @@ static void parts_v_only(const char *name)
     struct tensor_patch *patches = k.patches;
     struct model_config c;
     struct st_archive ba;
-    config_load(k.base, &c, &e);
+    arch_config_load(k.base, &c, &(const struct architecture *){NULL}, &e);
     st_open_dir(k.base, &ba, &e);
     int expected = 0, ok = 0;
     for (int i = 0; i < c.num_layers; i++) {

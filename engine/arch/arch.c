@@ -1,5 +1,6 @@
 #include "engine/arch/arch.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "engine/arch/hypenet.h"
@@ -32,4 +33,31 @@ const char *arch_supported_list(void)
             strcat(list, registry[i]->model_type);
         }
     return list;
+}
+
+int arch_config_read(const char *config_path, const char *generation_path, struct model_config *cfg,
+                     const struct architecture **arch, struct hr_error *e)
+{
+    if (config_read(config_path, generation_path, cfg, e)) return -1;
+    *arch = arch_find(cfg->model_type);
+    if (!*arch) {
+        hr_fail(e, "%s: field 'model_type' is '%s', an unknown architecture (supported: %s)", config_path,
+                cfg->model_type, arch_supported_list());
+        config_free(cfg);
+        return -1;
+    }
+    if ((*arch)->read_config(cfg, e) || config_check(cfg, e)) {
+        config_free(cfg);
+        return -1;
+    }
+    return 0;
+}
+
+int arch_config_load(const char *dir, struct model_config *cfg, const struct architecture **arch,
+                     struct hr_error *e)
+{
+    char config_path[4200], generation_path[4200];
+    snprintf(config_path, sizeof config_path, "%s/config.json", dir);
+    snprintf(generation_path, sizeof generation_path, "%s/generation_config.json", dir);
+    return arch_config_read(config_path, generation_path, cfg, arch, e);
 }

@@ -196,10 +196,25 @@ static int hypenet_qk_parts(const struct model_config *c, int i, struct qk_parts
     return 0;
 }
 
+/* The layer plan as mixer_types ("attn", "lightning-attn"), or layer_types. */
+static int hypenet_read_config(struct model_config *c, struct hr_error *e)
+{
+    static const struct layer_kind_spelling names[] = {
+        {"attn", LAYER_FULL_ATTENTION},
+        {"attention", LAYER_FULL_ATTENTION},
+        {"lightning-attn", LAYER_LINEAR_ATTENTION},
+        {"lightning_attn", LAYER_LINEAR_ATTENTION},
+    };
+    const cJSON *types = cJSON_GetObjectItemCaseSensitive(c->json, "layer_types");
+    return config_layer_plan(c, types && !cJSON_IsNull(types) ? "layer_types" : "mixer_types", names,
+                             (int)(sizeof names / sizeof *names), 0, e);
+}
+
 const struct architecture arch_hypenet = {
     .model_type = "hypenet",
     .hf_class = "HypeNetForCausalLM",
     .description = "HypeNet: lightning attention (RoPE, q/k norm, gate) + position-free gated softmax attention",
+    .read_config = hypenet_read_config,
     .qk_parts = hypenet_qk_parts,
     .bind = hypenet_bind,
 };

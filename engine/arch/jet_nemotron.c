@@ -118,10 +118,30 @@ static int jet_nemotron_qk_parts(const struct model_config *c, int i, struct qk_
     return 0;
 }
 
+/* The layer plan as layer_types of "jet", "attn" and "swa", the window as
+ * efficient_attention_config.swa.window_size (or sliding_window). */
+static int jet_nemotron_read_config(struct model_config *c, struct hr_error *e)
+{
+    static const struct layer_kind_spelling names[] = {
+        {"jet", LAYER_LINEAR_ATTENTION},
+        {"attn", LAYER_FULL_ATTENTION},
+        {"swa", LAYER_SLIDING_ATTENTION},
+    };
+    const cJSON *swa = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(c->json, "efficient_attention_config"), "swa");
+    const cJSON *ws = cJSON_GetObjectItemCaseSensitive(swa, "window_size");
+    if (ws && (!cJSON_IsNumber(ws) || ws->valuedouble < 1 || ws->valuedouble > 1e9 ||
+               ws->valuedouble != floor(ws->valuedouble)))
+        return hr_fail(e, "%s: field 'efficient_attention_config.swa.window_size' must be an integer >= 1", c->path);
+    return config_layer_plan(c, "layer_types", names, (int)(sizeof names / sizeof *names),
+                             ws ? (int)ws->valuedouble : 0, e);
+}
+
 const struct architecture arch_jet_nemotron = {
     .model_type = "jet_nemotron",
     .hf_class = "JetNemotronForCausalLM",
     .description = "Jet-Nemotron: JetBlock (gated delta rule + dynamic conv) + full and sliding-window attention",
+    .read_config = jet_nemotron_read_config,
     .qk_parts = jet_nemotron_qk_parts,
     .bind = jet_nemotron_bind,
 };

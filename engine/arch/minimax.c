@@ -65,7 +65,6 @@ static int bind_moe(struct weight_binder *b, const struct model_config *c, int i
 
 static int minimax_bind(struct weight_binder *b, struct model *m)
 {
-    m->cfg.norm_topk_prob = true; /* Mixtral always renormalises the top-k */
     const struct model_config *c = &m->cfg;
     if (c->num_experts < 1)
         return hr_fail(b->e, "%s/config.json: field 'num_local_experts' must be >= 1 for minimax", m->dir);
@@ -111,10 +110,48 @@ static int minimax_qk_parts(const struct model_config *c, int i, struct qk_parts
     return 0;
 }
 
+/* MiniMax's spellings: the layer plan as layer_types or (remote-code configs)
+ * attn_type_list, 1 = softmax, 0 = lightning; Mixtral's num_local_experts
+ * with intermediate_size as the expert width, top-k always renormalised; the
+ * residual factors (*_alpha_factor, *_beta_factor, default 1). */
+static int minimax_read_config(struct model_config *c, struct hr_error *e)
+{
+    int local = 0;
+    if (cfg_int(c, c->json, "num_local_experts", 0, 0, &local, e)) return -1;
+    if (!c->num_experts) c->num_experts = local;
+    const cJSON *width = cJSON_GetObjectItemCaseSensitive(c->json, "moe_intermediate_size");
+    if (local && (!width || cJSON_IsNull(width)))
+        c->moe_intermediate_size = c->intermediate_size;
+    c->norm_topk_prob = true; /* Mixtral always renormalises the top-k */
+    const struct {
+        const char *field;
+        double *out;
+    } factors[] = {{"linear_attn_alpha_factor", &c->linear_attn_alpha}, {"linear_attn_beta_factor", &c->linear_attn_beta},
+                   {"full_attn_alpha_factor", &c->full_attn_alpha},     {"full_attn_beta_factor", &c->full_attn_beta},
+                   {"mlp_alpha_factor", &c->mlp_alpha},                 {"mlp_beta_factor", &c->mlp_beta}};
+    for (size_t i = 0; i < sizeof factors / sizeof *factors; i++)
+        if (cfg_number(c, c->json, factors[i].field, 1.0, factors[i].out, e)) return -1;
+    const cJSON *types = cJSON_GetObjectItemCaseSensitive(c->json, "layer_types");
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(c->json, "attn_type_list");
+    if ((types && !cJSON_IsNull(types)) || !list) return config_layer_plan(c, "layer_types", NULL, 0, 0, e);
+    if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) != c->num_layers)
+        return hr_fail(e, "%s: field 'attn_type_list' must be an array of num_hidden_layers (%d) numbers", c->path,
+                       c->num_layers);
+    if (config_layer_kinds_alloc(c, e)) return -1;
+    for (int i = 0; i < c->num_layers; i++) {
+        const cJSON *t = cJSON_GetArrayItem(list, i);
+        if (!cJSON_IsNumber(t) || (t->valueint != 0 && t->valueint != 1))
+            return hr_fail(e, "%s: field 'attn_type_list'[%d] must be 0 or 1", c->path, i);
+        c->layer_kinds[i] = t->valueint ? LAYER_FULL_ATTENTION : LAYER_LINEAR_ATTENTION;
+    }
+    return config_layer_window(c, 0, e);
+}
+
 const struct architecture arch_minimax = {
     .model_type = "minimax",
     .hf_class = "MiniMaxForCausalLM",
     .description = "MiniMax: lightning attention + GQA softmax attention, Mixtral MoE, post-norm residuals",
+    .read_config = minimax_read_config,
     .qk_parts = minimax_qk_parts,
     .bind = minimax_bind,
 };

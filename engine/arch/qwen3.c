@@ -47,10 +47,17 @@ static int qwen3_qk_parts(const struct model_config *c, int i, struct qk_parts *
     return 0;
 }
 
+/* transformers' layer_types, or Qwen2's use_sliding_window rule. */
+static int qwen3_read_config(struct model_config *c, struct hr_error *e)
+{
+    return config_layer_plan(c, "layer_types", NULL, 0, 0, e);
+}
+
 const struct architecture arch_qwen3 = {
     .model_type = "qwen3",
     .hf_class = "Qwen3ForCausalLM",
     .description = "Qwen3: GQA softmax attention (full or sliding window) with q/k RMSNorm, SwiGLU MLP",
+    .read_config = qwen3_read_config,
     .qk_parts = qwen3_qk_parts,
     .bind = qwen3_bind,
 };

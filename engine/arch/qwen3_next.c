@@ -127,10 +127,33 @@ static int qwen3_next_qk_parts(const struct model_config *c, int i, struct qk_pa
     return 0;
 }
 
+/* The Gated DeltaNet's sizes (linear_*), and the layer plan: layer_types, or
+ * (before transformers wrote layer_types) every full_attention_interval-th
+ * layer full. */
+static int qwen3_next_read_config(struct model_config *c, struct hr_error *e)
+{
+    if (cfg_int(c, c->json, "linear_num_key_heads", 1, 0, &c->linear_num_key_heads, e) ||
+        cfg_int(c, c->json, "linear_num_value_heads", 1, 0, &c->linear_num_value_heads, e) ||
+        cfg_int(c, c->json, "linear_key_head_dim", 1, 0, &c->linear_key_head_dim, e) ||
+        cfg_int(c, c->json, "linear_value_head_dim", 1, 0, &c->linear_value_head_dim, e) ||
+        cfg_int(c, c->json, "linear_conv_kernel_dim", 1, 0, &c->linear_conv_kernel, e))
+        return -1;
+    const cJSON *types = cJSON_GetObjectItemCaseSensitive(c->json, "layer_types");
+    int interval = 0;
+    if ((types && !cJSON_IsNull(types)) || !cJSON_GetObjectItemCaseSensitive(c->json, "full_attention_interval"))
+        return config_layer_plan(c, "layer_types", NULL, 0, 0, e);
+    if (cfg_int(c, c->json, "full_attention_interval", 1, 1, &interval, e) || config_layer_kinds_alloc(c, e))
+        return -1;
+    for (int i = 0; i < c->num_layers; i++)
+        c->layer_kinds[i] = (i + 1) % interval == 0 ? LAYER_FULL_ATTENTION : LAYER_LINEAR_ATTENTION;
+    return config_layer_window(c, 0, e);
+}
+
 const struct architecture arch_qwen3_next = {
     .model_type = "qwen3_next",
     .hf_class = "Qwen3NextForCausalLM",
     .description = "Qwen3-Next: Gated DeltaNet + gated softmax attention, MoE with shared expert",
+    .read_config = qwen3_next_read_config,
     .qk_parts = qwen3_next_qk_parts,
     .bind = qwen3_next_bind,
 };

@@ -163,88 +163,82 @@ static int parse_rope(const struct json_ctx *c, struct model_config *cfg)
     return 0;
 }
 
-/* layer_types when present; otherwise Qwen2/Qwen3's older rule: layer i
- * slides iff use_sliding_window and i >= max_window_layers. */
-static int parse_layer_plan(const struct json_ctx *c, struct model_config *cfg)
+int config_layer_kinds_alloc(struct model_config *cfg, struct hr_error *e)
 {
+    free(cfg->layer_kinds);
     cfg->layer_kinds = calloc((size_t)cfg->num_layers, sizeof *cfg->layer_kinds);
-    if (!cfg->layer_kinds) return hr_fail(c->e, "%s: out of memory", c->path);
-    bool use_sw = false;
-    int window = 0, max_window_layers = 0;
-    if (get_bool_or(c, "use_sliding_window", false, &use_sw)) return -1;
-    if (get_int_or(c, "sliding_window", 1, 0, &window)) return -1;
-    if (get_int_or(c, "max_window_layers", 0, cfg->num_layers, &max_window_layers)) return -1;
+    return cfg->layer_kinds ? 0 : hr_fail(e, "%s: out of memory", cfg->path);
+}
 
-    /* Each family spells its layer plan its own way: transformers' layer_types,
-     * Jet-Nemotron's layer_types of jet/attn/swa, HypeNet's mixer_types. */
-    const char *plan_field = "layer_types";
-    const cJSON *types = cJSON_GetObjectItemCaseSensitive(c->root, plan_field);
-    if (!types || cJSON_IsNull(types)) types = cJSON_GetObjectItemCaseSensitive(c->root, plan_field = "mixer_types");
+int config_layer_window(struct model_config *cfg, int fallback_window, struct hr_error *e)
+{
+    const struct json_ctx c = {cfg->path, cfg->json, e};
+    int window = 0;
+    if (get_int_or(&c, "sliding_window", 1, 0, &window)) return -1;
     bool any_sliding = false;
+    for (int i = 0; i < cfg->num_layers; i++) any_sliding |= cfg->layer_kinds[i] == LAYER_SLIDING_ATTENTION;
+    if (any_sliding && window <= 0) window = fallback_window;
+    if (any_sliding && window <= 0)
+        return hr_fail(e, "%s: field 'sliding_window' must be a positive integer when layers slide", cfg->path);
+    cfg->sliding_window = any_sliding ? window : 0;
+    return 0;
+}
+
+/* transformers' names; a family may add its own (config.h). */
+static const struct layer_kind_spelling standard_names[] = {
+    {"full_attention", LAYER_FULL_ATTENTION},
+    {"sliding_attention", LAYER_SLIDING_ATTENTION},
+    {"linear_attention", LAYER_LINEAR_ATTENTION},
+};
+
+static const struct layer_kind_spelling *find_spelling(const char *name, const struct layer_kind_spelling *aliases,
+                                                       int num_aliases)
+{
+    for (size_t k = 0; k < sizeof standard_names / sizeof *standard_names; k++)
+        if (strcmp(name, standard_names[k].name) == 0) return &standard_names[k];
+    for (int k = 0; k < num_aliases; k++)
+        if (strcmp(name, aliases[k].name) == 0) return &aliases[k];
+    return NULL;
+}
+
+int config_layer_plan(struct model_config *cfg, const char *field, const struct layer_kind_spelling *aliases,
+                      int num_aliases, int fallback_window, struct hr_error *e)
+{
+    const struct json_ctx c = {cfg->path, cfg->json, e};
+    if (config_layer_kinds_alloc(cfg, e)) return -1;
+    const cJSON *types = cJSON_GetObjectItemCaseSensitive(cfg->json, field);
     if (types && !cJSON_IsNull(types)) {
         if (!cJSON_IsArray(types) || cJSON_GetArraySize(types) != cfg->num_layers)
-            return hr_fail(c->e, "%s: field '%s' must be an array of num_hidden_layers (%d) strings", c->path,
-                           plan_field, cfg->num_layers);
-        static const struct {
-            const char *name;
-            enum layer_kind kind;
-        } names[] = {
-            {"full_attention", LAYER_FULL_ATTENTION}, {"attention", LAYER_FULL_ATTENTION},
-            {"attn", LAYER_FULL_ATTENTION},           {"sliding_attention", LAYER_SLIDING_ATTENTION},
-            {"swa", LAYER_SLIDING_ATTENTION},         {"linear_attention", LAYER_LINEAR_ATTENTION},
-            {"jet", LAYER_LINEAR_ATTENTION},          {"lightning-attn", LAYER_LINEAR_ATTENTION},
-            {"lightning_attn", LAYER_LINEAR_ATTENTION},
-        };
+            return hr_fail(e, "%s: field '%s' must be an array of num_hidden_layers (%d) strings", cfg->path, field,
+                           cfg->num_layers);
         for (int i = 0; i < cfg->num_layers; i++) {
             const cJSON *t = cJSON_GetArrayItem(types, i);
             if (!cJSON_IsString(t))
-                return hr_fail(c->e, "%s: field '%s'[%d] is not a string", c->path, plan_field, i);
-            size_t k = 0;
-            while (k < sizeof names / sizeof *names && strcmp(t->valuestring, names[k].name) != 0) k++;
-            if (k == sizeof names / sizeof *names)
-                return hr_fail(c->e, "%s: field '%s'[%d] is '%s'; supported: full_attention (attention, attn), "
-                                     "sliding_attention (swa), linear_attention (jet, lightning-attn)",
-                               c->path, plan_field, i, t->valuestring);
-            cfg->layer_kinds[i] = names[k].kind;
-            any_sliding |= names[k].kind == LAYER_SLIDING_ATTENTION;
-        }
-    } else if (cJSON_GetObjectItemCaseSensitive(c->root, "full_attention_interval")) {
-        /* Qwen3-Next before layer_types: every interval-th layer is full. */
-        int interval;
-        if (get_int(c, "full_attention_interval", 1, &interval)) return -1;
-        for (int i = 0; i < cfg->num_layers; i++)
-            cfg->layer_kinds[i] = (i + 1) % interval == 0 ? LAYER_FULL_ATTENTION : LAYER_LINEAR_ATTENTION;
-    } else if (cJSON_GetObjectItemCaseSensitive(c->root, "attn_type_list")) {
-        /* MiniMax-Text-01's remote-code config: 1 = softmax, 0 = lightning. */
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(c->root, "attn_type_list");
-        if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) != cfg->num_layers)
-            return hr_fail(c->e, "%s: field 'attn_type_list' must be an array of num_hidden_layers (%d) numbers",
-                           c->path, cfg->num_layers);
-        for (int i = 0; i < cfg->num_layers; i++) {
-            const cJSON *t = cJSON_GetArrayItem(list, i);
-            if (!cJSON_IsNumber(t) || (t->valueint != 0 && t->valueint != 1))
-                return hr_fail(c->e, "%s: field 'attn_type_list'[%d] must be 0 or 1", c->path, i);
-            cfg->layer_kinds[i] = t->valueint ? LAYER_FULL_ATTENTION : LAYER_LINEAR_ATTENTION;
+                return hr_fail(e, "%s: field '%s'[%d] is not a string", cfg->path, field, i);
+            const struct layer_kind_spelling *k = find_spelling(t->valuestring, aliases, num_aliases);
+            if (!k) {
+                char list[512] = "full_attention, sliding_attention, linear_attention";
+                for (int a = 0; a < num_aliases; a++)
+                    snprintf(list + strlen(list), sizeof list - strlen(list), ", %s", aliases[a].name);
+                return hr_fail(e, "%s: field '%s'[%d] is '%s'; supported for %s: %s", cfg->path, field, i,
+                               t->valuestring, cfg->model_type, list);
+            }
+            cfg->layer_kinds[i] = k->kind;
         }
     } else {
-        for (int i = 0; i < cfg->num_layers; i++) {
-            bool slides = use_sw && window > 0 && i >= max_window_layers;
-            cfg->layer_kinds[i] = slides ? LAYER_SLIDING_ATTENTION : LAYER_FULL_ATTENTION;
-            any_sliding |= slides;
-        }
+        /* Qwen2/Qwen3's older rule: layer i slides iff use_sliding_window
+         * and i >= max_window_layers. */
+        bool use_sw = false;
+        int window = 0, max_window_layers = 0;
+        if (get_bool_or(&c, "use_sliding_window", false, &use_sw) ||
+            get_int_or(&c, "sliding_window", 1, 0, &window) ||
+            get_int_or(&c, "max_window_layers", 0, cfg->num_layers, &max_window_layers))
+            return -1;
+        for (int i = 0; i < cfg->num_layers; i++)
+            cfg->layer_kinds[i] = use_sw && window > 0 && i >= max_window_layers ? LAYER_SLIDING_ATTENTION
+                                                                                 : LAYER_FULL_ATTENTION;
     }
-    /* Jet-Nemotron gives the window as efficient_attention_config.swa.window_size. */
-    const cJSON *swa = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(c->root, "efficient_attention_config"), "swa");
-    const cJSON *ws = cJSON_GetObjectItemCaseSensitive(swa, "window_size");
-    if (ws && (!cJSON_IsNumber(ws) || ws->valuedouble < 1 || ws->valuedouble > 1e9 ||
-               ws->valuedouble != floor(ws->valuedouble)))
-        return hr_fail(c->e, "%s: field 'efficient_attention_config.swa.window_size' must be an integer >= 1", c->path);
-    if (any_sliding && window <= 0 && ws) window = (int)ws->valuedouble;
-    if (any_sliding && window <= 0)
-        return hr_fail(c->e, "%s: field 'sliding_window' must be a positive integer when layers slide", c->path);
-    cfg->sliding_window = any_sliding ? window : 0;
-    return 0;
+    return config_layer_window(cfg, fallback_window, e);
 }
 
 /* eos_token_id may be an int, a list of ints, or null. */
@@ -265,31 +259,19 @@ static int parse_eos(const char *path, const cJSON *root, struct model_config *c
     return 0;
 }
 
-/* Linear-attention, mixture-of-experts and residual-scaling fields: all
- * optional here; each architecture's binder requires the ones it uses. */
-static int parse_hybrid_fields(const struct json_ctx *c, struct model_config *cfg)
+/* Mixture of experts in transformers' Qwen-MoE spelling (num_experts,
+ * num_experts_per_tok, moe_intermediate_size, ...): all optional here; a
+ * family with another spelling (MiniMax's num_local_experts) reads it in its
+ * arch file, and each binder requires the fields it uses. */
+static int parse_moe_fields(const struct json_ctx *c, struct model_config *cfg)
 {
-    if (get_int_or(c, "linear_num_key_heads", 1, 0, &cfg->linear_num_key_heads) ||
-        get_int_or(c, "linear_num_value_heads", 1, 0, &cfg->linear_num_value_heads) ||
-        get_int_or(c, "linear_key_head_dim", 1, 0, &cfg->linear_key_head_dim) ||
-        get_int_or(c, "linear_value_head_dim", 1, 0, &cfg->linear_value_head_dim) ||
-        get_int_or(c, "linear_conv_kernel_dim", 1, 0, &cfg->linear_conv_kernel))
-        return -1;
-    /* Qwen-MoE spells the expert count num_experts; Mixtral/MiniMax
-     * num_local_experts, with intermediate_size as the expert width. */
-    int local = 0;
     if (get_int_or(c, "num_experts", 0, 0, &cfg->num_experts) ||
-        get_int_or(c, "num_local_experts", 0, 0, &local) ||
         get_int_or(c, "num_experts_per_tok", 1, 1, &cfg->experts_per_token) ||
-        get_int_or(c, "moe_intermediate_size", 1, local ? cfg->intermediate_size : 0, &cfg->moe_intermediate_size) ||
+        get_int_or(c, "moe_intermediate_size", 1, 0, &cfg->moe_intermediate_size) ||
         get_int_or(c, "shared_expert_intermediate_size", 0, 0, &cfg->shared_expert_intermediate_size) ||
         get_int_or(c, "decoder_sparse_step", 1, 1, &cfg->decoder_sparse_step) ||
         get_bool_or(c, "norm_topk_prob", false, &cfg->norm_topk_prob))
         return -1;
-    if (!cfg->num_experts) cfg->num_experts = local;
-    if (cfg->num_experts && cfg->experts_per_token > cfg->num_experts)
-        return hr_fail(c->e, "%s: field 'num_experts_per_tok' (%d) exceeds the number of experts (%d)", c->path,
-                       cfg->experts_per_token, cfg->num_experts);
     cfg->mlp_only = calloc((size_t)cfg->num_layers, sizeof *cfg->mlp_only);
     if (!cfg->mlp_only) return hr_fail(c->e, "%s: out of memory", c->path);
     const cJSON *only = cJSON_GetObjectItemCaseSensitive(c->root, "mlp_only_layers");
@@ -302,20 +284,22 @@ static int parse_hybrid_fields(const struct json_ctx *c, struct model_config *cf
             cfg->mlp_only[it->valueint] = true;
         }
     }
-    const struct {
-        const char *field;
-        double *out;
-    } factors[] = {{"linear_attn_alpha_factor", &cfg->linear_attn_alpha}, {"linear_attn_beta_factor", &cfg->linear_attn_beta},
-                   {"full_attn_alpha_factor", &cfg->full_attn_alpha},     {"full_attn_beta_factor", &cfg->full_attn_beta},
-                   {"mlp_alpha_factor", &cfg->mlp_alpha},                 {"mlp_beta_factor", &cfg->mlp_beta}};
-    for (size_t i = 0; i < sizeof factors / sizeof *factors; i++)
-        if (get_double_or(c, c->root, factors[i].field, 1.0, factors[i].out)) return -1;
+    return 0;
+}
+
+int config_check(const struct model_config *cfg, struct hr_error *e)
+{
+    if (!cfg->layer_kinds) return hr_fail(e, "%s: no layer plan was read", cfg->path);
+    if (cfg->num_experts && cfg->experts_per_token > cfg->num_experts)
+        return hr_fail(e, "%s: field 'num_experts_per_tok' (%d) exceeds the number of experts (%d)", cfg->path,
+                       cfg->experts_per_token, cfg->num_experts);
     return 0;
 }
 
 static int parse_config(const char *path, const cJSON *root, struct model_config *cfg, struct hr_error *e)
 {
     struct json_ctx c = {path, root, e};
+    snprintf(cfg->path, sizeof cfg->path, "%s", path);
     if (!cJSON_IsObject(root)) return hr_fail(e, "%s: not a JSON object", path);
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
     if (!cJSON_IsString(mt)) return hr_fail(e, "%s: required field 'model_type' is missing or not a string", path);
@@ -335,8 +319,10 @@ static int parse_config(const char *path, const cJSON *root, struct model_config
     if (get_bool_or(&c, "attention_bias", false, &cfg->attention_bias)) return -1;
     if (get_bool_or(&c, "tie_word_embeddings", false, &cfg->tie_word_embeddings)) return -1;
     if (parse_rope(&c, cfg)) return -1;
-    if (parse_layer_plan(&c, cfg)) return -1;
-    if (parse_hybrid_fields(&c, cfg)) return -1;
+    if (parse_moe_fields(&c, cfg)) return -1;
+    /* MiniMax's residual scaling is 1 (plain residuals) unless its arch reads it. */
+    cfg->linear_attn_alpha = cfg->linear_attn_beta = cfg->full_attn_alpha = cfg->full_attn_beta = 1.0;
+    cfg->mlp_alpha = cfg->mlp_beta = 1.0;
     return parse_eos(path, root, cfg, e);
 }
 
@@ -352,33 +338,30 @@ int config_parse_text(const char *label, const char *text, size_t len, struct mo
     return rc;
 }
 
-int config_load(const char *dir, struct model_config *cfg, struct hr_error *e)
+int config_read(const char *config_path, const char *generation_path, struct model_config *cfg, struct hr_error *e)
 {
     memset(cfg, 0, sizeof *cfg);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", dir);
     long len;
-    char *text = read_text_file(path, &len, e);
+    char *text = read_text_file(config_path, &len, e);
     if (!text) return -1;
     cJSON *root = cJSON_ParseWithLength(text, (size_t)len);
     free(text);
-    if (!root) return hr_fail(e, "%s: not valid JSON", path);
-    int rc = parse_config(path, root, cfg, e);
+    if (!root) return hr_fail(e, "%s: not valid JSON", config_path);
+    int rc = parse_config(config_path, root, cfg, e);
     cfg->json = root; /* kept for the architecture's own fields */
-    snprintf(cfg->path, sizeof cfg->path, "%s", path);
+    snprintf(cfg->path, sizeof cfg->path, "%s", config_path);
 
     /* generation_config.json, when present, is what generate() reads for eos. */
-    snprintf(path, sizeof path, "%s/generation_config.json", dir);
-    FILE *probe = rc == 0 ? fopen(path, "rb") : NULL;
+    FILE *probe = rc == 0 && generation_path ? fopen(generation_path, "rb") : NULL;
     if (probe) {
         fclose(probe);
-        text = read_text_file(path, &len, e);
+        text = read_text_file(generation_path, &len, e);
         root = text ? cJSON_ParseWithLength(text, (size_t)len) : NULL;
         free(text);
         if (!root)
-            rc = hr_fail(e, "%s: not valid JSON", path);
+            rc = hr_fail(e, "%s: not valid JSON", generation_path);
         else
-            rc = parse_eos(path, root, cfg, e);
+            rc = parse_eos(generation_path, root, cfg, e);
         cJSON_Delete(root);
     }
     if (rc != 0) config_free(cfg);

@@ -64,12 +64,35 @@ struct model_config {
     int num_eos;
 };
 
-/* Parses DIR/config.json (and eos ids from DIR/generation_config.json when it
- * has them). Every required field is checked for presence, type and range. */
-int config_load(const char *dir, struct model_config *cfg, struct hr_error *e);
+/* Parses a config.json (and eos ids from generation_path, when that file
+ * exists; NULL for none): the fields every family spells alike (sizes, RoPE,
+ * eos, transformers' MoE fields). Every required field is checked for
+ * presence, type and range. The layer plan and the family's own fields are
+ * the architecture's to read (arch_config_read, engine/arch/arch.h). */
+int config_read(const char *config_path, const char *generation_path, struct model_config *cfg, struct hr_error *e);
 void config_free(struct model_config *cfg);
 /* The same checks on config.json text in memory (label names it in messages). */
 int config_parse_text(const char *label, const char *text, size_t len, struct model_config *cfg, struct hr_error *e);
+/* What must hold once the architecture has read its fields. */
+int config_check(const struct model_config *cfg, struct hr_error *e);
+
+/* Layer plans, for the arch files. A family's names for its layer kinds
+ * (Jet-Nemotron's "jet", HypeNet's "lightning-attn", ...), accepted beside
+ * transformers' full_attention, sliding_attention, linear_attention. */
+struct layer_kind_spelling {
+    const char *name;
+    enum layer_kind kind;
+};
+/* cfg->layer_kinds from the array field (layer_types, mixer_types) when the
+ * config has it, else Qwen2/Qwen3's use_sliding_window / max_window_layers
+ * rule; then the window (config_layer_window). */
+int config_layer_plan(struct model_config *cfg, const char *field, const struct layer_kind_spelling *aliases,
+                      int num_aliases, int fallback_window, struct hr_error *e);
+/* A zeroed cfg->layer_kinds, for a family that fills it from its own field. */
+int config_layer_kinds_alloc(struct model_config *cfg, struct hr_error *e);
+/* cfg->sliding_window from 'sliding_window' (else fallback_window) when any
+ * layer slides; an error when none is given. */
+int config_layer_window(struct model_config *cfg, int fallback_window, struct hr_error *e);
 
 /* Typed getters for an architecture's own fields in obj (cfg->json or an
  * object inside it): absent or null gives the fallback; a wrong type or range

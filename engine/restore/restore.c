@@ -470,15 +470,13 @@ int restore_compute(const char *tuned_dir, const struct restore_options *o, stru
     sh_new_strdup(patches);
     *patches_out = NULL;
     if (summary) *summary = NULL;
-    if (config_load(tuned_dir, &tc, e)) return -1;
-    int rc = config_load(o->base_dir, &bc, e);
+    const struct architecture *arch, *base_arch;
+    if (arch_config_load(tuned_dir, &tc, &arch, e)) return -1;
+    int rc = arch_config_load(o->base_dir, &bc, &base_arch, e);
     if (rc) {
         config_free(&tc);
         return -1;
     }
-    const struct architecture *arch = arch_find(tc.model_type);
-    if (!arch)
-        rc = hr_fail(e, "%s/config.json: model_type '%s' is an unknown architecture", tuned_dir, tc.model_type);
     if (rc == 0) rc = st_open_dir(tuned_dir, &ta, e);
     if (rc == 0) rc = st_open_dir(o->base_dir, &ba, e);
     if (rc == 0) rc = check_compatible(tuned_dir, o->base_dir, &tc, &bc, &ta, &ba, e);
