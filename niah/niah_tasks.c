@@ -64,3 +64,39 @@ char *niah_prompt_template(const struct niah_task *t, const char *chat_wrapper)
     }
     return replace_all(full, "{type_needle_v}", type);
 }
+
+/* RULER's scripts/data/template.py, by name. */
+static const struct {
+    const char *name, *wrapper;
+} chat_templates[] = {
+    {"base", "{task_template}"},
+    {"chatml", "<|im_start|>user\n{task_template}<|im_end|>\n<|im_start|>assistant\n"},
+    {"meta-chat", "[INST] {task_template} [/INST]"},
+    {"vicuna-chat", "A chat between a curious user and an artificial intelligence assistant. The assistant gives "
+                    "helpful, detailed, and polite answers to the user's questions. USER: {task_template} ASSISTANT:"},
+    {"lwm-chat", "You are a helpful assistant. USER: {task_template} ASSISTANT: "},
+    {"Phi3", "<|user|>\n{task_template}<|end|>\n<|assistant|>\n"},
+    {"meta-llama3", "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n{task_template}<|eot_id|><|start_"
+                    "header_id|>assistant<|end_header_id|>\n\n"},
+};
+
+const char *niah_chat_template(const char *name)
+{
+    for (size_t i = 0; i < sizeof chat_templates / sizeof *chat_templates; i++)
+        if (strcmp(name, chat_templates[i].name) == 0) return chat_templates[i].wrapper;
+    return NULL;
+}
+
+char *niah_chat_wrap(const char *wrapper, const char *text)
+{
+    static const char slot[] = "{task_template}";
+    const char *at = strstr(wrapper, slot);
+    if (!at) return strdup(text);
+    const size_t head = (size_t)(at - wrapper), tail = strlen(at + sizeof slot - 1), n = strlen(text);
+    char *out = malloc(head + n + tail + 1);
+    if (!out) return NULL;
+    memcpy(out, wrapper, head);
+    memcpy(out + head, text, n);
+    memcpy(out + head + n, at + sizeof slot - 1, tail + 1);
+    return out;
+}

@@ -32,6 +32,13 @@ const char *niah_kind_plural(enum niah_kind k); /* "words", "numbers", "uuids" *
 #define NIAH_ANSWER_PREFIX " The special magic {type_needle_v} for {query} mentioned in the provided text are"
 #define NIAH_TOKENS_TO_GENERATE 128
 
+/* A chat wrapper of RULER's templates (base, chatml, meta-chat, vicuna-chat,
+ * lwm-chat, Phi3, meta-llama3) by name, holding {task_template}; NULL when
+ * the name is not one. */
+const char *niah_chat_template(const char *name);
+/* wrapper with its {task_template} replaced by text (malloc'd). */
+char *niah_chat_wrap(const char *wrapper, const char *text);
+
 /* The prompt template for a task: chat wrapper (with {task_template}) around
  * the task template, then the answer prefix; for single-value tasks RULER's
  * substring rewrites (Some→A, are all→is, are→is, answers→answer) over the

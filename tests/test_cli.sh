@@ -34,6 +34,7 @@ expect 2 "--threads expects an integer" -- "$bin" run -m "$model" --ids 1 --thre
 expect 1 "outside the vocabulary" -- "$bin" run -m "$model" --ids 1,99999
 expect 1 "$tmp/nowhere/config.json: cannot open" -- "$bin" inspect "$tmp/nowhere"
 expect 0 "OpenBLAS core" -- "$bin" inspect "$model"
+expect 0 "of caches at 4096 tokens" -- "$bin" inspect "$model" --context 4K
 
 # --dump writes the golden layout; a failed run leaves no file behind.
 "$bin" run -m "$model" --ids 1,2,3,4,5 -n 6 --dump "$tmp/ref.safetensors" >"$tmp/ids" || { echo "FAIL: dump run"; fail=1; }

@@ -72,6 +72,10 @@ cmp -s "$tmp/p1/prompts.jsonl" "$tmp/p2/prompts.jsonl" || bad "same seed, differ
 cmp -s "$tmp/p1/prompts.jsonl" "$tmp/p3/prompts.jsonl" && bad "other seed, same prompts"
 [ "$(wc -l <"$tmp/p1/prompts.jsonl")" -eq 16 ] || bad "prompts.jsonl line count"
 say "dump-prompts: 8 tasks, reproducible by seed"
+# Lists as people type them: spaces after commas, K for 1024.
+"$bin" niah --dump-prompts -t "$qwen_tok" --tasks "S1, S2,S3, MK1, MK2,MK3 , MV,MQ" --lengths "1K" --samples 2 \
+  --seed 11 --out "$tmp/p4" >/dev/null || bad "--tasks with spaces"
+cmp -s "$tmp/p1/prompts.jsonl" "$tmp/p4/prompts.jsonl" || bad "--tasks 'S1, S2' or --lengths 1K read differently"
 
 # Errors: clear message, non-zero exit, no output left.
 expect() { local code=$1 needle=$2; shift 2

@@ -42,6 +42,9 @@ def commands(out):
                    "--dump", f"{out}/run-{g}-t{t}.safetensors"]
             yield ["lens", "-m", model, "--ids", IDS, "--threads", str(t),
                    "--dump", f"{out}/lens-{g}-t{t}.safetensors"]
+    for chat in ([], ["--chat"]):
+        yield ["run", "-m", f"{MINI}/base", "-p", "The magic number is 42. What is the magic number?", "-n", "6",
+               "--dump", f"{out}/run-text{len(chat)}.safetensors"] + chat
     for method in ("qk", "procrustes"):
         yield ["restore", "--method", method, "--base", f"{MINI}/base", "--tuned", f"{MINI}/sft",
                "--out", f"{out}/restore-{method}"]

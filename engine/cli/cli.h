@@ -44,6 +44,13 @@ int cli_parse_variants(const char *cmd, const char *text, struct variant *out, i
 /* Argument helpers: each prints "hyrecall CMD: ..." to stderr on failure and
  * returns -1. */
 int cli_parse_int(const char *cmd, const char *flag, const char *text, long min, long max, long *out);
+/* A token count: 4096, 4k, 1m (k = 1024). */
+int cli_parse_size(const char *cmd, const char *flag, const char *text, int64_t min, int64_t max, int64_t *out);
+/* A comma-separated list of token counts (spaces allowed, duplicates refused), at most cap. */
+int cli_parse_sizes(const char *cmd, const char *flag, const char *text, int64_t min, int64_t max, int64_t *out,
+                    int cap, int *n);
+/* text cut at commas into trimmed, non-empty items (pointers into buf); -1 past cap. */
+int cli_split_list(const char *text, char *buf, size_t size, char **items, int cap);
 /* Comma- or space-separated token ids ("1,2,3"); *ids is malloc'd. */
 int cli_parse_ids(const char *cmd, const char *flag, const char *text, int32_t **ids, int *n);
 /* The value after flag argv[*i]; advances *i. */

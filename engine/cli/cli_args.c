@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,56 @@ int cli_parse_int(const char *cmd, const char *flag, const char *text, long min,
     if (errno || end == text || *end || v < min || v > max)
         return cli_usage_error(cmd, "%s expects an integer in [%ld, %ld], got '%s'", flag, min, max, text);
     *out = v;
+    return 0;
+}
+
+/* Copies text and cuts it at commas into at most cap items, each trimmed of
+ * surrounding spaces ("S1, S2" reads as "S1,S2"). Returns the count, or -1
+ * when there are more than cap. */
+int cli_split_list(const char *text, char *buf, size_t size, char **items, int cap)
+{
+    snprintf(buf, size, "%s", text);
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ') tok++;
+        for (char *end = tok + strlen(tok); end > tok && end[-1] == ' ';) *--end = '\0';
+        if (!*tok) continue;
+        if (n == cap) return -1;
+        items[n++] = tok;
+    }
+    return n;
+}
+
+int cli_parse_size(const char *cmd, const char *flag, const char *text, int64_t min, int64_t max, int64_t *out)
+{
+    while (*text == ' ') text++;
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (*end == 'k' || *end == 'K') v *= 1024, end++;
+    else if (*end == 'm' || *end == 'M') v *= 1024 * 1024, end++;
+    while (*end == ' ') end++;
+    if (errno || end == text || *end || v != floor(v) || v < (double)min || v > (double)max)
+        return cli_usage_error(cmd, "%s expects a token count like 4096, 4k or 1m in [%lld, %lld], got '%s'", flag,
+                               (long long)min, (long long)max, text);
+    *out = (int64_t)v;
+    return 0;
+}
+
+int cli_parse_sizes(const char *cmd, const char *flag, const char *text, int64_t min, int64_t max, int64_t *out,
+                    int cap, int *n)
+{
+    char buf[1024], *items[64];
+    const int count = cli_split_list(text, buf, sizeof buf, items, cap < 64 ? cap : 64);
+    if (count < 0) return cli_usage_error(cmd, "%s takes at most %d values, got '%s'", flag, cap, text);
+    if (count == 0) return cli_usage_error(cmd, "%s is empty", flag);
+    for (int i = 0; i < count; i++) {
+        if (cli_parse_size(cmd, flag, items[i], min, max, &out[i])) return -1;
+        for (int k = 0; k < i; k++)
+            if (out[k] == out[i])
+                return cli_usage_error(cmd, "%s gives %lld twice ('%s')", flag, (long long)out[i], text);
+    }
+    *n = count;
     return 0;
 }
 

@@ -52,19 +52,7 @@ int cmd_bench(int argc, char **argv)
         } else if (strcmp(a, "--threads") == 0) {
             if (cli_parse_int("bench", a, v, 1, 4096, &threads)) return EXIT_USAGE;
         } else if (strcmp(a, "--contexts") == 0) {
-            nc = 0;
-            char buf[256];
-            snprintf(buf, sizeof buf, "%s", v);
-            for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-                char *end;
-                double x = strtod(tok, &end);
-                if (*end == 'k' || *end == 'K') x *= 1024, end++;
-                if (end == tok || *end || x < 1 || x > 1 << 24 || nc >= 16) {
-                    cli_usage_error("bench", "--contexts expects sizes like 1k,4k, got '%s'", v);
-                    return EXIT_USAGE;
-                }
-                contexts[nc++] = (int64_t)x;
-            }
+            if (cli_parse_sizes("bench", a, v, 1, 1 << 24, contexts, 16, &nc)) return EXIT_USAGE;
         } else {
             cli_usage_error("bench", "unknown option '%s'", a);
             return EXIT_USAGE;

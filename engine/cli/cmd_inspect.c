@@ -109,9 +109,10 @@ int cmd_inspect(int argc, char **argv)
             if (!(v = cli_value("inspect", argc, argv, &i)) || cli_parse_int("inspect", a, v, 1, 4096, &top))
                 return EXIT_USAGE;
         } else if (strcmp(a, "--context") == 0) {
-            if (!(v = cli_value("inspect", argc, argv, &i)) ||
-                cli_parse_int("inspect", a, v, 1, 1L << 40, &context))
+            int64_t size;
+            if (!(v = cli_value("inspect", argc, argv, &i)) || cli_parse_size("inspect", a, v, 1, 1LL << 40, &size))
                 return EXIT_USAGE;
+            context = (long)size;
         } else if (strcmp(a, "--threads") == 0) {
             if (!(v = cli_value("inspect", argc, argv, &i)) || cli_parse_int("inspect", a, v, 1, 4096, &threads))
                 return EXIT_USAGE;

@@ -79,67 +79,34 @@ static const char *HELP =
     "writes the same files as a single process; --threads is per rank.\n\n"
     "exit codes: 0 ok, 1 invalid model, tokenizer, haystack or output directory, 2 usage error\n";
 
-static const struct {
-    const char *name, *wrapper;
-} TEMPLATES[] = {
-    {"base", "{task_template}"},
-    {"chatml", "<|im_start|>user\n{task_template}<|im_end|>\n<|im_start|>assistant\n"},
-    {"meta-chat", "[INST] {task_template} [/INST]"},
-    {"vicuna-chat", "A chat between a curious user and an artificial intelligence assistant. The assistant gives "
-                    "helpful, detailed, and polite answers to the user's questions. USER: {task_template} ASSISTANT:"},
-    {"lwm-chat", "You are a helpful assistant. USER: {task_template} ASSISTANT: "},
-    {"Phi3", "<|user|>\n{task_template}<|end|>\n<|assistant|>\n"},
-    {"meta-llama3", "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n{task_template}<|eot_id|><|start_"
-                    "header_id|>assistant<|end_header_id|>\n\n"},
-};
-
-static int parse_lengths(const char *text, struct niah_options *o)
-{
-    o->num_lengths = 0;
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", text);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        char *end;
-        double v = strtod(tok, &end);
-        if (*end == 'k' || *end == 'K') v *= 1024, end++;
-        else if (*end == 'm' || *end == 'M') v *= 1024 * 1024, end++;
-        if (end == tok || *end || v < 1 || v > 1e9 || v != floor(v) || o->num_lengths >= 32)
-            return cli_usage_error("niah", "--lengths expects sizes like 1k,4k,16384, got '%s'", text);
-        for (int l = 0; l < o->num_lengths; l++)
-            if (o->lengths[l] == (int64_t)v)
-                return cli_usage_error("niah", "--lengths gives %lld twice ('%s')", (long long)v, text);
-        o->lengths[o->num_lengths++] = (int64_t)v;
-    }
-    return o->num_lengths ? 0 : cli_usage_error("niah", "--lengths is empty");
-}
 
 static int parse_tasks(const char *text, struct niah_options *o)
 {
-    o->num_tasks = 0;
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", text);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        const struct niah_task *t = niah_task_find(tok);
+    char buf[512], *items[8];
+    o->num_tasks = cli_split_list(text, buf, sizeof buf, items, 8);
+    if (o->num_tasks < 0) return cli_usage_error("niah", "--tasks names more than the 8 tasks ('%s')", text);
+    for (int i = 0; i < o->num_tasks; i++) {
+        const struct niah_task *t = niah_task_find(items[i]);
         if (!t)
             return cli_usage_error("niah", "unknown task '%s' (niah_single_1..3, niah_multikey_1..3, niah_multivalue, "
                                            "niah_multiquery, or S1..S3, MK1..MK3, MV, MQ)",
-                                   tok);
-        for (int k = 0; k < o->num_tasks; k++)
+                                   items[i]);
+        for (int k = 0; k < i; k++)
             if (o->tasks[k] == t) return cli_usage_error("niah", "--tasks names %s twice ('%s')", t->name, text);
-        if (o->num_tasks < 8) o->tasks[o->num_tasks++] = t;
+        o->tasks[i] = t;
     }
     return o->num_tasks ? 0 : cli_usage_error("niah", "--tasks is empty");
 }
 
 static int parse_depths(const char *text, struct niah_options *o)
 {
-    o->num_depths = 0;
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", text);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+    char buf[512], *items[64];
+    o->num_depths = cli_split_list(text, buf, sizeof buf, items, 64);
+    if (o->num_depths < 0) return cli_usage_error("niah", "--depths takes at most 64 values ('%s')", text);
+    for (int i = 0; i < o->num_depths; i++) {
         long v;
-        if (cli_parse_int("niah", "--depths", tok, 0, 100, &v) || o->num_depths >= 64) return -1;
-        o->depths[o->num_depths++] = (int)v;
+        if (cli_parse_int("niah", "--depths", items[i], 0, 100, &v)) return -1;
+        o->depths[i] = (int)v;
     }
     return o->num_depths ? 0 : cli_usage_error("niah", "--depths is empty");
 }
@@ -155,7 +122,7 @@ static int parse(int argc, char **argv, struct niah_options *o)
     o->template_arg = "base";
     restore_options_default(&o->restore);
     parse_tasks("niah_single_1,niah_single_2,niah_single_3", o);
-    parse_lengths("4k", o);
+    o->lengths[0] = 4096, o->num_lengths = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         bool matched;
@@ -191,7 +158,7 @@ static int parse(int argc, char **argv, struct niah_options *o)
         } else if (strcmp(a, "--prompts") == 0) {
             o->prompts = v;
         } else if (strcmp(a, "--lengths") == 0) {
-            if (parse_lengths(v, o)) return -1;
+            if (cli_parse_sizes("niah", a, v, 1, 1000000000, o->lengths, 32, &o->num_lengths)) return -1;
         } else if (strcmp(a, "--depths") == 0) {
             if (parse_depths(v, o)) return -1;
         } else if (strcmp(a, "--samples") == 0) {
@@ -208,9 +175,7 @@ static int parse(int argc, char **argv, struct niah_options *o)
             return cli_usage_error("niah", "unknown option '%s'", a);
         }
     }
-    o->wrapper = NULL;
-    for (size_t i = 0; i < sizeof TEMPLATES / sizeof *TEMPLATES; i++)
-        if (strcmp(o->template_arg, TEMPLATES[i].name) == 0) o->wrapper = TEMPLATES[i].wrapper;
+    o->wrapper = niah_chat_template(o->template_arg);
     if (!o->wrapper) {
         if (!strstr(o->template_arg, "{task_template}"))
             return cli_usage_error("niah", "--template '%s' is neither a known name nor text with {task_template}",

@@ -9,6 +9,7 @@
 #include "engine/base/clock.h"
 #include "engine/base/files.h"
 #include "engine/cli/cli.h"
+#include "niah/niah_tasks.h"
 #include "tokenizer/tokenizer.h"
 
 static const char *HELP =
@@ -110,10 +111,8 @@ static int parse(int argc, char **argv, struct run_options *o)
  * <|im_end|> to the stop ids for chat. */
 static int tokenize_prompt(struct run_options *o, struct tokenizer *t, struct model_config *cfg, struct hr_error *e)
 {
-    const char *fmt = o->chat ? "<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n" : "%s";
-    size_t len = strlen(o->prompt) + 64;
-    char *text = malloc(len);
-    snprintf(text, len, fmt, o->prompt);
+    char *text = niah_chat_wrap(o->chat ? niah_chat_template("chatml") : "{task_template}", o->prompt);
+    if (!text) return hr_fail(e, "out of memory");
     int rc = tok_encode(t, text, strlen(text), &o->ids, &o->num_ids, e);
     free(text);
     if (rc != 0) return -1;
