@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "engine/ops/cpu.h"
 #include "engine/base/clock.h"
+#include "engine/ops/cpu.h"
 #include "engine/ops/dtype.h"
 #include "engine/ops/matvec.h"
 #include "engine/ops/ops.h"

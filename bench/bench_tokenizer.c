@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/base/files.h"
 #include "engine/base/clock.h"
+#include "engine/base/files.h"
 #include "tokenizer/tokenizer.h"
 
 int main(int argc, char **argv)
@@ -39,7 +39,8 @@ int main(int argc, char **argv)
     }
     size_t total = (size_t)(mb * 1e6);
     char *text = malloc(total);
-    for (size_t i = 0; i < total; i += (size_t)len) memcpy(text + i, src, total - i < (size_t)len ? total - i : (size_t)len);
+    for (size_t i = 0; i < total; i += (size_t)len)
+        memcpy(text + i, src, total - i < (size_t)len ? total - i : (size_t)len);
     double best = 1e30;
     int n = 0;
     for (int rep = 0; rep < 3; rep++) {
@@ -55,8 +56,8 @@ int main(int argc, char **argv)
     }
     printf("tokenizer load      %.2f s (%s)\n", load_s, argv[1]);
     printf("text                %s, repeated to %.1f MB\n", text_path, total / 1e6);
-    printf("encode              %.2f MB/s single thread (%d tokens, %.0f tokens/s, best of 3)\n", total / 1e6 / best,
-           n, n / best);
+    printf("encode              %.2f MB/s single thread (%d tokens, %.0f tokens/s, best of 3)\n", total / 1e6 / best, n,
+           n / best);
     free(text);
     free(src);
     tok_free(t);

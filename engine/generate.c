@@ -13,8 +13,7 @@ int argmax_f32(const float *x, int n)
     return best;
 }
 
-int generate_greedy(struct session *s, const struct generate_request *r, int32_t *out, int *n_out,
-                    struct hr_error *e)
+int generate_greedy(struct session *s, const struct generate_request *r, int32_t *out, int *n_out, struct hr_error *e)
 {
     const int V = s->m->cfg.vocab_size;
     *n_out = 0;

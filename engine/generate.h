@@ -12,7 +12,7 @@
 struct generate_request {
     const int32_t *prompt;
     int prompt_len;
-    int max_new; /* tokens to generate */
+    int max_new;         /* tokens to generate */
     const int *stop_ids; /* generation ends after emitting one of these */
     int num_stop;
     float *prompt_logits; /* NULL or [prompt_len, vocab]: every prompt row */
@@ -26,8 +26,7 @@ struct generate_request {
 /* Writes up to max_new ids into out and their count into *n_out. With
  * step_logits every generated token is fed back (so row i exists for each
  * emitted token i); otherwise the last token is not fed. */
-int generate_greedy(struct session *s, const struct generate_request *r, int32_t *out, int *n_out,
-                    struct hr_error *e);
+int generate_greedy(struct session *s, const struct generate_request *r, int32_t *out, int *n_out, struct hr_error *e);
 
 /* Index of the largest of n values (first on ties); -1 if any is NaN. */
 int argmax_f32(const float *x, int n);

@@ -54,8 +54,8 @@ static void lens_mixer_inputs(void *ctx, const struct mixer_inputs *in)
 
 struct session_observer lens_observer(struct lens *l)
 {
-    return (struct session_observer){.ctx = l, .attention_probe = lens_attention_probe,
-                                     .mixer_inputs = lens_mixer_inputs};
+    return (struct session_observer){
+        .ctx = l, .attention_probe = lens_attention_probe, .mixer_inputs = lens_mixer_inputs};
 }
 
 int lens_run(const struct model *m, const int32_t *ids, int64_t P, int batch, struct lens *l, struct hr_error *e)

@@ -24,11 +24,11 @@
 struct lens {
     int64_t position; /* P */
     int num_layers;
-    int *heads;       /* [layer] heads of its attn/contrib rows */
-    float **attn;     /* [layer] -> [heads, P+1], or NULL */
-    float **contrib;  /* [layer] -> [heads, P+1], or NULL */
-    float **q_at;     /* [layer] -> [heads, head_dim]: q_P of lightning layers (pass 1) */
-    int pass;         /* 1: capture softmax rows and q_P; 2: lightning contributions */
+    int *heads;                   /* [layer] heads of its attn/contrib rows */
+    float **attn;                 /* [layer] -> [heads, P+1], or NULL */
+    float **contrib;              /* [layer] -> [heads, P+1], or NULL */
+    float **q_at;                 /* [layer] -> [heads, head_dim]: q_P of lightning layers (pass 1) */
+    int pass;                     /* 1: capture softmax rows and q_P; 2: lightning contributions */
     struct attention_probe probe; /* the row handed to the layer attending now */
 };
 

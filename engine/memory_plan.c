@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/ops/cpu.h"
-#include "engine/model.h"
 #include "engine/load/safetensors.h"
+#include "engine/load/weight_binder.h"
+#include "engine/model.h"
+#include "engine/ops/cpu.h"
 #include "engine/session.h"
 #include "stb_ds.h"
-#include "engine/load/weight_binder.h"
 
 int memory_plan_estimate(const char *dir, int64_t context, struct memory_plan *p, struct hr_error *e)
 {
@@ -65,18 +65,22 @@ int64_t memory_parse_size(const char *text)
     double v = strtod(text, &end);
     double unit = 1;
     switch (*end) {
-    case 'K': case 'k': unit = 1024.0, end++; break;
-    case 'M': case 'm': unit = 1024.0 * 1024, end++; break;
-    case 'G': case 'g': unit = 1024.0 * 1024 * 1024, end++; break;
-    case 'T': case 't': unit = 1024.0 * 1024 * 1024 * 1024, end++; break;
+    case 'K':
+    case 'k': unit = 1024.0, end++; break;
+    case 'M':
+    case 'm': unit = 1024.0 * 1024, end++; break;
+    case 'G':
+    case 'g': unit = 1024.0 * 1024 * 1024, end++; break;
+    case 'T':
+    case 't': unit = 1024.0 * 1024 * 1024 * 1024, end++; break;
     }
     if (*end == 'B' || *end == 'b') end++;
     if (end == text || *end || !(v > 0) || v * unit > 9e18) return 0;
     return (int64_t)(v * unit);
 }
 
-int model_load_within(const char *dir, const struct restore_options *o, int64_t context, int64_t limit,
-                      struct model *m, struct hr_error *e)
+int model_load_within(const char *dir, const struct restore_options *o, int64_t context, int64_t limit, struct model *m,
+                      struct hr_error *e)
 {
     /* Plan before allocating: refuse a run that cannot fit. */
     struct memory_plan plan;

@@ -2,8 +2,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/arch/arch.h"
 #include "engine/base/files.h"
@@ -33,7 +33,10 @@ void tensor_patches_free(struct tensor_patch *patches)
     shfree(patches);
 }
 
-int model_load(const char *dir, struct model *m, struct hr_error *e) { return model_load_patched(dir, NULL, m, e); }
+int model_load(const char *dir, struct model *m, struct hr_error *e)
+{
+    return model_load_patched(dir, NULL, m, e);
+}
 
 int model_load_patched(const char *dir, struct tensor_patch *patches, struct model *m, struct hr_error *e)
 {
@@ -62,7 +65,10 @@ fail:
     return -1;
 }
 
-const char *mixer_kind_name(enum mixer_kind k) { return block_kind(k)->name; }
+const char *mixer_kind_name(enum mixer_kind k)
+{
+    return block_kind(k)->name;
+}
 
 int model_plan(const char *config_path, struct model *m, struct wanted_tensor **wanted, struct hr_error *e)
 {
@@ -74,8 +80,10 @@ int model_plan(const char *config_path, struct model *m, struct wanted_tensor **
     snprintf(dir, sizeof dir, "%s", config_path);
     char *slash = strrchr(dir, '/');
     const bool in_model_dir = strcmp(slash ? slash + 1 : dir, "config.json") == 0;
-    if (slash) *slash = '\0';
-    else snprintf(dir, sizeof dir, ".");
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
     snprintf(generation, sizeof generation, "%s/generation_config.json", dir);
     m->dir = strdup(in_model_dir ? dir : config_path);
     if (arch_config_read(config_path, in_model_dir ? generation : NULL, &m->cfg, &m->arch, e) != 0) goto fail;

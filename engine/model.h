@@ -7,11 +7,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "engine/load/config.h"
 #include "engine/base/error.h"
+#include "engine/load/config.h"
+#include "engine/load/safetensors.h"
 #include "engine/ops/hype.h"
 #include "engine/ops/ops.h"
-#include "engine/load/safetensors.h"
 
 /* Which sequence mixer a layer runs. */
 enum mixer_kind {
@@ -27,9 +27,9 @@ struct attention_weights {
     struct weight q, k, v, o;
     const float *q_bias, *k_bias, *v_bias; /* NULL without attention_bias */
     const float *q_norm, *k_norm;          /* per-head RMSNorm weights [head_dim], or NULL */
-    bool rope;        /* false for HypeNet's position-free (HyPE) softmax layers */
-    struct query_scaling q_scaling; /* HypeNet's attn_logits_scaling (hype.h); none elsewhere */
-    bool output_gate; /* Qwen3-Next: q_proj rows are [q_h | gate_h] per head; o ⊙= sigmoid(gate) */
+    bool rope;                             /* false for HypeNet's position-free (HyPE) softmax layers */
+    struct query_scaling q_scaling;        /* HypeNet's attn_logits_scaling (hype.h); none elsewhere */
+    bool output_gate;     /* Qwen3-Next: q_proj rows are [q_h | gate_h] per head; o ⊙= sigmoid(gate) */
     struct weight o_gate; /* HypeNet: o ⊙= sigmoid(x o_gateᵀ); absent (weight_present false) elsewhere */
 };
 
@@ -38,15 +38,15 @@ struct attention_weights {
  * RoPE and a 1/√d scale on q, and may share k/v heads. */
 struct lightning_weights {
     int heads, kv_heads, head_dim;
-    struct weight qkv;          /* MiniMax; absent for HypeNet */
-    struct weight q, k, v;      /* HypeNet */
+    struct weight qkv;     /* MiniMax; absent for HypeNet */
+    struct weight q, k, v; /* HypeNet */
     const float *q_norm, *k_norm;
     bool rope;
     float q_scale;
     struct weight gate, out;
-    const float *norm;          /* RMSNorm over all heads' outputs [heads * head_dim] */
+    const float *norm; /* RMSNorm over all heads' outputs [heads * head_dim] */
     float norm_eps;
-    float *log_decay;           /* [heads]: −slope_h (owned by the model) */
+    float *log_decay; /* [heads]: −slope_h (owned by the model) */
 };
 
 /* Jet-Nemotron JetBlock: q = silu(Wq x), k = silu(Wk x) [heads, dk];
@@ -57,18 +57,18 @@ struct jet_weights {
     int heads, dk, dv, conv_size, gen_hidden;
     float norm_eps;
     struct weight q, k, v, g, b, a, o;
-    struct weight gen1, gen2; /* [gen_hidden, hidden], [heads·dv·conv, gen_hidden] */
-    const float *gen2_bias;   /* [heads·dv·conv] */
+    struct weight gen1, gen2;     /* [gen_hidden, hidden], [heads·dv·conv, gen_hidden] */
+    const float *gen2_bias;       /* [heads·dv·conv] */
     const float *A_log, *dt_bias; /* [heads] */
-    const float *o_norm;      /* [dv] */
+    const float *o_norm;          /* [dv] */
 };
 
 /* Qwen3-Next Gated DeltaNet. */
 struct gated_delta_weights {
     struct weight qkvz, ba, out;
-    const float *conv;         /* depthwise causal conv [channels, kernel] */
+    const float *conv;            /* depthwise causal conv [channels, kernel] */
     const float *A_log, *dt_bias; /* [value_heads] */
-    const float *norm;         /* gated RMSNorm weight [value_head_dim] */
+    const float *norm;            /* gated RMSNorm weight [value_head_dim] */
 };
 
 struct mlp_weights {
@@ -81,8 +81,8 @@ struct moe_weights {
     int num_experts, top_k;
     bool norm_topk_prob;
     bool has_shared;
-    struct mlp_weights shared;  /* Qwen-MoE shared expert */
-    const float *shared_gate;   /* [hidden]: sigmoid(shared_gate · x) scales it */
+    struct mlp_weights shared; /* Qwen-MoE shared expert */
+    const float *shared_gate;  /* [hidden]: sigmoid(shared_gate · x) scales it */
 };
 
 struct layer {
@@ -120,8 +120,8 @@ struct model {
     struct weight embed;   /* [vocab, hidden] */
     struct weight lm_head; /* [vocab, hidden]; the embedding itself when tied */
     const float *final_norm;
-    struct layer *layers; /* [num_layers] */
-    void **owned;         /* stb_ds array of converted copies to free */
+    struct layer *layers;         /* [num_layers] */
+    void **owned;                 /* stb_ds array of converted copies to free */
     struct tensor_patch *patches; /* owned; NULL when nothing is patched */
     int64_t owned_bytes;
     int64_t num_params;

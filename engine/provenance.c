@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 
 #include "engine/build_info.h"
-#include "engine/ops/cpu.h"
 #include "engine/load/safetensors.h"
+#include "engine/ops/cpu.h"
 #include "stb_ds.h"
 
 static void to_hex(const unsigned char *md, char hex[65])
@@ -34,7 +34,8 @@ static int sha256_file(const char *path, char hex[65], int64_t *bytes, struct hr
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int rc = buf && ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ? 0 : hr_fail(e, "%s: out of memory", path);
     *bytes = 0;
-    for (size_t got; rc == 0 && (got = fread(buf, 1, chunk, f)) > 0; *bytes += (int64_t)got) EVP_DigestUpdate(ctx, buf, got);
+    for (size_t got; rc == 0 && (got = fread(buf, 1, chunk, f)) > 0; *bytes += (int64_t)got)
+        EVP_DigestUpdate(ctx, buf, got);
     if (rc == 0 && ferror(f)) rc = hr_fail(e, "%s: read error while hashing", path);
     unsigned char md[32];
     unsigned int len = 0;

@@ -21,8 +21,7 @@ static struct block_widths model_widths(const struct model *m)
 
 static int64_t ffn_width(const struct model_config *c)
 {
-    return block_max64(c->intermediate_size,
-                       block_max64(c->moe_intermediate_size, c->shared_expert_intermediate_size));
+    return block_max64(c->intermediate_size, block_max64(c->moe_intermediate_size, c->shared_expert_intermediate_size));
 }
 
 int64_t session_scratch_bytes(const struct model *m, int max_batch)
@@ -39,7 +38,10 @@ static struct recurrent_shape recurrent_of(const struct model *m, int li)
     return block_kind(m->layers[li].mixer)->recurrent(m, &m->layers[li]);
 }
 
-static int64_t matrix_state_floats(struct recurrent_shape r) { return (int64_t)r.heads * r.dk * r.dv; }
+static int64_t matrix_state_floats(struct recurrent_shape r)
+{
+    return (int64_t)r.heads * r.dk * r.dv;
+}
 
 int64_t session_state_bytes(const struct model *m, int64_t context)
 {
@@ -132,7 +134,10 @@ void session_reset(struct session *s)
     s->pos = 0;
 }
 
-void session_set_observer(struct session *s, const struct session_observer *o) { s->observer = o; }
+void session_set_observer(struct session *s, const struct session_observer *o)
+{
+    s->observer = o;
+}
 
 /* ---- the decoder ---------------------------------------------------------- */
 
@@ -187,8 +192,7 @@ static int forward_batch(struct session *s, const int32_t *ids, int n, float *lo
     return 0;
 }
 
-int session_forward(struct session *s, const int32_t *ids, int n, float *logits, bool all_logits,
-                    struct hr_error *e)
+int session_forward(struct session *s, const int32_t *ids, int n, float *logits, bool all_logits, struct hr_error *e)
 {
     const int V = s->m->cfg.vocab_size;
     if (n <= 0) return hr_fail(e, "session: no tokens to process");

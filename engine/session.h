@@ -31,16 +31,16 @@ struct layer_state {
 /* Activations of one micro-batch of B tokens; widths are the maxima over
  * the model's layers. */
 struct session_scratch {
-    float *x;    /* residual stream [B, hidden] */
-    float *xn;   /* normed input [B, hidden] */
-    float *proj; /* block output [B, hidden] */
-    float *wide; /* raw projections [B, max projection width] */
-    float *q, *k, *v; /* per-head inputs of the mixer [B, heads, d] */
-    float *gate;      /* output gates [B, heads · d_v] */
-    float *mix;       /* mixer output [B, heads · d_v] */
-    float *conv_in, *conv; /* convolution input and output [B, conv channels] */
-    float *kern;           /* dynamic convolution kernels [B, conv channels · kernel] */
-    float *g, *beta;  /* [B, heads] */
+    float *x;                 /* residual stream [B, hidden] */
+    float *xn;                /* normed input [B, hidden] */
+    float *proj;              /* block output [B, hidden] */
+    float *wide;              /* raw projections [B, max projection width] */
+    float *q, *k, *v;         /* per-head inputs of the mixer [B, heads, d] */
+    float *gate;              /* output gates [B, heads · d_v] */
+    float *mix;               /* mixer output [B, heads · d_v] */
+    float *conv_in, *conv;    /* convolution input and output [B, conv channels] */
+    float *kern;              /* dynamic convolution kernels [B, conv channels · kernel] */
+    float *g, *beta;          /* [B, heads] */
     float *ffn_gate, *ffn_up; /* [B, intermediate] */
     struct moe_scratch moe;
 };
@@ -65,8 +65,7 @@ void session_set_observer(struct session *s, const struct session_observer *o);
 
 /* Feeds n tokens at positions pos .. pos+n-1. logits may be NULL; otherwise
  * it receives [n, vocab] when all_logits, else [vocab] for the last token. */
-int session_forward(struct session *s, const int32_t *ids, int n, float *logits, bool all_logits,
-                    struct hr_error *e);
+int session_forward(struct session *s, const int32_t *ids, int n, float *logits, bool all_logits, struct hr_error *e);
 
 /* Bytes of per-sequence state a session holds at a context length (caches
  * grow with it, recurrent states do not), and of its activation scratch. */

@@ -8,12 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/load/config.h"
 #include "engine/base/files.h"
-#include "engine/model.h"
+#include "engine/load/config.h"
 #include "engine/load/safetensors.h"
-#include "stb_ds.h"
 #include "engine/load/weight_binder.h"
+#include "engine/model.h"
+#include "stb_ds.h"
 
 struct synth_ctx {
     const struct wanted_tensor *wanted;
@@ -30,8 +30,14 @@ static uint64_t mix(uint64_t *s)
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
 }
-static double uniform(uint64_t *s) { return ((double)(mix(s) >> 11) + 0.5) / 9007199254740992.0; }
-static double normal(uint64_t *s) { return sqrt(-2 * log(uniform(s))) * cos(2 * M_PI * uniform(s)); }
+static double uniform(uint64_t *s)
+{
+    return ((double)(mix(s) >> 11) + 0.5) / 9007199254740992.0;
+}
+static double normal(uint64_t *s)
+{
+    return sqrt(-2 * log(uniform(s))) * cos(2 * M_PI * uniform(s));
+}
 
 /* The decay gate g = -e^{A_log} softplus(a + dt_bias) initialised as the
  * published models do (Mamba-2's rule; NVlabs' jet_block.py, thunlp's gdn.py):
@@ -46,9 +52,15 @@ static double log_uniform_dt(uint64_t *s)
     const double dt = exp(log(0.001) + uniform(s) * (log(0.1) - log(0.001)));
     return dt < 1e-4 ? 1e-4 : dt;
 }
-static double inverse_softplus(double y) { return y + log(-expm1(-y)); }
+static double inverse_softplus(double y)
+{
+    return y + log(-expm1(-y));
+}
 
-static bool has(const char *name, const char *part) { return strstr(name, part) != NULL; }
+static bool has(const char *name, const char *part)
+{
+    return strstr(name, part) != NULL;
+}
 
 static int fill(void *ctx_, int index, void *buf, struct hr_error *e)
 {
@@ -62,26 +74,35 @@ static int fill(void *ctx_, int index, void *buf, struct hr_error *e)
     const int64_t chunk = 65536, chunks = (numel + chunk - 1) / chunk;
 #pragma omp parallel for schedule(static)
     for (int64_t c = 0; c < chunks; c++) {
-      uint64_t s = (ctx->seed * 1000003ull + (uint64_t)index) * 0x100000001B3ull + (uint64_t)c;
-      const int64_t end = (c + 1) * chunk < numel ? (c + 1) * chunk : numel;
-      for (int64_t i = c * chunk; i < end; i++) {
-        double v;
-        if (w->norm_offset) v = 0;
-        else if (w->ndim == 1 && has(w->name, "norm")) v = 1;
-        else if (has(w->name, "A_log")) v = log(1 + 15 * uniform(&s));
-        else if (has(w->name, "dt_bias")) v = inverse_softplus(log_uniform_dt(&s));
-        else if (has(w->name, ".bias")) v = 0;
-        else if (has(w->name, "conv")) v = 0.2 * normal(&s);
-        else v = ctx->init_std * normal(&s);
-        if (ctx->dtype == DT_BF16) ((uint16_t *)buf)[i] = f32_to_bf16((float)v);
-        else ((float *)buf)[i] = (float)v;
-      }
+        uint64_t s = (ctx->seed * 1000003ull + (uint64_t)index) * 0x100000001B3ull + (uint64_t)c;
+        const int64_t end = (c + 1) * chunk < numel ? (c + 1) * chunk : numel;
+        for (int64_t i = c * chunk; i < end; i++) {
+            double v;
+            if (w->norm_offset)
+                v = 0;
+            else if (w->ndim == 1 && has(w->name, "norm"))
+                v = 1;
+            else if (has(w->name, "A_log"))
+                v = log(1 + 15 * uniform(&s));
+            else if (has(w->name, "dt_bias"))
+                v = inverse_softplus(log_uniform_dt(&s));
+            else if (has(w->name, ".bias"))
+                v = 0;
+            else if (has(w->name, "conv"))
+                v = 0.2 * normal(&s);
+            else
+                v = ctx->init_std * normal(&s);
+            if (ctx->dtype == DT_BF16)
+                ((uint16_t *)buf)[i] = f32_to_bf16((float)v);
+            else
+                ((float *)buf)[i] = (float)v;
+        }
     }
     return 0;
 }
 
-int synth_checkpoint(const char *config_path, const char *out_dir, enum dtype dtype, uint64_t seed,
-                     int64_t *num_params, struct hr_error *e)
+int synth_checkpoint(const char *config_path, const char *out_dir, enum dtype dtype, uint64_t seed, int64_t *num_params,
+                     struct hr_error *e)
 {
     struct atomic_output out;
     if (atomic_begin(&out, ATOMIC_DIRECTORY, out_dir, false, e)) return -1;
@@ -116,8 +137,10 @@ int synth_checkpoint(const char *config_path, const char *out_dir, enum dtype dt
     const char *meta[] = {"format", "pt", "hyrecall_synth_seed", seed_text, NULL};
     snprintf(path, sizeof path, "%s/model.safetensors", out.tmp);
     if (rc == 0) rc = st_write_file_with(path, t, n, meta, false, fill, &ctx, e);
-    if (rc == 0) rc = atomic_commit(&out, e);
-    else atomic_abort(&out);
+    if (rc == 0)
+        rc = atomic_commit(&out, e);
+    else
+        atomic_abort(&out);
     free(t);
     wanted_tensors_free(wanted);
     model_free(&m);

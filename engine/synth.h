@@ -11,12 +11,12 @@
 
 #include <stdint.h>
 
-#include "engine/ops/dtype.h"
 #include "engine/base/error.h"
+#include "engine/ops/dtype.h"
 
 /* Writes OUT_DIR (config.json copied, model.safetensors) atomically; refuses
  * an existing OUT_DIR. dtype: DT_F32 or DT_BF16. */
-int synth_checkpoint(const char *config_path, const char *out_dir, enum dtype dtype, uint64_t seed,
-                     int64_t *num_params, struct hr_error *e);
+int synth_checkpoint(const char *config_path, const char *out_dir, enum dtype dtype, uint64_t seed, int64_t *num_params,
+                     struct hr_error *e);
 
 #endif

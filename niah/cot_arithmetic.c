@@ -14,14 +14,16 @@ void arithmetic_problem_draw(struct pyrandom *r, struct arithmetic_problem *p)
     for (int i = 0; i < n - 1; i++) ops[i] = "+-"[pyr_randint(r, 0, 1)];
 
     int q = snprintf(p->question, sizeof p->question, "Question: %ld", xs[0]);
-    for (int i = 1; i < n; i++) q += snprintf(p->question + q, sizeof p->question - (size_t)q, " %c %ld", ops[i - 1], xs[i]);
+    for (int i = 1; i < n; i++)
+        q += snprintf(p->question + q, sizeof p->question - (size_t)q, " %c %ld", ops[i - 1], xs[i]);
     snprintf(p->question + q, sizeof p->question - (size_t)q, " = ?\nAnswer:");
 
     long acc = xs[0];
     int s = 0;
     for (int i = 1; i < n; i++) {
         const long next = ops[i - 1] == '+' ? acc + xs[i] : acc - xs[i];
-        s += snprintf(p->solution + s, sizeof p->solution - (size_t)s, " %ld %c %ld = %ld.", acc, ops[i - 1], xs[i], next);
+        s += snprintf(p->solution + s, sizeof p->solution - (size_t)s, " %ld %c %ld = %ld.", acc, ops[i - 1], xs[i],
+                      next);
         acc = next;
     }
     snprintf(p->solution + s, sizeof p->solution - (size_t)s, " The answer is %ld.", acc);

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "niah/pyrandom.h"
-#include "tokenizer/tokenizer.h"
 #include "stb_ds.h"
+#include "tokenizer/tokenizer.h"
 
 const int NIAH_DEPTHS[40] = {0,  3,  5,  8,  10, 13, 15, 18, 21, 23, 26, 28, 31, 33, 36, 38, 41, 44, 46, 49,
                              51, 54, 56, 59, 62, 64, 67, 69, 72, 74, 77, 79, 82, 85, 87, 90, 92, 95, 97, 100};
@@ -18,7 +18,10 @@ static void put(char **s, const char *text, size_t n)
     arrsetlen(*s, len + (ptrdiff_t)n);
     memcpy(*s + len, text, n);
 }
-static void puts_(char **s, const char *text) { put(s, text, strlen(text)); }
+static void puts_(char **s, const char *text)
+{
+    put(s, text, strlen(text));
+}
 
 struct generator {
     const struct niah_request *rq;
@@ -36,7 +39,8 @@ static void draw(struct generator *g, enum niah_kind kind, char *out)
     else if (kind == KIND_UUIDS)
         pyr_uuid4(&g->rng, out);
     else
-        word_keys_at(g->src->words, (int64_t)pyr_randbelow(&g->rng, (uint64_t)word_keys_count(g->src->words)), out, 256);
+        word_keys_at(g->src->words, (int64_t)pyr_randbelow(&g->rng, (uint64_t)word_keys_count(g->src->words)), out,
+                     256);
 }
 
 struct needle {
@@ -49,9 +53,12 @@ static char *format_prompt(const char *tmpl, const char *context, size_t context
 {
     char *out = NULL;
     for (const char *p = tmpl; *p;) {
-        if (strncmp(p, "{context}", 9) == 0) put(&out, context, context_len), p += 9;
-        else if (strncmp(p, "{query}", 7) == 0) puts_(&out, query), p += 7;
-        else put(&out, p++, 1);
+        if (strncmp(p, "{context}", 9) == 0)
+            put(&out, context, context_len), p += 9;
+        else if (strncmp(p, "{query}", 7) == 0)
+            puts_(&out, query), p += 7;
+        else
+            put(&out, p++, 1);
     }
     arrput(out, '\0');
     char *s = strdup(out);
@@ -164,8 +171,7 @@ static void line_context(struct generator *g, int64_t n, int depth, struct needl
 }
 
 /* generate_input_output(num_haystack): one sample, in RULER's draw order. */
-static int generate_one(struct generator *g, int64_t num_haystack, int depth, struct niah_sample *s,
-                        struct hr_error *e)
+static int generate_one(struct generator *g, int64_t num_haystack, int depth, struct niah_sample *s, struct hr_error *e)
 {
     const struct niah_task *t = g->rq->task;
     const int K = g->num_keys, V = t->num_values, k = K * V;
@@ -277,8 +283,10 @@ int niah_generate(const struct niah_request *rq, const struct niah_sources *src,
     while (rc == 0 && lower <= upper) {
         int64_t mid = (lower + upper) / 2;
         rc = generate_one(&g, mid, -1, &s, e);
-        if (rc == 0 && fits(&g, &s)) best = mid, lower = mid + 1;
-        else upper = mid - 1;
+        if (rc == 0 && fits(&g, &s))
+            best = mid, lower = mid + 1;
+        else
+            upper = mid - 1;
         sample_clear(&s);
     }
     const int64_t num_haystack = best > 0 ? best : incremental;
@@ -293,10 +301,12 @@ int niah_generate(const struct niah_request *rq, const struct niah_sources *src,
             if (rc != 0 || fits(&g, &samples[i])) break;
             int need = samples[i].n_tokens;
             sample_clear(&samples[i]);
-            if (used > incremental) used -= incremental;
+            if (used > incremental)
+                used -= incremental;
             else if (attempt > 20) { /* RULER would retry forever here */
-                rc = hr_fail(e, "%s: length %lld is too small: %lld haystack units already take %d prompt tokens "
-                                "+ %d to generate",
+                rc = hr_fail(e,
+                             "%s: length %lld is too small: %lld haystack units already take %d prompt tokens "
+                             "+ %d to generate",
                              t->name, (long long)rq->length, (long long)used, need, rq->tokens_to_generate);
                 break;
             }

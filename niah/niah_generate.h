@@ -33,29 +33,29 @@ struct niah_sources {
 
 struct niah_request {
     const struct niah_task *task;
-    int64_t length;          /* max_seq_length */
-    int tokens_to_generate;  /* 128 in RULER */
+    int64_t length;           /* max_seq_length */
+    int tokens_to_generate;   /* 128 in RULER */
     const char *chat_wrapper; /* "{task_template}" form; NULL = base */
-    uint64_t seed;           /* random.seed(seed) and the needle shuffle's Random(seed) */
-    int num_samples;         /* per depth when depths are given */
-    const int *depths;       /* fixed depth grid (percent), or NULL for RULER's random depths */
+    uint64_t seed;            /* random.seed(seed) and the needle shuffle's Random(seed) */
+    int num_samples;          /* per depth when depths are given */
+    const int *depths;        /* fixed depth grid (percent), or NULL for RULER's random depths */
     int num_depths;
 };
 
 struct niah_sample {
     int index;
-    char *prompt;        /* the whole prompt, answer prefix included */
-    size_t prefix_at;    /* prompt + prefix_at is the answer prefix */
+    char *prompt;     /* the whole prompt, answer prefix included */
+    size_t prefix_at; /* prompt + prefix_at is the answer prefix */
     char **answers;
     int num_answers;
-    int n_tokens;        /* tokens of prompt */
+    int n_tokens;         /* tokens of prompt */
     int64_t num_haystack; /* haystack units (words, noise blocks or needle lines) */
-    double depth;        /* percent: where the needle of answers[0] sits */
-    size_t needle_at;    /* byte offset of that needle sentence in prompt */
+    double depth;         /* percent: where the needle of answers[0] sits */
+    size_t needle_at;     /* byte offset of that needle sentence in prompt */
 };
 
-int niah_generate(const struct niah_request *rq, const struct niah_sources *src, struct niah_sample **samples,
-                  int *num, struct hr_error *e);
+int niah_generate(const struct niah_request *rq, const struct niah_sources *src, struct niah_sample **samples, int *num,
+                  struct hr_error *e);
 void niah_samples_free(struct niah_sample *samples, int num);
 
 /* RULER's generate_input_output(num_haystack) called once right after

@@ -24,11 +24,14 @@ static size_t whitespace_len(const unsigned char *s, size_t len)
 }
 
 static const char *const ABBREVIATIONS[] = {
-    "mr", "mrs", "ms", "dr", "st", "jr", "sr", "vs", "etc", "e.g", "i.e", "no", "mt", "prof", "gen", "col", "capt",
-    "lt", "rev", "hon", "esq", "viz", "cf", "ch", "vol", "fig", "p", "pp", "ed", "co", "inc", "ltd", "messrs", "mme",
-    "mlle", "sept", "oct", "nov", "dec", "jan", "feb", "aug", "u.s", "a.m", "p.m"};
+    "mr",  "mrs",  "ms",     "dr",  "st",   "jr",   "sr",  "vs",  "etc", "e.g", "i.e", "no",  "mt",  "prof", "gen",
+    "col", "capt", "lt",     "rev", "hon",  "esq",  "viz", "cf",  "ch",  "vol", "fig", "p",   "pp",  "ed",   "co",
+    "inc", "ltd",  "messrs", "mme", "mlle", "sept", "oct", "nov", "dec", "jan", "feb", "aug", "u.s", "a.m",  "p.m"};
 
-static bool is_closer(unsigned char c) { return c == '"' || c == '\'' || c == ')' || c == ']' || c == '}' || c == '*'; }
+static bool is_closer(unsigned char c)
+{
+    return c == '"' || c == '\'' || c == ')' || c == ']' || c == '}' || c == '*';
+}
 
 bool sentence_break(const char *a, const char *b)
 {
@@ -57,9 +60,12 @@ bool sentence_break(const char *a, const char *b)
      * opening quotes or brackets (ASCII or curly). */
     const unsigned char *p = (const unsigned char *)b;
     for (;;) {
-        if (*p == '"' || *p == '\'' || *p == '(' || *p == '[' || *p == '_') p++;
-        else if (p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0x98 || p[2] == 0x9C)) p += 3;
-        else break;
+        if (*p == '"' || *p == '\'' || *p == '(' || *p == '[' || *p == '_')
+            p++;
+        else if (p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0x98 || p[2] == 0x9C))
+            p += 3;
+        else
+            break;
     }
     if (!*p) return false;
     if (isdigit(*p) || isupper(*p)) return true;

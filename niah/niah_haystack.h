@@ -16,11 +16,11 @@
 #include "engine/base/error.h"
 
 struct essay {
-    char *text;         /* words, NUL-separated */
-    char **words;       /* [num_words] pointers into text */
+    char *text;   /* words, NUL-separated */
+    char **words; /* [num_words] pointers into text */
     int64_t num_words;
     bool *ends_sentence; /* [num_words]: a sentence ends after word i when word i+1 (cyclically) follows */
-    char sha256[65];    /* of the file, for the record */
+    char sha256[65];     /* of the file, for the record */
 };
 
 /* Loads plain UTF-8 text, or a JSON object {"text": ...} (RULER's

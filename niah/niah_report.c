@@ -59,18 +59,24 @@ static void colour(double score, char out[8])
 
 static void length_label(int64_t len, char *out, size_t n)
 {
-    if (len % 1024 == 0) snprintf(out, n, "%lldK", (long long)(len / 1024));
-    else snprintf(out, n, "%lld", (long long)len);
+    if (len % 1024 == 0)
+        snprintf(out, n, "%lldK", (long long)(len / 1024));
+    else
+        snprintf(out, n, "%lld", (long long)len);
 }
 
 /* XML text: only &, < and > need escaping here (titles are task names). */
 static void xml_text(FILE *f, const char *s)
 {
     for (; *s; s++) {
-        if (*s == '&') fputs("&amp;", f);
-        else if (*s == '<') fputs("&lt;", f);
-        else if (*s == '>') fputs("&gt;", f);
-        else fputc(*s, f);
+        if (*s == '&')
+            fputs("&amp;", f);
+        else if (*s == '<')
+            fputs("&lt;", f);
+        else if (*s == '>')
+            fputs("&gt;", f);
+        else
+            fputc(*s, f);
     }
 }
 
@@ -83,8 +89,10 @@ int niah_write_svg(const char *path, const char *title, const char *const *panel
     int W = left + np * panel_w + (np - 1) * gap + 20;
     if (W < 620) W = 620; /* room for the title */
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-               "font-family=\"sans-serif\" font-size=\"12\">\n", W, H, W, H);
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+            "font-family=\"sans-serif\" font-size=\"12\">\n",
+            W, H, W, H);
     fprintf(f, "  <rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", W, H);
     fprintf(f, "  <text x=\"%d\" y=\"24\" font-size=\"15\" font-weight=\"bold\">", left);
     xml_text(f, title);
@@ -105,16 +113,18 @@ int niah_write_svg(const char *path, const char *title, const char *const *panel
                 const double sc = scores[((size_t)p * nd + d) * nl + l];
                 const int x = x0 + l * cw, y = top + d * ch;
                 if (isnan(sc)) {
-                    fprintf(f, "  <rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#eeeeee\" "
-                               "stroke=\"#ffffff\"/>\n", x, y, cw, ch);
+                    fprintf(f,
+                            "  <rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#eeeeee\" "
+                            "stroke=\"#ffffff\"/>\n",
+                            x, y, cw, ch);
                     continue;
                 }
                 char c[8];
                 colour(sc, c);
-                fprintf(f, "  <rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#ffffff\"/>\n",
-                        x, y, cw, ch, c);
-                fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%.1f</text>\n", x + cw / 2,
-                        y + ch / 2 + 4, sc);
+                fprintf(f, "  <rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#ffffff\"/>\n", x,
+                        y, cw, ch, c);
+                fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%.1f</text>\n", x + cw / 2, y + ch / 2 + 4,
+                        sc);
             }
         for (int l = 0; l < nl; l++) {
             char lab[32];
@@ -166,7 +176,7 @@ int niah_write_reports(const char *dir, const struct niah_result *r, int n, bool
     }
     const int nl = distinct_i(lengths, n), nd = distinct_d(depths, n);
     /* cells[v][t][l][d], with d == nd the "all depths" total */
-#define CELL(v, t, l, d) cells[(((size_t)(v) * nt + (t)) * nl + (l)) * (nd + 1) + (d)]
+#define CELL(v, t, l, d) cells[(((size_t)(v)*nt + (t)) * nl + (l)) * (nd + 1) + (d)]
     struct cell *cells = calloc((size_t)nv * nt * nl * (nd + 1) + 1, sizeof *cells);
     for (int i = 0; i < n; i++) {
         int v = 0, t = 0, l = 0, d = 0;
@@ -208,16 +218,20 @@ int niah_write_reports(const char *dir, const struct niah_result *r, int n, bool
                     }
                     const double score = niah_round2(100.0 * c->sum / c->count);
                     char depth[32];
-                    if (d == nd) snprintf(depth, sizeof depth, "all");
-                    else snprintf(depth, sizeof depth, "%g", depths[d]);
+                    if (d == nd)
+                        snprintf(depth, sizeof depth, "all");
+                    else
+                        snprintf(depth, sizeof depth, "%g", depths[d]);
                     fprintf(csv, "%s,%s,%lld,%s,%d,%.2f,%d\n", variants[v], tasks[t], (long long)lengths[l], depth,
                             c->count, score, c->nulls);
                     cJSON *row = cJSON_CreateObject();
                     cJSON_AddStringToObject(row, "variant", variants[v]);
                     cJSON_AddStringToObject(row, "task", tasks[t]);
                     cJSON_AddNumberToObject(row, "length", (double)lengths[l]);
-                    if (d == nd) cJSON_AddStringToObject(row, "depth", "all");
-                    else cJSON_AddNumberToObject(row, "depth", depths[d]);
+                    if (d == nd)
+                        cJSON_AddStringToObject(row, "depth", "all");
+                    else
+                        cJSON_AddNumberToObject(row, "depth", depths[d]);
                     cJSON_AddNumberToObject(row, "samples", c->count);
                     cJSON_AddNumberToObject(row, "score", score);
                     cJSON_AddNumberToObject(row, "nulls", c->nulls);

@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool is_py_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f); }
+static bool is_py_space(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
 
 char *niah_postprocess(char *pred)
 {
@@ -110,8 +113,10 @@ int niah_score_jsonl(const char *label, char *text, struct niah_result **out, in
         snprintf(res[n].task, sizeof res[n].task, "%s", task->valuestring);
         const cJSON *variant = cJSON_GetObjectItemCaseSensitive(o, "variant");
         snprintf(res[n].variant, sizeof res[n].variant, "%s", cJSON_IsString(variant) ? variant->valuestring : "model");
-        const cJSON *len = cJSON_GetObjectItemCaseSensitive(o, "length"), *dep = cJSON_GetObjectItemCaseSensitive(o, "depth");
-        res[n].length = cJSON_IsNumber(len) && len->valuedouble >= 0 && len->valuedouble < 1e15 ? (int64_t)len->valuedouble : 0;
+        const cJSON *len = cJSON_GetObjectItemCaseSensitive(o, "length"),
+                    *dep = cJSON_GetObjectItemCaseSensitive(o, "depth");
+        res[n].length =
+            cJSON_IsNumber(len) && len->valuedouble >= 0 && len->valuedouble < 1e15 ? (int64_t)len->valuedouble : 0;
         res[n].depth = cJSON_IsNumber(dep) && dep->valuedouble >= 0 && dep->valuedouble <= 100 ? dep->valuedouble : 0;
         res[n].score = niah_string_match_all(clean, gold, ng);
         res[n].null = clean[0] == '\0';

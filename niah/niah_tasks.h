@@ -9,7 +9,7 @@ enum niah_haystack { HAYSTACK_NOISE, HAYSTACK_ESSAY, HAYSTACK_NEEDLE };
 enum niah_kind { KIND_WORDS, KIND_NUMBERS, KIND_UUIDS };
 
 struct niah_task {
-    const char *name;  /* niah_single_1 ... */
+    const char *name;       /* niah_single_1 ... */
     const char *short_name; /* S1 ... as papers call them */
     enum niah_haystack haystack;
     enum niah_kind key_kind, value_kind;
@@ -25,9 +25,9 @@ const char *niah_kind_plural(enum niah_kind k); /* "words", "numbers", "uuids" *
 /* Noise haystack unit (the passkey test of Landmark Attention). */
 #define NIAH_NOISE "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again."
 /* The task template and answer prefix, before RULER's single-value rewrites. */
-#define NIAH_TEMPLATE                                                                                               \
-    "Some special magic {type_needle_v} are hidden within the following text. Make sure to memorize it. I will "   \
-    "quiz you about the {type_needle_v} afterwards.\n{context}\nWhat are all the special magic {type_needle_v} for " \
+#define NIAH_TEMPLATE                                                                                                  \
+    "Some special magic {type_needle_v} are hidden within the following text. Make sure to memorize it. I will "       \
+    "quiz you about the {type_needle_v} afterwards.\n{context}\nWhat are all the special magic {type_needle_v} for "   \
     "{query} mentioned in the provided text?"
 #define NIAH_ANSWER_PREFIX " The special magic {type_needle_v} for {query} mentioned in the provided text are"
 #define NIAH_TOKENS_TO_GENERATE 128

@@ -6,7 +6,10 @@
 
 #include "engine/base/files.h"
 
-static int by_bytes(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int by_bytes(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* Sorts by `s + "-"`: the adjective's place in the sorted key list. */
 static int by_with_hyphen(const void *a, const void *b)
@@ -125,18 +128,25 @@ void word_keys_free(struct word_keys *w)
     memset(w, 0, sizeof *w);
 }
 
-int64_t word_keys_count(const struct word_keys *w) { return w->total; }
+int64_t word_keys_count(const struct word_keys *w)
+{
+    return w->total;
+}
 
 void word_keys_at(const struct word_keys *w, int64_t i, char *out, size_t size)
 {
     int64_t lo = 0, hi = w->num_blocks - 1; /* the last block with first <= i */
     while (lo < hi) {
         int64_t mid = (lo + hi + 1) / 2;
-        if (w->blocks[mid].first <= i) lo = mid;
-        else hi = mid - 1;
+        if (w->blocks[mid].first <= i)
+            lo = mid;
+        else
+            hi = mid - 1;
     }
     const struct word_block *b = &w->blocks[lo];
     const int64_t k = i - b->first;
-    if (b->keys) snprintf(out, size, "%s", b->keys[k]);
-    else snprintf(out, size, "%s-%s", w->adjs[b->adj], w->nouns[k]);
+    if (b->keys)
+        snprintf(out, size, "%s", b->keys[k]);
+    else
+        snprintf(out, size, "%s-%s", w->adjs[b->adj], w->nouns[k]);
 }

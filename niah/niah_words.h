@@ -16,10 +16,10 @@
 #include "engine/base/error.h"
 
 struct word_block {
-    int64_t first;   /* index in WORDS of the block's first key */
+    int64_t first; /* index in WORDS of the block's first key */
     int64_t count;
-    int64_t adj;     /* computed block: adjs[adj] + "-" + nouns[k] */
-    char **keys;     /* materialised cluster (sorted), or NULL */
+    int64_t adj; /* computed block: adjs[adj] + "-" + nouns[k] */
+    char **keys; /* materialised cluster (sorted), or NULL */
 };
 
 struct word_keys {

@@ -92,7 +92,10 @@ uint64_t pyr_randbelow(struct pyrandom *r, uint64_t n)
     return v;
 }
 
-int64_t pyr_randint(struct pyrandom *r, int64_t a, int64_t b) { return a + (int64_t)pyr_randbelow(r, (uint64_t)(b - a + 1)); }
+int64_t pyr_randint(struct pyrandom *r, int64_t a, int64_t b)
+{
+    return a + (int64_t)pyr_randbelow(r, (uint64_t)(b - a + 1));
+}
 
 void pyr_shuffle(struct pyrandom *r, int64_t *x, int64_t n)
 {
@@ -122,7 +125,7 @@ void pyr_sample_indices(struct pyrandom *r, int64_t n, int64_t k, int64_t *out)
     }
     for (int64_t i = 0; i < k; i++) {
         int64_t j;
-        again:
+    again:
         j = (int64_t)pyr_randbelow(r, (uint64_t)n);
         for (int64_t m = 0; m < i; m++)
             if (out[m] == j) goto again;

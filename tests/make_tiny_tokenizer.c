@@ -36,6 +36,7 @@ int main(int argc, char **argv)
     /* Fillers so that every id a 512-token model can emit decodes. */
     for (int id = 260; id < 512; id++)
         if (id != 300 && id != 301) fprintf(f, "\"tok%d\":%d,", id, id);
-    fputs("\"He\":256,\"ll\":257,\"llo\":258,\"\xc4\xa0w\":259},\"merges\":[\"H e\",\"l l\",\"ll o\",\"\xc4\xa0 w\"]}}", f);
+    fputs("\"He\":256,\"ll\":257,\"llo\":258,\"\xc4\xa0w\":259},\"merges\":[\"H e\",\"l l\",\"ll o\",\"\xc4\xa0 w\"]}}",
+          f);
     return fclose(f) ? 1 : 0;
 }

@@ -55,7 +55,8 @@ static void check_case(int n, int heads, int kv_heads, int d, int window, const 
     for (int i = 0; i < nb; i++) printf("%s%d", i ? "," : "", batches[i]);
     printf(": max |diff| %.2g, cache slots %lld\n", diff, (long long)c.slots);
     CHECK(diff <= 1e-5, "cached attention differs from naive by %g", diff);
-    if (window) CHECK(c.slots == window, "sliding cache holds %lld slots, not the window %d", (long long)c.slots, window);
+    if (window)
+        CHECK(c.slots == window, "sliding cache holds %lld slots, not the window %d", (long long)c.slots, window);
     kv_cache_free(&c);
     free(q), free(k), free(v), free(ref), free(out);
 }
@@ -87,7 +88,7 @@ int main(void)
     check_case(200, 4, 2, 16, 64, one, 1);
     check_case(300, 8, 2, 16, 64, uneven, 5);
     check_case(300, 8, 1, 64, 17, big_then_steps, 2);
-    check_case(10, 2, 1, 8, 64, uneven, 5); /* shorter than the window */
+    check_case(10, 2, 1, 8, 64, uneven, 5);  /* shorter than the window */
     check_case(129, 6, 3, 24, 1, uneven, 5); /* window 1: each query sees itself only */
     /* Decode over spans of several 256-key blocks (attend_decode): full
      * attention after a long prefill, and a 300-key ring that wraps. */

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/ops/cpu.h"
 #include "engine/model.h"
+#include "engine/ops/cpu.h"
 #include "engine/session.h"
 #include "tests/test_util.h"
 
@@ -39,7 +39,8 @@ static int shift_data_by_one(const char *src_dir, const char *dst_dir)
     }
     unsigned char hdr[8];
     for (int i = 0; i < 8; i++) hdr[i] = (unsigned char)((n + 1) >> (8 * i));
-    int ok = fwrite(hdr, 1, 8, out) == 8 && fwrite(bytes + 8, 1, (size_t)n, out) == (size_t)n && fputc(' ', out) == ' ' &&
+    int ok = fwrite(hdr, 1, 8, out) == 8 && fwrite(bytes + 8, 1, (size_t)n, out) == (size_t)n &&
+             fputc(' ', out) == ' ' &&
              fwrite(bytes + 8 + n, 1, (size_t)size - 8 - (size_t)n, out) == (size_t)size - 8 - (size_t)n;
     ok &= fclose(out) == 0;
     free(bytes);

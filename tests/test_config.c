@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/load/config.h"
 #include "engine/arch/arch.h"
+#include "engine/load/config.h"
 #include "tests/test_util.h"
 
 static int load(const char *json, struct model_config *c, struct hr_error *e)
@@ -21,10 +21,12 @@ static int load(const char *json, struct model_config *c, struct hr_error *e)
     return rc;
 }
 
-#define JET_BASE "\"model_type\":\"jet_nemotron\",\"vocab_size\":10,\"hidden_size\":64,\"intermediate_size\":8," \
+#define JET_BASE                                                                                                       \
+    "\"model_type\":\"jet_nemotron\",\"vocab_size\":10,\"hidden_size\":64,\"intermediate_size\":8,"                    \
     "\"num_attention_heads\":8,"
-#define BASE "\"model_type\":\"qwen3\",\"vocab_size\":10,\"hidden_size\":64,\"intermediate_size\":8,"        \
-             "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"head_dim\":16,"
+#define BASE                                                                                                           \
+    "\"model_type\":\"qwen3\",\"vocab_size\":10,\"hidden_size\":64,\"intermediate_size\":8,"                           \
+    "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"head_dim\":16,"
 
 int main(void)
 {
@@ -57,7 +59,7 @@ int main(void)
 
     /* transformers 5: rope_parameters (wins over a stale top-level theta), partial rotary. */
     rc = load("{" BASE "\"num_hidden_layers\":1,\"rope_theta\":5.0,\"rope_parameters\":{\"rope_theta\":"
-                  "10000.0,\"rope_type\":\"default\",\"partial_rotary_factor\":0.25}}",
+              "10000.0,\"rope_type\":\"default\",\"partial_rotary_factor\":0.25}}",
               &c, &e);
     CHECK(rc == 0 && c.rope_theta == 10000.0 && c.rotary_dim == 4 && c.rope_type == ROPE_DEFAULT,
           "rope_parameters not read (theta %g, rotary %d)", c.rope_theta, c.rotary_dim);

@@ -33,15 +33,18 @@ static cJSON *read_json(const char *path)
 static void expected_layer(const char *kind, int swa_window, enum mixer_kind *mixer, int *window)
 {
     *window = 0;
-    if (strcmp(kind, "lightning-attn") == 0) *mixer = MIXER_LIGHTNING;
-    else if (strcmp(kind, "jet") == 0) *mixer = MIXER_JET;
-    else if (strcmp(kind, "swa") == 0) *mixer = MIXER_SOFTMAX_ATTENTION, *window = swa_window;
-    else *mixer = MIXER_SOFTMAX_ATTENTION; /* "attn" */
+    if (strcmp(kind, "lightning-attn") == 0)
+        *mixer = MIXER_LIGHTNING;
+    else if (strcmp(kind, "jet") == 0)
+        *mixer = MIXER_JET;
+    else if (strcmp(kind, "swa") == 0)
+        *mixer = MIXER_SOFTMAX_ATTENTION, *window = swa_window;
+    else
+        *mixer = MIXER_SOFTMAX_ATTENTION; /* "attn" */
 }
 
 /* DIR/FILE.json against the published model NAME of the reference. */
-static void check_config(const char *dir, const char *file, const char *name, const cJSON *reference,
-                         double hype_a)
+static void check_config(const char *dir, const char *file, const char *name, const cJSON *reference, double hype_a)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.json", dir, file);
@@ -55,8 +58,8 @@ static void check_config(const char *dir, const char *file, const char *name, co
     const cJSON *ref = cJSON_GetObjectItem(cJSON_GetObjectItem(reference, "models"), name);
     const double want_params = cJSON_GetNumberValue(cJSON_GetObjectItem(ref, "parameters"));
     const double want_tensors = cJSON_GetNumberValue(cJSON_GetObjectItem(ref, "tensors"));
-    printf("  %-22s %lld parameters in %td tensors (published model: %.0f in %.0f)\n", file,
-           (long long)m.num_params, arrlen(wanted), want_params, want_tensors);
+    printf("  %-22s %lld parameters in %td tensors (published model: %.0f in %.0f)\n", file, (long long)m.num_params,
+           arrlen(wanted), want_params, want_tensors);
     CHECK((double)m.num_params == want_params, "%s: %lld parameters, published model %.0f", name,
           (long long)m.num_params, want_params);
     CHECK((double)arrlen(wanted) == want_tensors, "%s: %td tensors, published model %.0f", name, arrlen(wanted),
@@ -65,11 +68,10 @@ static void check_config(const char *dir, const char *file, const char *name, co
     cJSON *cfg = read_json(path);
     const cJSON *list = cJSON_GetObjectItem(cfg, "mixer_types");
     if (!list) list = cJSON_GetObjectItem(cfg, "layer_types");
-    const cJSON *swa = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cfg, "efficient_attention_config"),
-                                                               "swa"),
-                                           "window_size");
-    CHECK(cJSON_GetArraySize(list) == m.cfg.num_layers, "%s: %d layers, the config lists %d", name,
-          m.cfg.num_layers, cJSON_GetArraySize(list));
+    const cJSON *swa = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(cfg, "efficient_attention_config"), "swa"), "window_size");
+    CHECK(cJSON_GetArraySize(list) == m.cfg.num_layers, "%s: %d layers, the config lists %d", name, m.cfg.num_layers,
+          cJSON_GetArraySize(list));
     for (int i = 0; i < m.cfg.num_layers && i < cJSON_GetArraySize(list); i++) {
         enum mixer_kind mixer;
         int window;

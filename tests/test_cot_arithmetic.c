@@ -14,10 +14,13 @@ static const struct {
 } EXPECTED[] = {
     {"Question: 41 + 65 = ?\nAnswer:", " 41 + 65 = 106. The answer is 106.", 106},
     {"Question: 77 - 80 = ?\nAnswer:", " 77 - 80 = -3. The answer is -3.", -3},
-    {"Question: 71 - 94 + 99 + 63 = ?\nAnswer:", " 71 - 94 = -23. -23 + 99 = 76. 76 + 63 = 139. The answer is 139.", 139},
+    {"Question: 71 - 94 + 99 + 63 = ?\nAnswer:", " 71 - 94 = -23. -23 + 99 = 76. 76 + 63 = 139. The answer is 139.",
+     139},
     {"Question: 11 - 15 + 37 - 13 = ?\nAnswer:", " 11 - 15 = -4. -4 + 37 = 33. 33 - 13 = 20. The answer is 20.", 20},
-    {"Question: 41 - 27 - 51 - 33 = ?\nAnswer:", " 41 - 27 = 14. 14 - 51 = -37. -37 - 33 = -70. The answer is -70.", -70},
-    {"Question: 66 - 82 + 10 - 93 = ?\nAnswer:", " 66 - 82 = -16. -16 + 10 = -6. -6 - 93 = -99. The answer is -99.", -99},
+    {"Question: 41 - 27 - 51 - 33 = ?\nAnswer:", " 41 - 27 = 14. 14 - 51 = -37. -37 - 33 = -70. The answer is -70.",
+     -70},
+    {"Question: 66 - 82 + 10 - 93 = ?\nAnswer:", " 66 - 82 = -16. -16 + 10 = -6. -6 - 93 = -99. The answer is -99.",
+     -99},
 };
 
 int main(void)

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/ops/cpu.h"
 #include "engine/model.h"
+#include "engine/ops/cpu.h"
 #include "engine/session.h"
 #include "tests/test_util.h"
 

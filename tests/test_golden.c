@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/ops/cpu.h"
 #include "engine/generate.h"
 #include "engine/model.h"
+#include "engine/ops/cpu.h"
 #include "tests/test_util.h"
 
 int main(int argc, char **argv)
@@ -35,8 +35,10 @@ int main(int argc, char **argv)
     const double tol = strcmp(argv[2], "-") == 0 ? INFINITY : atof(argv[2]);
     const bool exact_dtype = strcmp(dtype, "f32") == 0;
     char path[4096];
-    if (argc > 4) snprintf(path, sizeof path, "%s", argv[4]);
-    else snprintf(path, sizeof path, "%s/golden.safetensors", dir);
+    if (argc > 4)
+        snprintf(path, sizeof path, "%s", argv[4]);
+    else
+        snprintf(path, sizeof path, "%s/golden.safetensors", dir);
     struct golden g;
     if (golden_load(path, &g) != 0) return 1;
 
@@ -108,8 +110,8 @@ int main(int argc, char **argv)
                 CHECK(mine == g.generated_ids[i], "step %d: hyrecall chose %d, golden %d", i, mine, g.generated_ids[i]);
         }
     }
-    printf("  greedy choices %d of %d equal the golden ids (%d steps where transformers contradicts itself)\n",
-           agree, g.G - hf_inconsistent, hf_inconsistent);
+    printf("  greedy choices %d of %d equal the golden ids (%d steps where transformers contradicts itself)\n", agree,
+           g.G - hf_inconsistent, hf_inconsistent);
 
     /* 3. Free-running greedy generation: equal to the golden ids up to the
      *    first step where transformers contradicts itself. */

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/ops/dtype.h"
-#include "engine/ops/hype.h"
 #include "engine/base/files.h"
 #include "engine/model.h"
+#include "engine/ops/dtype.h"
+#include "engine/ops/hype.h"
 #include "tests/test_util.h"
 
 static void check_factors(void)
@@ -87,7 +87,8 @@ static int plan_with(const char *model_dir, const char *spelling, enum query_sca
             if (m.layers[i].mixer == MIXER_SOFTMAX_ATTENTION)
                 *kind = m.layers[i].attn.q_scaling.kind, *value = m.layers[i].attn.q_scaling.value;
             else
-                CHECK(m.layers[i].attn.q_scaling.kind == QUERY_SCALING_NONE, "lightning layer %d has a query scaling", i);
+                CHECK(m.layers[i].attn.q_scaling.kind == QUERY_SCALING_NONE, "lightning layer %d has a query scaling",
+                      i);
         }
         wanted_tensors_free(wanted);
         model_free(&m);
@@ -103,8 +104,10 @@ static void check_spellings(const char *model_dir)
         const char *spelling;
         enum query_scaling_kind kind;
         double value;
-    } good[] = {{"\"hype 500\"", QUERY_SCALING_HYPE, 500}, {"\"hype\"", QUERY_SCALING_HYPE, 362},
-                {"\"hype 362.5\"", QUERY_SCALING_HYPE, 362.5}, {"2.5", QUERY_SCALING_CONSTANT, 2.5},
+    } good[] = {{"\"hype 500\"", QUERY_SCALING_HYPE, 500},
+                {"\"hype\"", QUERY_SCALING_HYPE, 362},
+                {"\"hype 362.5\"", QUERY_SCALING_HYPE, 362.5},
+                {"2.5", QUERY_SCALING_CONSTANT, 2.5},
                 {"null", QUERY_SCALING_NONE, 0}};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         enum query_scaling_kind kind = -1;
@@ -115,8 +118,8 @@ static void check_spellings(const char *model_dir)
               "attn_logits_scaling %s: rc %d kind %d value %g (%s)", good[i].spelling, rc, (int)kind, value,
               rc ? e.msg : "");
     }
-    const char *bad[] = {"\"hype x\"", "[\"hype\"]", "\"hype 1\"", "\"logn 500\"", "-1", "\"hype 500 7\"", "\"hype \"",
-                         "\"hypex\"", "true"};
+    const char *bad[] = {"\"hype x\"",     "[\"hype\"]", "\"hype 1\"", "\"logn 500\"", "-1",
+                         "\"hype 500 7\"", "\"hype \"",  "\"hypex\"",  "true"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         enum query_scaling_kind kind;
         double value;

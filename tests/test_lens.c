@@ -57,7 +57,8 @@ static void check_model(const char *goldens, const char *name, int64_t P)
                 CHECK(a.contrib[i][j] >= 0 && isfinite(a.contrib[i][j]), "%s layer %d: contribution %g", name, i,
                       a.contrib[i][j]);
             double scale = max_abs(a.contrib[i], a.heads[i] * row);
-            worst_batch = fmax(worst_batch, max_abs_diff(a.contrib[i], b.contrib[i], a.heads[i] * row) / (scale ? scale : 1));
+            worst_batch =
+                fmax(worst_batch, max_abs_diff(a.contrib[i], b.contrib[i], a.heads[i] * row) / (scale ? scale : 1));
         }
     }
     printf("%-12s P=%lld: %d attention layers (rows sum to 1 within %.1g), %d lightning layers; batch 512 vs 64 "
@@ -78,7 +79,8 @@ static void check_model(const char *goldens, const char *name, int64_t P)
             session_set_observer(&s, &observer);
             if (session_forward(&s, ids, (int)(P + 1), seen, false, &e)) CHECK(0, "%s", e.msg);
             session_set_observer(&s, NULL);
-            CHECK(memcmp(plain, seen, V * sizeof(float)) == 0, "%s: the lens (pass %d) changed the logits", name, a.pass);
+            CHECK(memcmp(plain, seen, V * sizeof(float)) == 0, "%s: the lens (pass %d) changed the logits", name,
+                  a.pass);
         }
         session_free(&s);
     }
@@ -91,9 +93,9 @@ static void check_model(const char *goldens, const char *name, int64_t P)
 int main(int argc, char **argv)
 {
     if (argc < 2) return 2;
-    check_model(argv[1], "qwen3_swa", 299);   /* sliding window 64 and full attention */
-    check_model(argv[1], "hypenet", 299);     /* lightning and position-free attention */
-    check_model(argv[1], "minimax", 150);     /* lightning (fused) and full attention */
-    check_model(argv[1], "qwen3_next", 100);  /* delta-rule layers: attention only */
+    check_model(argv[1], "qwen3_swa", 299);  /* sliding window 64 and full attention */
+    check_model(argv[1], "hypenet", 299);    /* lightning and position-free attention */
+    check_model(argv[1], "minimax", 150);    /* lightning (fused) and full attention */
+    check_model(argv[1], "qwen3_next", 100); /* delta-rule layers: attention only */
     return test_finish("test_lens");
 }

@@ -4,9 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/base/files.h"
 #include "engine/model.h"
 #include "stb_ds.h"
-#include "engine/base/files.h"
 #include "tests/test_util.h"
 
 static const char *golden_dir;
@@ -85,7 +85,8 @@ static void safetensors_format_cases(void)
                       "{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,8]}}", 8, 0,
                       "overflows");
     expect_file_error("offset beyond int64", /* found by fuzz_safetensors */
-                      "{\"w\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,5555555555555555555555555555555555555555555555555555558]}}",
+                      "{\"w\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,"
+                      "5555555555555555555555555555555555555555555555555555558]}}",
                       8, 0, "'data_offsets'");
     expect_file_error("offsets past data", "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 8, 0,
                       "runs past the data region");
@@ -124,8 +125,8 @@ static char *make_model(edit_fn edit, const char *from, const char *to)
     int n = (int)arrlen(f.tensors);
     struct st_write_tensor *t = calloc((size_t)n + 1, sizeof *t);
     for (int i = 0; i < n; i++)
-        t[i] = (struct st_write_tensor){f.tensors[i].name, f.tensors[i].dtype, f.tensors[i].ndim, {0},
-                                        f.tensors[i].data};
+        t[i] =
+            (struct st_write_tensor){f.tensors[i].name, f.tensors[i].dtype, f.tensors[i].ndim, {0}, f.tensors[i].data};
     for (int i = 0; i < n; i++) memcpy(t[i].shape, f.tensors[i].shape, sizeof t[i].shape);
     if (edit) edit(t, &n);
     if (st_write_file(dst, t, n, NULL, false, &e) != 0) abort();
@@ -153,8 +154,8 @@ static char *make_model(edit_fn edit, const char *from, const char *to)
     return dir;
 }
 
-static void expect_model_error(const char *name, edit_fn edit, const char *from, const char *to,
-                               const char *needle1, const char *needle2)
+static void expect_model_error(const char *name, edit_fn edit, const char *from, const char *to, const char *needle1,
+                               const char *needle2)
 {
     char *dir = make_model(edit, from, to);
     struct model m;
@@ -226,12 +227,13 @@ static void model_cases(void)
     expect_model_error("kv heads do not divide", NULL, "\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3",
                        "config.json", "'num_key_value_heads'");
     expect_model_error("unknown layer kind", NULL, "\"sliding_attention\",\n    \"full_attention\",\n    \"sliding",
-                       "\"mamba\",\n    \"full_attention\",\n    \"sliding", "config.json", "'layer_types'[0] is 'mamba'");
+                       "\"mamba\",\n    \"full_attention\",\n    \"sliding", "config.json",
+                       "'layer_types'[0] is 'mamba'");
     expect_model_error("layer_types length", NULL, "\"num_hidden_layers\": 4", "\"num_hidden_layers\": 3",
                        "config.json", "'layer_types'");
     expect_model_error("config not JSON", NULL, "{", "{{", "config.json", "not valid JSON");
-    expect_model_error("unsupported rope", NULL, "\"rope_type\": \"default\"", "\"rope_type\": \"yarn\"",
-                       "config.json", "'rope_parameters.rope_type' is 'yarn'");
+    expect_model_error("unsupported rope", NULL, "\"rope_type\": \"default\"", "\"rope_type\": \"yarn\"", "config.json",
+                       "'rope_parameters.rope_type' is 'yarn'");
 }
 
 static void sharded_cases(void)

@@ -46,9 +46,15 @@ static struct pair make_pair(int64_t rows, int64_t cols, uint64_t seed)
     return p;
 }
 
-static void free_pair(struct pair *p) { free(p->bf16), free(p->f32); }
+static void free_pair(struct pair *p)
+{
+    free(p->bf16), free(p->f32);
+}
 
-static bool same_bits(const float *a, const float *b, int64_t n) { return memcmp(a, b, (size_t)n * sizeof(float)) == 0; }
+static bool same_bits(const float *a, const float *b, int64_t n)
+{
+    return memcmp(a, b, (size_t)n * sizeof(float)) == 0;
+}
 
 static void check_matvec(int64_t rows, int64_t cols)
 {
@@ -110,8 +116,7 @@ static void check_linear_batch(int n, int64_t rows, int64_t cols)
         if (i == 0) memcpy(y, y_threads, (size_t)(n * rows) * sizeof(float));
         same_threads &= same_bits(y, y_threads, n * rows);
     }
-    CHECK(same_threads, "linear n=%d %lldx%lld: thread counts 1, 3, 5, 2 differ", n, (long long)rows,
-          (long long)cols);
+    CHECK(same_threads, "linear n=%d %lldx%lld: thread counts 1, 3, 5, 2 differ", n, (long long)rows, (long long)cols);
     linear(x, n, &p.as_f32, bias, y_f32);
     double worst = 0;
     for (int t = 0; t < n; t++)
@@ -128,8 +133,7 @@ static void check_linear_batch(int n, int64_t rows, int64_t cols)
            "%.3f\n",
            n, (long long)rows, (long long)cols, (long long)linear_block_rows(rows), same ? "yes" : "NO",
            same_threads ? "same bits" : "DIFFER", worst);
-    CHECK(same, "linear n=%d %lldx%lld: BF16 blocks differ from float32 storage", n, (long long)rows,
-          (long long)cols);
+    CHECK(same, "linear n=%d %lldx%lld: BF16 blocks differ from float32 storage", n, (long long)rows, (long long)cols);
     CHECK(worst <= 1.0, "linear: error %.3f times its bound", worst);
     free(x), free(bias), free(y), free(y_f32), free(y_threads);
     free_pair(&p);
@@ -164,8 +168,8 @@ int main(int argc, char **argv)
     (void)argc;
     cpu_select_openblas_core(argv);
     printf("matvec path: %s\n", matvec_uses_avx512() ? "AVX-512" : "portable");
-    const int64_t shapes[][2] = {{1, 1}, {3, 15}, {4, 16}, {5, 17}, {7, 100}, {64, 64}, {333, 1000}, {1024, 2048},
-                                 {517, 4097}};
+    const int64_t shapes[][2] = {{1, 1},   {3, 15},     {4, 16},      {5, 17},    {7, 100},
+                                 {64, 64}, {333, 1000}, {1024, 2048}, {517, 4097}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_matvec(shapes[i][0], shapes[i][1]);
     check_linear_batch(2, 9, 33);
     check_linear_batch(17, 300, 64);

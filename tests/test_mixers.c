@@ -31,7 +31,8 @@ static struct inputs make_inputs(int T, int H, int dk, int dv, float g_min, floa
 {
     struct inputs in = {T, H, dk, dv, NULL, NULL, NULL, NULL, NULL};
     size_t nk = (size_t)T * H * dk, nv = (size_t)T * H * dv, ng = (size_t)T * H;
-    in.q = malloc(nk * 4), in.k = malloc(nk * 4), in.v = malloc(nv * 4), in.g = malloc(ng * 4), in.beta = malloc(ng * 4);
+    in.q = malloc(nk * 4), in.k = malloc(nk * 4), in.v = malloc(nv * 4), in.g = malloc(ng * 4),
+    in.beta = malloc(ng * 4);
     for (size_t i = 0; i < nk; i++) in.q[i] = frand(), in.k[i] = frand();
     for (size_t i = 0; i < nv; i++) in.v[i] = frand();
     for (size_t i = 0; i < ng; i++) {
@@ -50,7 +51,10 @@ static struct inputs make_inputs(int T, int H, int dk, int dv, float g_min, floa
     return in;
 }
 
-static void free_inputs(struct inputs *in) { free(in->q), free(in->k), free(in->v), free(in->g), free(in->beta); }
+static void free_inputs(struct inputs *in)
+{
+    free(in->q), free(in->k), free(in->v), free(in->g), free(in->beta);
+}
 
 /* Relative max error: max |a − b| / max |b|. */
 static double rel(const float *a, const float *b, size_t n)
@@ -75,11 +79,15 @@ static void run(bool delta, enum form f, const struct inputs *in, int chunk, flo
                                out + r * dv);
         }
     } else if (f == NAIVE) {
-        if (delta) gated_delta_naive(T, H, dk, dv, in->q, in->k, in->v, in->g, in->beta, state, out);
-        else lightning_naive(T, H, dk, dv, in->q, in->k, in->v, in->g, state, out);
+        if (delta)
+            gated_delta_naive(T, H, dk, dv, in->q, in->k, in->v, in->g, in->beta, state, out);
+        else
+            lightning_naive(T, H, dk, dv, in->q, in->k, in->v, in->g, state, out);
     } else {
-        if (delta) gated_delta_chunked(T, H, dk, dv, in->q, in->k, in->v, in->g, in->beta, state, out, chunk);
-        else lightning_chunked(T, H, dk, dv, in->q, in->k, in->v, in->g, state, out, chunk);
+        if (delta)
+            gated_delta_chunked(T, H, dk, dv, in->q, in->k, in->v, in->g, in->beta, state, out, chunk);
+        else
+            lightning_chunked(T, H, dk, dv, in->q, in->k, in->v, in->g, state, out, chunk);
     }
 }
 
@@ -100,8 +108,8 @@ static void compare(bool delta, int T, float g_min, float g_max, const int *chun
     run(delta, STEP, &in, 0, s, out);
     double e_out = rel(out, ref, no), e_state = rel(s, s_ref, ns);
     worst = fmax(worst, fmax(e_out, e_state));
-    CHECK(e_out <= tol && e_state <= tol, "%s step T=%d: out %.2g state %.2g", delta ? "delta" : "lightning", T,
-          e_out, e_state);
+    CHECK(e_out <= tol && e_state <= tol, "%s step T=%d: out %.2g state %.2g", delta ? "delta" : "lightning", T, e_out,
+          e_state);
     for (int c = 0; c < nchunks; c++) {
         memcpy(s, s0, ns * 4);
         run(delta, CHUNKED, &in, chunks[c], s, out);
@@ -195,8 +203,8 @@ int main(int argc, char **argv)
     for (int d = 0; d < 2; d++) {
         for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++)
             compare(d, lengths[i], -0.5f, -0.001f, chunks, 4, 1e-4, 24);
-        compare(d, 300, -8.0f, -2.0f, chunks, 4, 1e-4, 24); /* strong decays */
-        compare(d, 300, 0.0f, 0.0f, chunks, 4, 1e-4, 24);   /* no decay at all */
+        compare(d, 300, -8.0f, -2.0f, chunks, 4, 1e-4, 24);   /* strong decays */
+        compare(d, 300, 0.0f, 0.0f, chunks, 4, 1e-4, 24);     /* no decay at all */
         compare(d, 70, -0.5f, -0.001f, chunks, 4, 1e-4, 300); /* d_v over the step's 256-column tile */
     }
     if (argc > 2 && strcmp(argv[1], "--long") == 0) {

@@ -14,12 +14,11 @@
 #include <string.h>
 
 #include "niah/niah_generate.h"
-#include "niah/pyrandom.h"
 #include "niah/niah_score.h"
+#include "niah/pyrandom.h"
 #include "niah/sha256.h"
 #include "tests/test_util.h"
 #include "tokenizer/tokenizer.h"
-
 
 static void python_random(void)
 {
@@ -74,11 +73,12 @@ static void ruler_vectors(const struct niah_sources *src)
     struct hr_error e;
     struct niah_sample s;
     struct niah_request rq = {.task = niah_task_find("niah_single_1"), .seed = 42};
-    const char *s1 = "A special magic number is hidden within the following text. Make sure to memorize it. I will quiz "
-                     "you about the number afterwards.\nOne of the special magic numbers for tenuous-hospice is: "
-                     "2867825.\n" NIAH_NOISE "\n" NIAH_NOISE "\n" NIAH_NOISE
-                     "\nWhat is the special magic number for tenuous-hospice mentioned in the provided text? The "
-                     "special magic number for tenuous-hospice mentioned in the provided text is";
+    const char *s1 =
+        "A special magic number is hidden within the following text. Make sure to memorize it. I will quiz "
+        "you about the number afterwards.\nOne of the special magic numbers for tenuous-hospice is: "
+        "2867825.\n" NIAH_NOISE "\n" NIAH_NOISE "\n" NIAH_NOISE
+        "\nWhat is the special magic number for tenuous-hospice mentioned in the provided text? The "
+        "special magic number for tenuous-hospice mentioned in the provided text is";
     CHECK(niah_generate_once(&rq, src, 3, &s, &e) == 0, "%s", e.msg);
     CHECK(strcmp(s.prompt, s1) == 0, "S1 sample differs from RULER's:\n%s", s.prompt);
     CHECK(s.num_answers == 1 && strcmp(s.answers[0], "2867825") == 0, "S1 answer");
@@ -88,7 +88,8 @@ static void ruler_vectors(const struct niah_sources *src)
     rq.task = niah_task_find("niah_multikey_3");
     CHECK(niah_generate_once(&rq, src, 2, &s, &e) == 0, "%s", e.msg);
     bool mk3 = strstr(s.prompt, "for bdd640fb-0667-4ad1-9c80-317fa3b1799d is: 23b8c1e9-3924-46de-beb1-3b9046685257.") &&
-               strstr(s.prompt, "bd9c66b3-ad3c-4d6d-9a3d-1fa7bc8960a9") && strstr(s.prompt, "17fc695a-07a0-4a6e-8822-e8f36c031199") &&
+               strstr(s.prompt, "bd9c66b3-ad3c-4d6d-9a3d-1fa7bc8960a9") &&
+               strstr(s.prompt, "17fc695a-07a0-4a6e-8822-e8f36c031199") &&
                strcmp(s.answers[0], "23b8c1e9-3924-46de-beb1-3b9046685257") == 0;
     CHECK(mk3, "MK3 sample differs from RULER's:\n%s", s.prompt);
     printf("RULER vector MK3 generate(2): %s\n", mk3 ? "identical needle, distractors and answer" : "DIFFERENT");
@@ -100,7 +101,8 @@ static void ruler_vectors(const struct niah_sources *src)
     rq.task = &mq;
     CHECK(niah_generate_once(&rq, src, 4, &s, &e) == 0, "%s", e.msg);
     const char *want[4] = {"2867825", "2719583", "4744854", "5614226"};
-    bool ok = s.num_answers == 4 && strstr(s.prompt, "for tenuous-hospice, dashing-kite, fretful-rebellion, and ad hoc-tough-guy mentioned");
+    bool ok = s.num_answers == 4 &&
+              strstr(s.prompt, "for tenuous-hospice, dashing-kite, fretful-rebellion, and ad hoc-tough-guy mentioned");
     for (int i = 0; ok && i < 4; i++) ok = strcmp(s.answers[i], want[i]) == 0;
     CHECK(ok, "MQ sample differs from RULER's:\n%s", s.prompt);
     printf("RULER vector MQ (noise, 4 units): %s\n", ok ? "identical query and answers" : "DIFFERENT");
@@ -121,8 +123,8 @@ static void task_properties(const struct niah_sources *src)
     const int64_t lengths[] = {1024, 4096};
     for (int ti = 0; ti < 8; ti++)
         for (int li = 0; li < 2; li++) {
-            struct niah_request rq = {.task = &niah_tasks[ti], .length = lengths[li], .tokens_to_generate = 128,
-                                      .seed = 7, .num_samples = 4};
+            struct niah_request rq = {
+                .task = &niah_tasks[ti], .length = lengths[li], .tokens_to_generate = 128, .seed = 7, .num_samples = 4};
             struct niah_sample *a, *b, *c;
             int na, nb, nc;
             struct hr_error e;
@@ -149,8 +151,8 @@ static void task_properties(const struct niah_sources *src)
                 for (int k = 0; k < s->num_answers; k++) {
                     char tail[300];
                     snprintf(tail, sizeof tail, " is: %s.", s->answers[k]);
-                    CHECK(occurrences(s->prompt, tail) == 1, "%s: needle with %s appears %d times",
-                          niah_tasks[ti].name, s->answers[k], occurrences(s->prompt, tail));
+                    CHECK(occurrences(s->prompt, tail) == 1, "%s: needle with %s appears %d times", niah_tasks[ti].name,
+                          s->answers[k], occurrences(s->prompt, tail));
                     const char *at = strstr(s->prompt, tail);
                     CHECK(at && question && at < question, "%s: answer %s not in the context", niah_tasks[ti].name,
                           s->answers[k]);
@@ -196,8 +198,13 @@ static void depth_grid(const struct niah_sources *src)
     const int depths[] = {0, 25, 50, 75, 100};
     const char *tasks[] = {"niah_single_1", "niah_single_2"};
     for (int t = 0; t < 2; t++) {
-        struct niah_request rq = {.task = niah_task_find(tasks[t]), .length = 8192, .tokens_to_generate = 128,
-                                  .seed = 3, .num_samples = 2, .depths = depths, .num_depths = 5};
+        struct niah_request rq = {.task = niah_task_find(tasks[t]),
+                                  .length = 8192,
+                                  .tokens_to_generate = 128,
+                                  .seed = 3,
+                                  .num_samples = 2,
+                                  .depths = depths,
+                                  .num_depths = 5};
         struct niah_sample *s;
         int n;
         struct hr_error e;
@@ -232,8 +239,8 @@ static void depth_grid(const struct niah_sources *src)
         niah_samples_free(s, n);
     }
     /* Too short for the template. */
-    struct niah_request rq = {.task = niah_task_find("niah_single_2"), .length = 150, .tokens_to_generate = 128,
-                              .seed = 1, .num_samples = 1};
+    struct niah_request rq = {
+        .task = niah_task_find("niah_single_2"), .length = 150, .tokens_to_generate = 128, .seed = 1, .num_samples = 1};
     struct niah_sample *s;
     int n;
     struct hr_error e;
@@ -245,7 +252,8 @@ static void depth_grid(const struct niah_sources *src)
 static void scorer(void)
 {
     const char *one[] = {"4729183"}, *two[] = {"1234567", "7654321"}, *uuid[] = {"3F2504E0-4f89-11d3"};
-    char p1[] = "  4729183.\n", p2[] = "The numbers are 1234567 and 9999999", p3[] = "", p4[] = "\x01 3f2504e0-4F89-11D3 \t";
+    char p1[] = "  4729183.\n", p2[] = "The numbers are 1234567 and 9999999", p3[] = "",
+         p4[] = "\x01 3f2504e0-4F89-11D3 \t";
     char p5[] = "47291830";
     CHECK(niah_string_match_all(niah_postprocess(p1), one, 1) == 1.0, "exact number");
     CHECK(niah_string_match_all(niah_postprocess(p2), two, 2) == 0.5, "half of two");

@@ -17,22 +17,22 @@
  *  - mismatched checkpoints, an existing or unwritable --out: errors, inputs
  *    untouched, nothing left behind.
  *   test_restore GOLDENS_DIR */
+#include <dirent.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/arch/arch.h"
 #include "engine/load/config.h"
 #include "engine/restore/procrustes.h"
 #include "engine/restore/restore.h"
+#include "engine/restore/weight_diff.h"
 #include "engine/session.h"
 #include "stb_ds.h"
-#include "engine/arch/arch.h"
 #include "tests/test_util.h"
-#include "engine/restore/weight_diff.h"
 
 static const char *goldens;
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
@@ -203,8 +203,10 @@ static void identical_is_noop(const char *name, enum restore_method method, enum
     float *a = logits_plain(dir, &n), *b = logits_restored(dir, &o, &n);
     bool same = memcmp(a, b, (size_t)n * sizeof(float)) == 0;
     printf("identical base, %-12s %-16s layers %-9s: %s\n", name,
-           method == RESTORE_QK ? "qk" : side == PROCRUSTES_INPUT ? "procrustes-input" : "procrustes", layers,
-           same ? "bit-identical logits" : "DIFFERENT");
+           method == RESTORE_QK       ? "qk"
+           : side == PROCRUSTES_INPUT ? "procrustes-input"
+                                      : "procrustes",
+           layers, same ? "bit-identical logits" : "DIFFERENT");
     CHECK(same, "%s: restoring from itself changes logits", name);
     free(a), free(b), free(dir);
 }
@@ -309,7 +311,9 @@ static void written_equals_patched(const char *name, enum dtype dtype, enum rest
         float *a = logits_restored(tuned, &o, &n), *b = logits_plain(out, &n);
         bool same = memcmp(a, b, (size_t)n * sizeof(float)) == 0;
         printf("written vs load-time, %-12s %-4s %-16s: %s\n", name, dtype_name(dtype),
-               method == RESTORE_QK ? "qk" : side == PROCRUSTES_INPUT ? "procrustes-input" : "procrustes",
+               method == RESTORE_QK       ? "qk"
+               : side == PROCRUSTES_INPUT ? "procrustes-input"
+                                          : "procrustes",
                same ? "bit-identical" : "DIFFERENT");
         CHECK(same, "%s: written checkpoint differs from load-time patching", name);
         free(a), free(b);
@@ -591,9 +595,11 @@ static void logits_kept_rope(const char *name, bool biases)
     out = qk, out.method = RESTORE_PROCRUSTES;
     in = out, in.side = PROCRUSTES_INPUT;
     int n;
-    float *a = logits_restored(tuned, &qk, &n), *b = logits_restored(tuned, &out, &n), *c = logits_restored(tuned, &in, &n);
+    float *a = logits_restored(tuned, &qk, &n), *b = logits_restored(tuned, &out, &n),
+          *c = logits_restored(tuned, &in, &n);
     const double d_out = max_abs_diff(a, b, n), d_in = max_abs_diff(a, c, n);
-    printf("procrustes on RoPE layers, %s%s: logits vs QK-Restore's: output side %.2g, input side %.2g (|logit| max %.2f)\n",
+    printf("procrustes on RoPE layers, %s%s: logits vs QK-Restore's: output side %.2g, input side %.2g (|logit| max "
+           "%.2f)\n",
            name, biases ? " (biases rotated)" : "", d_out, d_in, max_abs(a, n));
     CHECK(d_out <= 1e-4, "%s: the output-side rotation changed the logits by %g", name, d_out);
     CHECK(d_in > 100 * d_out, "%s: the input side should change them (%g)", name, d_in);
@@ -628,8 +634,8 @@ static void parts_v_only(const char *name)
         ok += same;
         free(b);
     }
-    printf("parts v, %s: %td tensors patched, %d of %d full layers' v_proj equal the base's\n", name, shlen(patches), ok,
-           expected);
+    printf("parts v, %s: %td tensors patched, %d of %d full layers' v_proj equal the base's\n", name, shlen(patches),
+           ok, expected);
     CHECK(shlen(patches) == expected && ok == expected, "%s: --parts v patched %td tensors", name, shlen(patches));
     CHECK(restore_parse_parts("q,q", &k.o, &e) != 0 && restore_parse_parts("x", &k.o, &e) != 0, "bad parts accepted");
     st_close_archive(&ba), config_free(&c);
@@ -655,7 +661,8 @@ static void input_side_is_earlier_rule(const char *name)
     const int64_t rq = q->shape[0], rk = k->shape[0], cols = q->shape[1], rows = rq + rk;
     double *B = malloc((size_t)(rows * cols) * sizeof *B), *F = malloc((size_t)(rows * cols) * sizeof *F),
            *R = malloc((size_t)(cols * cols) * sizeof *R);
-    double *qb = tensor_f64(q), *kb = tensor_f64(k), *qt = tensor_f64(st_find(&ta, qn)), *kt = tensor_f64(st_find(&ta, kn));
+    double *qb = tensor_f64(q), *kb = tensor_f64(k), *qt = tensor_f64(st_find(&ta, qn)),
+           *kt = tensor_f64(st_find(&ta, kn));
     memcpy(B, qb, (size_t)(rq * cols) * sizeof *B), memcpy(B + rq * cols, kb, (size_t)(rk * cols) * sizeof *B);
     memcpy(F, qt, (size_t)(rq * cols) * sizeof *F), memcpy(F + rq * cols, kt, (size_t)(rk * cols) * sizeof *F);
     procrustes_rotation(B, F, rows, cols, R, NULL);
@@ -664,7 +671,8 @@ static void input_side_is_earlier_rule(const char *name)
         for (int64_t j = 0; j < cols; j++) {
             double acc = 0;
             for (int64_t i = 0; i < cols; i++) acc += B[r * cols + i] * R[i * cols + j];
-            const float *got = r < rq ? patches[shgeti(patches, qn)].value + r * cols : patches[shgeti(patches, kn)].value + (r - rq) * cols;
+            const float *got = r < rq ? patches[shgeti(patches, qn)].value + r * cols
+                                      : patches[shgeti(patches, kn)].value + (r - rq) * cols;
             worst = fmax(worst, fabs(got[j] - acc));
         }
     printf("procrustes-input, %s layer 1: W = B R* within %.2g\n", name, worst);

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "stb_ds.h"
 #include "engine/synth.h"
+#include "stb_ds.h"
 #include "tests/test_util.h"
 
 static void check_gates(const char *goldens, const char *name)

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/base/files.h"
 #include "engine/load/config.h"
 #include "tests/test_util.h"
-#include "engine/base/files.h"
 #include "tokenizer/tokenizer.h"
 
 static void golden_lines(struct tokenizer *t, const char *jsonl)
@@ -42,7 +42,8 @@ static void golden_lines(struct tokenizer *t, const char *jsonl)
             fprintf(stderr, "line %d %s: got", lines, tx->valuestring);
             for (int i = 0; i < n; i++) fprintf(stderr, " %d", ids[i]);
             fprintf(stderr, "\n  want");
-            for (int i = 0; i < cJSON_GetArraySize(want); i++) fprintf(stderr, " %d", cJSON_GetArrayItem(want, i)->valueint);
+            for (int i = 0; i < cJSON_GetArraySize(want); i++)
+                fprintf(stderr, " %d", cJSON_GetArrayItem(want, i)->valueint);
             fprintf(stderr, "\n");
         }
         CHECK(same, "line %d: ids differ", lines);
@@ -106,7 +107,8 @@ static void malformed(void)
     expect_bad("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": \"x\"}, \"merges\": []}}", "model.vocab[\"a\"]");
     expect_bad("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a c\"]}}",
                "'model.merges'[0]");
-    expect_bad("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 0}, \"merges\": []}}", "id 0 is given to two");
+    expect_bad("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 0}, \"merges\": []}}",
+               "id 0 is given to two");
     expect_bad("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}", "ByteLevel token for byte");
 }
 

@@ -1,8 +1,8 @@
 #define _XOPEN_SOURCE 700
 #include "tests/test_util.h"
 
-#include <math.h>
 #include <ftw.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -71,8 +71,8 @@ int golden_load(const char *path, struct golden *g)
                 return -1;
             }
     } else if (lg->shape[0] != g->T) {
-        fprintf(stderr, "%s: logits has %lld rows for a %d-token prompt and no 'rows'\n", path,
-                (long long)lg->shape[0], g->T);
+        fprintf(stderr, "%s: logits has %lld rows for a %d-token prompt and no 'rows'\n", path, (long long)lg->shape[0],
+                g->T);
         golden_free(g);
         return -1;
     }

@@ -8,19 +8,19 @@
 #include <stdio.h>
 
 #include "engine/base/files.h"
-#include "engine/ops/dtype.h"
 #include "engine/load/safetensors.h"
+#include "engine/ops/dtype.h"
 
 extern int test_failures;
 
-#define CHECK(cond, ...)                                                                                           \
-    do {                                                                                                           \
-        if (!(cond)) {                                                                                             \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                                   \
-            fprintf(stderr, __VA_ARGS__);                                                                          \
-            fprintf(stderr, "\n");                                                                                 \
-            test_failures++;                                                                                       \
-        }                                                                                                          \
+#define CHECK(cond, ...)                                                                                               \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                                       \
+            fprintf(stderr, __VA_ARGS__);                                                                              \
+            fprintf(stderr, "\n");                                                                                     \
+            test_failures++;                                                                                           \
+        }                                                                                                              \
     } while (0)
 
 /* Exit status for main(): non-zero if any CHECK failed. */

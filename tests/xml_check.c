@@ -1,9 +1,9 @@
 /* A well-formedness check for the SVG heat maps (XML 1.0, the subset they
  * use): elements nest and close, attribute values are quoted, text has no
  * bare '<' or '&' outside entity references.   xml_check FILE... */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <stdbool.h>
 #include <string.h>
 
 static int check(const char *path)
@@ -31,7 +31,8 @@ static int check(const char *path)
                 while (a < end && (*a == ' ' || *a == '\n' || *a == '\t')) a++;
                 if (a >= end - empty) break;
                 const char *eq = strchr(a, '=');
-                if (!eq || eq > end || (eq[1] != '"' && eq[1] != '\'')) return fprintf(stderr, "%s: unquoted attribute\n", path), 1;
+                if (!eq || eq > end || (eq[1] != '"' && eq[1] != '\''))
+                    return fprintf(stderr, "%s: unquoted attribute\n", path), 1;
                 const char *close = strchr(eq + 2, eq[1]);
                 if (!close || close > end) return fprintf(stderr, "%s: unterminated attribute\n", path), 1;
                 a = close + 1;

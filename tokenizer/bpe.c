@@ -25,7 +25,8 @@ static int32_t pair_rank(const struct tokenizer *t, int32_t a, int32_t b, int32_
 static void merge_symbols(const struct tokenizer *t, int32_t *sym, int n, int32_t **out)
 {
     /* rank[i] / into[i]: the merge of sym[i] and sym[i + 1]. */
-    int32_t *rank = malloc((size_t)(n > 1 ? n : 1) * sizeof *rank), *into = malloc((size_t)(n > 1 ? n : 1) * sizeof *into);
+    int32_t *rank = malloc((size_t)(n > 1 ? n : 1) * sizeof *rank),
+            *into = malloc((size_t)(n > 1 ? n : 1) * sizeof *into);
     for (int i = 0; i + 1 < n; i++) rank[i] = pair_rank(t, sym[i], sym[i + 1], &into[i]);
     while (n > 1) {
         int best = -1;

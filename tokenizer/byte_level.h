@@ -9,10 +9,10 @@
 #include <stdint.h>
 
 struct byte_level {
-    uint32_t to_char[256];  /* byte -> code point */
-    char utf8[256][3];      /* byte -> its character in UTF-8 (1 or 2 bytes) */
+    uint32_t to_char[256]; /* byte -> code point */
+    char utf8[256][3];     /* byte -> its character in UTF-8 (1 or 2 bytes) */
     uint8_t utf8_len[256];
-    int16_t to_byte[324];   /* code point (< 324) -> byte, or -1 */
+    int16_t to_byte[324]; /* code point (< 324) -> byte, or -1 */
 };
 
 void byte_level_init(struct byte_level *b);

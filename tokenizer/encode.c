@@ -24,7 +24,10 @@ static size_t whitespace_at(const unsigned char *s, size_t len)
     return (c == UTF8PROC_CATEGORY_ZS || c == UTF8PROC_CATEGORY_ZL || c == UTF8PROC_CATEGORY_ZP) ? (size_t)n : 0;
 }
 
-static bool is_word_byte(unsigned char c) { return c >= 0x80 || c == '_' || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z'); }
+static bool is_word_byte(unsigned char c)
+{
+    return c >= 0x80 || c == '_' || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z');
+}
 
 /* Longest added token starting at text[i] (of those with the given
  * `normalized` flag), honouring single_word; NULL if none. */
@@ -37,8 +40,8 @@ static const struct added_token *added_at(const struct tokenizer *t, const unsig
         const struct added_token *a = &t->added[k];
         if (a->normalized != normalized || a->len > len - i || (best && a->len <= best->len)) continue;
         if (memcmp(text + i, a->content, a->len) != 0) continue;
-        if (a->single_word && ((i > 0 && is_word_byte(text[i - 1])) ||
-                               (i + a->len < len && is_word_byte(text[i + a->len]))))
+        if (a->single_word &&
+            ((i > 0 && is_word_byte(text[i - 1])) || (i + a->len < len && is_word_byte(text[i + a->len]))))
             continue;
         best = a;
     }
@@ -100,8 +103,7 @@ static void split_regex(const pcre2_code *re, const struct piece *in, struct pie
     pcre2_match_data_free(md);
 }
 
-static int encode_normalized(struct tokenizer *t, const unsigned char *s, size_t len, int32_t **ids,
-                             struct hr_error *e)
+static int encode_normalized(struct tokenizer *t, const unsigned char *s, size_t len, int32_t **ids, struct hr_error *e)
 {
     (void)e;
     struct piece *cur = NULL, *next = NULL;
@@ -139,7 +141,8 @@ static int normalize_then_encode(struct tokenizer *t, const unsigned char *s, si
         while (j < len && (n = utf8proc_iterate(s + j, (utf8proc_ssize_t)(len - j), &cp)) > 0) j += (size_t)n;
         if (j > i) {
             utf8proc_uint8_t *nfc = NULL;
-            utf8proc_ssize_t m = utf8proc_map(s + i, (utf8proc_ssize_t)(j - i), &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+            utf8proc_ssize_t m =
+                utf8proc_map(s + i, (utf8proc_ssize_t)(j - i), &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
             if (m < 0) { /* cannot happen on valid UTF-8; keep the bytes */
                 for (size_t k = i; k < j; k++) arrput(buf, s[k]);
             } else {

@@ -39,11 +39,11 @@ struct tokenizer {
     struct {
         char *key;
         int32_t value;
-    } *vocab; /* stb_ds string map: ByteLevel token string -> id */
+    } * vocab; /* stb_ds string map: ByteLevel token string -> id */
     struct {
         uint64_t key; /* (left id << 32) | right id */
         struct merge value;
-    } *merges; /* stb_ds hash map */
+    } * merges;           /* stb_ds hash map */
     int32_t byte_id[256]; /* id of each byte's one-character token */
     bool ignore_merges;
     struct added_token *added; /* stb_ds array */
@@ -54,7 +54,7 @@ struct tokenizer {
     struct {
         char *key;
         int64_t value; /* offset << 16 | count */
-    } *cache;
+    } * cache;
     int32_t *cache_ids; /* stb_ds array */
 };
 

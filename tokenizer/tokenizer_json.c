@@ -23,8 +23,8 @@ static pcre2_code *compile_regex(struct loader *L, const char *pattern, size_t l
     PCRE2_SIZE at;
     /* UTF mode with Unicode properties for \s, \w, \d; MATCH_INVALID_UTF so
      * that invalid UTF-8 input is skipped over, not an error. */
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, len, PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &code,
-                                   &at, NULL);
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)pattern, len, PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &code, &at, NULL);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof msg);
@@ -125,8 +125,7 @@ static int load_normalizer(struct loader *L, const cJSON *n, const char *field)
         }
         return 0;
     }
-    return hr_fail(L->e, "%s: field '%s.type' is '%s'; supported: NFC, Sequence", L->t->path, field,
-                   type->valuestring);
+    return hr_fail(L->e, "%s: field '%s.type' is '%s'; supported: NFC, Sequence", L->t->path, field, type->valuestring);
 }
 
 static int load_decoder(struct loader *L, const cJSON *d)

@@ -10,11 +10,7 @@
 #include "engine/arch/qwen3_next.h"
 
 static const struct architecture *const registry[] = {
-    &arch_qwen3,
-    &arch_qwen3_next,
-    &arch_minimax,
-    &arch_hypenet,
-    &arch_jet_nemotron,
+    &arch_qwen3, &arch_qwen3_next, &arch_minimax, &arch_hypenet, &arch_jet_nemotron,
 };
 
 const struct architecture *arch_find(const char *model_type)
@@ -53,8 +49,7 @@ int arch_config_read(const char *config_path, const char *generation_path, struc
     return 0;
 }
 
-int arch_config_load(const char *dir, struct model_config *cfg, const struct architecture **arch,
-                     struct hr_error *e)
+int arch_config_load(const char *dir, struct model_config *cfg, const struct architecture **arch, struct hr_error *e)
 {
     char config_path[4200], generation_path[4200];
     snprintf(config_path, sizeof config_path, "%s/config.json", dir);

@@ -5,9 +5,9 @@
 #ifndef HYRECALL_ARCH_H
 #define HYRECALL_ARCH_H
 
-#include "engine/model.h"
 #include "engine/arch/qk_parts.h"
 #include "engine/load/weight_binder.h"
+#include "engine/model.h"
 
 struct architecture {
     const char *model_type;
@@ -34,7 +34,6 @@ const char *arch_supported_list(void);
 int arch_config_read(const char *config_path, const char *generation_path, struct model_config *cfg,
                      const struct architecture **arch, struct hr_error *e);
 /* The same for a model directory: DIR/config.json and DIR/generation_config.json. */
-int arch_config_load(const char *dir, struct model_config *cfg, const struct architecture **arch,
-                     struct hr_error *e);
+int arch_config_load(const char *dir, struct model_config *cfg, const struct architecture **arch, struct hr_error *e);
 
 #endif

@@ -3,8 +3,8 @@
 #ifndef HYRECALL_ARCH_COMMON_H
 #define HYRECALL_ARCH_COMMON_H
 
-#include "engine/model.h"
 #include "engine/load/weight_binder.h"
+#include "engine/model.h"
 
 struct attention_spec {
     bool qk_norm;       /* per-head q_norm / k_norm */

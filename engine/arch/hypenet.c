@@ -54,8 +54,7 @@ struct hypenet_options {
 
 /* attn_logits_scaling as modeling_qwen3.py reads it: null; a number c; a
  * string "hype" (A = 362) or "hype A". A must be at least 2 (ln ⌊A⌋ > 0). */
-static int read_query_scaling(const struct model_config *c, const cJSON *v, struct query_scaling *s,
-                              struct hr_error *e)
+static int read_query_scaling(const struct model_config *c, const cJSON *v, struct query_scaling *s, struct hr_error *e)
 {
     *s = (struct query_scaling){QUERY_SCALING_NONE, 0};
     if (!v || cJSON_IsNull(v)) return 0;
@@ -107,7 +106,7 @@ static int read_options(const struct model *m, struct hypenet_options *o, struct
     const struct {
         const char *field;
         bool required;
-    } flags[] = {{"lightning_use_qk_norm", true},    {"lightning_use_rope", true},
+    } flags[] = {{"lightning_use_qk_norm", true},     {"lightning_use_rope", true},
                  {"lightning_use_output_norm", true}, {"lightning_use_output_gate", true},
                  {"lightning_use_short_conv", false}, {"attn_use_rope", false}};
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) {
@@ -116,8 +115,7 @@ static int read_options(const struct model *m, struct hypenet_options *o, struct
             return hr_fail(e, "%s: field '%s' = %s is not supported (the released HypeNet models use %s)", c->path,
                            flags[i].field, flag ? "true" : "false", flags[i].required ? "true" : "false");
     }
-    if (read_query_scaling(c, cJSON_GetObjectItemCaseSensitive(j, "attn_logits_scaling"), &o->q_scaling, e))
-        return -1;
+    if (read_query_scaling(c, cJSON_GetObjectItemCaseSensitive(j, "attn_logits_scaling"), &o->q_scaling, e)) return -1;
     const cJSON *scale = cJSON_GetObjectItemCaseSensitive(j, "lightning_scale");
     const char *spelled = cJSON_IsString(scale) ? scale->valuestring : "1/sqrt(d)";
     /* lightning_attn.py: "1/sqrt(d)" → d^−½, "1/d" → d^−1, anything else → 1. */
@@ -127,8 +125,8 @@ static int read_options(const struct model *m, struct hypenet_options *o, struct
     return 0;
 }
 
-static int bind_lightning(struct weight_binder *b, const struct model_config *c, int i,
-                          const struct hypenet_options *o, struct lightning_weights *w)
+static int bind_lightning(struct weight_binder *b, const struct model_config *c, int i, const struct hypenet_options *o,
+                          struct lightning_weights *w)
 {
     const int64_t h = c->hidden_size, d = o->lightning_head_dim, qd = o->lightning_heads * d,
                   kvd = o->lightning_kv_heads * d;
@@ -139,12 +137,14 @@ static int bind_lightning(struct weight_binder *b, const struct model_config *c,
     w->q_scale = (float)o->lightning_scale;
     w->norm_eps = (float)c->rms_norm_eps;
 #define LIN(suffix) "model.layers.%d.self_attn." suffix
-    if (bind_matrix(b, &w->q, qd, h, LIN("q_proj.weight"), i) || bind_matrix(b, &w->k, kvd, h, LIN("k_proj.weight"), i) ||
+    if (bind_matrix(b, &w->q, qd, h, LIN("q_proj.weight"), i) ||
+        bind_matrix(b, &w->k, kvd, h, LIN("k_proj.weight"), i) ||
         bind_matrix(b, &w->v, kvd, h, LIN("v_proj.weight"), i) ||
         bind_vector(b, &w->q_norm, d, LIN("q_norm.weight"), i) ||
         bind_vector(b, &w->k_norm, d, LIN("k_norm.weight"), i) ||
         bind_matrix(b, &w->gate, qd, h, LIN("z_proj.weight"), i) ||
-        bind_vector(b, &w->norm, qd, LIN("o_norm.weight"), i) || bind_matrix(b, &w->out, h, qd, LIN("o_proj.weight"), i))
+        bind_vector(b, &w->norm, qd, LIN("o_norm.weight"), i) ||
+        bind_matrix(b, &w->out, h, qd, LIN("o_proj.weight"), i))
         return -1;
 #undef LIN
     double *slopes = malloc((size_t)w->heads * sizeof *slopes);

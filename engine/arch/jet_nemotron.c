@@ -38,7 +38,8 @@ static int read_options(const struct model_config *c, struct jet_options *o, str
 static int truncated(double x, const struct model_config *c, const char *what, int *out, struct hr_error *e)
 {
     double t = floor(x);
-    if (!(x >= 1 && x <= 1e9)) return hr_fail(e, "%s: efficient_attention_config.jet: %s = %g is out of range", c->path, what, x);
+    if (!(x >= 1 && x <= 1e9))
+        return hr_fail(e, "%s: efficient_attention_config.jet: %s = %g is out of range", c->path, what, x);
     if (fabs(x - t) > 1e-5 * x)
         return hr_fail(e, "%s: efficient_attention_config.jet: %s = %g is not an integer", c->path, what, x);
     *out = (int)t;
@@ -62,7 +63,8 @@ static int bind_jet(struct weight_binder *b, const struct model_config *c, int i
     w->gen_hidden = value_dim / o->reduction;
     const int64_t h = c->hidden_size, kd = (int64_t)w->heads * w->dk, vd = value_dim;
 #define JET(suffix) "model.layers.%d.self_attn." suffix
-    return bind_matrix(b, &w->q, kd, h, JET("q_proj.weight"), i) || bind_matrix(b, &w->k, kd, h, JET("k_proj.weight"), i) ||
+    return bind_matrix(b, &w->q, kd, h, JET("q_proj.weight"), i) ||
+                   bind_matrix(b, &w->k, kd, h, JET("k_proj.weight"), i) ||
                    bind_matrix(b, &w->v, vd, h, JET("v_proj.weight"), i) ||
                    bind_matrix(b, &w->g, vd, h, JET("g_proj.weight"), i) ||
                    bind_matrix(b, &w->b, w->heads, h, JET("b_proj.weight"), i) ||
@@ -72,7 +74,8 @@ static int bind_jet(struct weight_binder *b, const struct model_config *c, int i
                    bind_matrix(b, &w->gen1, w->gen_hidden, h, JET("dynamic_conv1d.kernel_generator.w1.weight"), i) ||
                    bind_matrix(b, &w->gen2, vd * w->conv_size, w->gen_hidden,
                                JET("dynamic_conv1d.kernel_generator.w2.weight"), i) ||
-                   bind_vector(b, &w->gen2_bias, vd * w->conv_size, JET("dynamic_conv1d.kernel_generator.w2.bias"), i) ||
+                   bind_vector(b, &w->gen2_bias, vd * w->conv_size, JET("dynamic_conv1d.kernel_generator.w2.bias"),
+                               i) ||
                    bind_vector(b, &w->o_norm, w->dv, JET("o_norm.weight"), i) ||
                    bind_matrix(b, &w->o, h, vd, JET("o_proj.weight"), i)
                ? -1
@@ -94,7 +97,8 @@ static int jet_nemotron_bind(struct weight_binder *b, struct model *m)
         L->mixer = L->kind == LAYER_LINEAR_ATTENTION ? MIXER_JET : MIXER_SOFTMAX_ATTENTION;
         L->mix_alpha = L->mix_beta = L->ffn_alpha = L->ffn_beta = 1.0f;
         if (bind_layer_norms(b, c, i, false, L) ||
-            (L->mixer == MIXER_JET ? bind_jet(b, c, i, &o, &L->jet) : bind_softmax_attention(b, c, i, &spec, &L->attn)) ||
+            (L->mixer == MIXER_JET ? bind_jet(b, c, i, &o, &L->jet)
+                                   : bind_softmax_attention(b, c, i, &spec, &L->attn)) ||
             bind_dense_mlp(b, c, i, &L->mlp))
             return -1;
     }

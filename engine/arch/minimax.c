@@ -120,15 +120,17 @@ static int minimax_read_config(struct model_config *c, struct hr_error *e)
     if (cfg_int(c, c->json, "num_local_experts", 0, 0, &local, e)) return -1;
     if (!c->num_experts) c->num_experts = local;
     const cJSON *width = cJSON_GetObjectItemCaseSensitive(c->json, "moe_intermediate_size");
-    if (local && (!width || cJSON_IsNull(width)))
-        c->moe_intermediate_size = c->intermediate_size;
+    if (local && (!width || cJSON_IsNull(width))) c->moe_intermediate_size = c->intermediate_size;
     c->norm_topk_prob = true; /* Mixtral always renormalises the top-k */
     const struct {
         const char *field;
         double *out;
-    } factors[] = {{"linear_attn_alpha_factor", &c->linear_attn_alpha}, {"linear_attn_beta_factor", &c->linear_attn_beta},
-                   {"full_attn_alpha_factor", &c->full_attn_alpha},     {"full_attn_beta_factor", &c->full_attn_beta},
-                   {"mlp_alpha_factor", &c->mlp_alpha},                 {"mlp_beta_factor", &c->mlp_beta}};
+    } factors[] = {{"linear_attn_alpha_factor", &c->linear_attn_alpha},
+                   {"linear_attn_beta_factor", &c->linear_attn_beta},
+                   {"full_attn_alpha_factor", &c->full_attn_alpha},
+                   {"full_attn_beta_factor", &c->full_attn_beta},
+                   {"mlp_alpha_factor", &c->mlp_alpha},
+                   {"mlp_beta_factor", &c->mlp_beta}};
     for (size_t i = 0; i < sizeof factors / sizeof *factors; i++)
         if (cfg_number(c, c->json, factors[i].field, 1.0, factors[i].out, e)) return -1;
     const cJSON *types = cJSON_GetObjectItemCaseSensitive(c->json, "layer_types");

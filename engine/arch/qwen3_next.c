@@ -16,8 +16,7 @@
 #include "engine/load/safetensors.h"
 #include "stb_ds.h"
 
-static int bind_gated_delta(struct weight_binder *b, const struct model_config *c, int i,
-                            struct gated_delta_weights *w)
+static int bind_gated_delta(struct weight_binder *b, const struct model_config *c, int i, struct gated_delta_weights *w)
 {
     const int64_t h = c->hidden_size, nk = c->linear_num_key_heads, nv = c->linear_num_value_heads,
                   dk = c->linear_key_head_dim, dv = c->linear_value_head_dim;
@@ -75,12 +74,14 @@ static int qwen3_next_bind(struct weight_binder *b, struct model *m)
     const struct model_config *c = &m->cfg;
     if (c->linear_num_key_heads < 1 || c->linear_num_value_heads < 1 || c->linear_key_head_dim < 1 ||
         c->linear_value_head_dim < 1 || c->linear_conv_kernel < 1)
-        return hr_fail(b->e, "%s/config.json: fields 'linear_num_key_heads', 'linear_num_value_heads', "
-                             "'linear_key_head_dim', 'linear_value_head_dim', 'linear_conv_kernel_dim' are required "
-                             "for qwen3_next",
+        return hr_fail(b->e,
+                       "%s/config.json: fields 'linear_num_key_heads', 'linear_num_value_heads', "
+                       "'linear_key_head_dim', 'linear_value_head_dim', 'linear_conv_kernel_dim' are required "
+                       "for qwen3_next",
                        m->dir);
     if (c->linear_num_value_heads % c->linear_num_key_heads != 0)
-        return hr_fail(b->e, "%s/config.json: field 'linear_num_key_heads' (%d) must divide linear_num_value_heads (%d)",
+        return hr_fail(b->e,
+                       "%s/config.json: field 'linear_num_key_heads' (%d) must divide linear_num_value_heads (%d)",
                        m->dir, c->linear_num_key_heads, c->linear_num_value_heads);
     if (bind_embeddings_and_head(b, m, true)) return -1;
     const struct attention_spec spec = {.qk_norm = true, .norm_plus_one = true, .output_gate = true};
@@ -142,8 +143,7 @@ static int qwen3_next_read_config(struct model_config *c, struct hr_error *e)
     int interval = 0;
     if ((types && !cJSON_IsNull(types)) || !cJSON_GetObjectItemCaseSensitive(c->json, "full_attention_interval"))
         return config_layer_plan(c, "layer_types", NULL, 0, 0, e);
-    if (cfg_int(c, c->json, "full_attention_interval", 1, 1, &interval, e) || config_layer_kinds_alloc(c, e))
-        return -1;
+    if (cfg_int(c, c->json, "full_attention_interval", 1, 1, &interval, e) || config_layer_kinds_alloc(c, e)) return -1;
     for (int i = 0; i < c->num_layers; i++)
         c->layer_kinds[i] = (i + 1) % interval == 0 ? LAYER_FULL_ATTENTION : LAYER_LINEAR_ATTENTION;
     return config_layer_window(c, 0, e);

@@ -2,8 +2,8 @@
 #include "engine/base/files.h"
 
 #include <dirent.h>
-#include <ftw.h>
 #include <errno.h>
+#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -61,21 +61,22 @@ static void parent_of(const char *path, char *out, size_t n)
 {
     snprintf(out, n, "%s", path);
     char *slash = strrchr(out, '/');
-    if (!slash) snprintf(out, n, ".");
-    else if (slash == out) out[1] = '\0';
-    else *slash = '\0';
+    if (!slash)
+        snprintf(out, n, ".");
+    else if (slash == out)
+        out[1] = '\0';
+    else
+        *slash = '\0';
 }
 
-int atomic_begin(struct atomic_output *o, enum atomic_kind kind, const char *target, bool overwrite,
-                 struct hr_error *e)
+int atomic_begin(struct atomic_output *o, enum atomic_kind kind, const char *target, bool overwrite, struct hr_error *e)
 {
     memset(o, 0, sizeof *o);
     o->kind = kind;
     o->overwrite = overwrite;
     struct stat st;
     const bool exists = stat(target, &st) == 0;
-    if (kind == ATOMIC_MERGE && !(exists && S_ISDIR(st.st_mode)))
-        return hr_fail(e, "%s: not a directory", target);
+    if (kind == ATOMIC_MERGE && !(exists && S_ISDIR(st.st_mode))) return hr_fail(e, "%s: not a directory", target);
     if (kind == ATOMIC_FILE && exists && S_ISDIR(st.st_mode))
         return hr_fail(e, "%s: is a directory; give a file name", target);
     if (kind != ATOMIC_MERGE && exists && !overwrite)

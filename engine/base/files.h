@@ -28,7 +28,7 @@ struct atomic_output {
     enum atomic_kind kind;
     bool overwrite; /* ATOMIC_FILE: replace an existing target (else refuse) */
     char *target;
-    char *tmp;      /* write here: a file name (ATOMIC_FILE) or a directory */
+    char *tmp; /* write here: a file name (ATOMIC_FILE) or a directory */
 };
 
 /* Checks that target may be written (it must not exist, unless overwrite or

@@ -26,11 +26,11 @@ int cmd_eval(int argc, char **argv);
  * (and its value) when it is one of them, setting *matched. */
 int cli_restore_flag(const char *cmd, int argc, char **argv, int *i, struct restore_options *o, bool *matched);
 #define CLI_RESTORE_HELP                                                                                               \
-    "  --restore-from BASE   patch W_Q/W_K from the base checkpoint BASE at load time\n"                              \
-    "  --restore qk|procrustes  (default qk)   --restore-layers full|attention|linear|all|0,3,7\n"                   \
-    "  --restore-parts q,k,v,o (default q,k)   --procrustes-side output|input (default output)\n"            \
-    "  --procrustes-alpha A  --restore-with biases,norms   (see hyrecall restore --help)\n"                   \
-    "  --max-memory SIZE     refuse runs estimated above SIZE (e.g. 20G; default: available memory;\n"         \
+    "  --restore-from BASE   patch W_Q/W_K from the base checkpoint BASE at load time\n"                               \
+    "  --restore qk|procrustes  (default qk)   --restore-layers full|attention|linear|all|0,3,7\n"                     \
+    "  --restore-parts q,k,v,o (default q,k)   --procrustes-side output|input (default output)\n"                      \
+    "  --procrustes-alpha A  --restore-with biases,norms   (see hyrecall restore --help)\n"                            \
+    "  --max-memory SIZE     refuse runs estimated above SIZE (e.g. 20G; default: available memory;\n"                 \
     "                        'unlimited' skips the check)\n"
 /* Loads dir, restored when o->base_dir is set, after checking that a run at
  * `context` tokens fits in memory (--max-memory); prints the error. */

@@ -52,8 +52,10 @@ int cli_parse_size(const char *cmd, const char *flag, const char *text, int64_t 
     char *end;
     errno = 0;
     double v = strtod(text, &end);
-    if (*end == 'k' || *end == 'K') v *= 1024, end++;
-    else if (*end == 'm' || *end == 'M') v *= 1024 * 1024, end++;
+    if (*end == 'k' || *end == 'K')
+        v *= 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        v *= 1024 * 1024, end++;
     while (*end == ' ') end++;
     if (errno || end == text || *end || v != floor(v) || v < (double)min || v > (double)max)
         return cli_usage_error(cmd, "%s expects a token count like 4096, 4k or 1m in [%lld, %lld], got '%s'", flag,

@@ -4,14 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/hyrecall.h"
 #include "engine/cli/cli.h"
+#include "engine/hyrecall.h"
 
 /* --max-memory, shared by every command that loads a model: 0 means "the
  * memory the system reports available", -1 no limit. */
 static int64_t max_memory = 0;
 
-int64_t cli_max_memory(void) { return max_memory; }
+int64_t cli_max_memory(void)
+{
+    return max_memory;
+}
 
 int cli_restore_flag(const char *cmd, int argc, char **argv, int *i, struct restore_options *o, bool *matched)
 {
@@ -44,7 +47,8 @@ int cli_restore_flag(const char *cmd, int argc, char **argv, int *i, struct rest
     } else if (strcmp(a, "--max-memory") == 0) {
         if (!(v = cli_value(cmd, argc, argv, i))) return -1;
         max_memory = memory_parse_size(v);
-        if (max_memory == 0) return cli_usage_error(cmd, "--max-memory expects a size like 20G or 'unlimited', got '%s'", v);
+        if (max_memory == 0)
+            return cli_usage_error(cmd, "--max-memory expects a size like 20G or 'unlimited', got '%s'", v);
     } else {
         *matched = false;
     }

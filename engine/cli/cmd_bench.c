@@ -5,10 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/base/files.h"
-#include "engine/hyrecall.h"
 #include "bench/bench.h"
+#include "engine/base/files.h"
 #include "engine/cli/cli.h"
+#include "engine/hyrecall.h"
 
 static const char *HELP =
     "usage: hyrecall bench -m MODEL_DIR [--contexts 1k,4k,16k,64k] [--decode-tokens N] [--threads N]\n"
@@ -45,8 +45,10 @@ int cmd_bench(int argc, char **argv)
             continue;
         }
         if (!(v = cli_value("bench", argc, argv, &i))) return EXIT_USAGE;
-        if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) dir = v;
-        else if (strcmp(a, "--json") == 0) json_path = v;
+        if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0)
+            dir = v;
+        else if (strcmp(a, "--json") == 0)
+            json_path = v;
         else if (strcmp(a, "--decode-tokens") == 0) {
             if (cli_parse_int("bench", a, v, 1, 100000, &decode)) return EXIT_USAGE;
         } else if (strcmp(a, "--threads") == 0) {

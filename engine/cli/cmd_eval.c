@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/hyrecall.h"
 #include "engine/cli/cli.h"
+#include "engine/hyrecall.h"
 #include "niah/cot_arithmetic.h"
 #include "tokenizer/tokenizer.h"
 
@@ -29,8 +29,7 @@ static const char *HELP =
     "  --max-new N          tokens to generate per problem (default 96)\n"
     "  --show N             print the first N generations of each variant\n"
     "  --json FILE          also write the results as JSON (refuses to overwrite)\n"
-    "  --threads N\n" CLI_RESTORE_HELP
-    "\nexit codes: 0 ok, 1 invalid model or tokenizer, 2 usage error\n";
+    "  --threads N\n" CLI_RESTORE_HELP "\nexit codes: 0 ok, 1 invalid model or tokenizer, 2 usage error\n";
 
 struct eval_options {
     struct variant variants[8];
@@ -70,7 +69,8 @@ static int parse(int argc, char **argv, struct eval_options *o)
                                                          : NULL;
             if (!target) return cli_usage_error("eval", "unknown option '%s'", a);
             const long lo = target == &o->samples || target == &o->max_new || target == &o->threads ? 1 : 0;
-            if (!(v = cli_value("eval", argc, argv, &i)) || cli_parse_int("eval", a, v, lo, 1L << 31, target)) return -1;
+            if (!(v = cli_value("eval", argc, argv, &i)) || cli_parse_int("eval", a, v, lo, 1L << 31, target))
+                return -1;
         }
     }
     if (!o->model_dir == !o->num_variants) return cli_usage_error("eval", "give exactly one of -m and --compare");
@@ -81,7 +81,8 @@ static int parse(int argc, char **argv, struct eval_options *o)
         snprintf(v->name, sizeof v->name, "model");
         snprintf(v->dir, sizeof v->dir, "%s", o->model_dir);
     }
-    if (o->json && access(o->json, F_OK) == 0) return cli_usage_error("eval", "%s exists; refusing to overwrite", o->json);
+    if (o->json && access(o->json, F_OK) == 0)
+        return cli_usage_error("eval", "%s exists; refusing to overwrite", o->json);
     return 0;
 }
 
@@ -116,8 +117,8 @@ static int eval_variant(const struct eval_options *o, const struct variant *v, l
         char *text = NULL;
         size_t len;
         session_reset(&s);
-        struct generate_request r = {.prompt = NULL, .max_new = (int)o->max_new, .stop_ids = m.cfg.eos_ids,
-                                     .num_stop = m.cfg.num_eos};
+        struct generate_request r = {
+            .prompt = NULL, .max_new = (int)o->max_new, .stop_ids = m.cfg.eos_ids, .num_stop = m.cfg.num_eos};
         if (tok_encode(tok, p.question, strlen(p.question), &ids, &n, &e) == 0) {
             r.prompt = ids, r.prompt_len = n;
             int ok_gen = generate_greedy(&s, &r, gen, &n_gen, &e) == 0;

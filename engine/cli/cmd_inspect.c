@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/cli/cli.h"
 #include "engine/hyrecall.h"
 #include "stb_ds.h"
-#include "engine/cli/cli.h"
 
 static const char *HELP =
     "usage: hyrecall inspect MODEL_DIR [--context N] [--threads N]\n"
@@ -49,15 +49,18 @@ static int diff_checkpoints(const char *a_dir, const char *b_dir, int k)
             bool fused = p > 0 && strcmp(parts.part[p - 1].name, parts.part[p].name) == 0;
             if (fused) continue;
             fused = p + 1 < parts.n && strcmp(parts.part[p + 1].name, parts.part[p].name) == 0;
-            const struct st_tensor *ta = st_find(&a.weights, parts.part[p].name), *tb = st_find(&b.weights, parts.part[p].name);
+            const struct st_tensor *ta = st_find(&a.weights, parts.part[p].name),
+                                   *tb = st_find(&b.weights, parts.part[p].name);
             if (!ta || !tb || ta->ndim != 2 || tb->numel != ta->numel) continue;
             float *fa = malloc((size_t)ta->numel * sizeof(float)), *fb = malloc((size_t)ta->numel * sizeof(float));
             dtype_to_f32(ta->dtype, ta->data, fa, (size_t)ta->numel);
             dtype_to_f32(tb->dtype, tb->data, fb, (size_t)tb->numel);
             printf("%-58s %12.4g %9.2f%s  (%s, layer %d %s)\n", ta->name, relative_change(fa, fb, ta->numel),
                    top_subspace_angle(fa, fb, ta->shape[0], ta->shape[1], k), "\u00b0",
-                   fused ? "fused W_Q/W_K rows" : parts.part[p].role == QK_QUERY ? "W_Q" : "W_K", li,
-                   layer_kind_name(a.cfg.layer_kinds[li]));
+                   fused                            ? "fused W_Q/W_K rows"
+                   : parts.part[p].role == QK_QUERY ? "W_Q"
+                                                    : "W_K",
+                   li, layer_kind_name(a.cfg.layer_kinds[li]));
             free(fa), free(fb);
         }
     }
@@ -71,7 +74,8 @@ static int diff_checkpoints(const char *a_dir, const char *b_dir, int k)
                     rc = EXIT_RUNTIME;
                     break;
                 }
-                float *fa = malloc((size_t)ta->numel * sizeof(float) + 4), *fb = malloc((size_t)ta->numel * sizeof(float) + 4);
+                float *fa = malloc((size_t)ta->numel * sizeof(float) + 4),
+                      *fb = malloc((size_t)ta->numel * sizeof(float) + 4);
                 dtype_to_f32(ta->dtype, ta->data, fa, (size_t)ta->numel);
                 dtype_to_f32(tb->dtype, tb->data, fb, (size_t)tb->numel);
                 printf("%-58s %12.4g\n", ta->name, relative_change(fa, fb, ta->numel));

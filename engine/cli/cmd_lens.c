@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/hyrecall.h"
 #include "engine/base/files.h"
 #include "engine/cli/cli.h"
+#include "engine/hyrecall.h"
 #include "tokenizer/tokenizer.h"
 
 static const char *HELP =
@@ -23,8 +23,8 @@ static const char *HELP =
     "--dump writes attn.<layer> and contrib.<layer>, F32 [heads, T] (zero after P) to a safetensors file,\n"
     "with metadata: position, hyrecall_version, git_commit, openblas_core, threads, model_dir and\n"
     "provenance (JSON: every model file's SHA-256, the restore applied).\n"
-    "With --restore-from the lens shows the restored model: compare base, fine-tuned and restored routing.\n"
-    CLI_RESTORE_HELP "\n"
+    "With --restore-from the lens shows the restored model: compare base, fine-tuned and restored "
+    "routing.\n" CLI_RESTORE_HELP "\n"
     "exit codes: 0 ok, 1 invalid model, prompt or output, 2 usage error\n";
 
 /* Share of a row's mass at distances 0, 1, 2-3, 4-7, ... */
@@ -39,8 +39,10 @@ static void print_buckets(const float *row, int64_t P)
         total += row[j];
     }
     for (int b = 0; b < 40 && (b == 0 || (1LL << (b - 1)) <= P); b++) {
-        if (b == 0) printf(" d0:%.2f", total > 0 ? bucket[0] / total : 0);
-        else printf(" d%lld+:%.2f", 1LL << (b - 1), total > 0 ? bucket[b] / total : 0);
+        if (b == 0)
+            printf(" d0:%.2f", total > 0 ? bucket[0] / total : 0);
+        else
+            printf(" d%lld+:%.2f", 1LL << (b - 1), total > 0 ? bucket[b] / total : 0);
     }
 }
 
@@ -80,7 +82,7 @@ static int write_dump(const char *path, const struct lens *l, int64_t T, const c
     char *provenance = cJSON_PrintUnformatted(record);
     cJSON_Delete(record);
     struct st_write_tensor *t = calloc((size_t)(2 * l->num_layers + 1), sizeof *t);
-    char (*names)[32] = calloc((size_t)(2 * l->num_layers + 1), sizeof *names);
+    char(*names)[32] = calloc((size_t)(2 * l->num_layers + 1), sizeof *names);
     float **bufs = calloc((size_t)(2 * l->num_layers + 1), sizeof *bufs);
     int n = 0;
     for (int i = 0; i < l->num_layers; i++)
@@ -100,10 +102,22 @@ static int write_dump(const char *path, const struct lens *l, int64_t T, const c
     snprintf(pos, sizeof pos, "%lld", (long long)l->position);
     char threads[32];
     snprintf(threads, sizeof threads, "%d", cpu_threads());
-    const char *meta[] = {"format",        "hyrecall-lens-v1",  "position",   pos,
-                          "hyrecall_version", build_version(),  "git_commit", build_commit(),
-                          "openblas_core", cpu_openblas_core(), "threads",    threads,
-                          "model_dir",     dir,                 "provenance", provenance,
+    const char *meta[] = {"format",
+                          "hyrecall-lens-v1",
+                          "position",
+                          pos,
+                          "hyrecall_version",
+                          build_version(),
+                          "git_commit",
+                          build_commit(),
+                          "openblas_core",
+                          cpu_openblas_core(),
+                          "threads",
+                          threads,
+                          "model_dir",
+                          dir,
+                          "provenance",
+                          provenance,
                           NULL};
     int rc = st_write_file(path, t, n, meta, false, e);
     free(provenance);
@@ -128,11 +142,16 @@ int cmd_lens(int argc, char **argv)
             return EXIT_OK;
         }
         if (!(v = cli_value("lens", argc, argv, &i))) return EXIT_USAGE;
-        if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) dir = v;
-        else if (strcmp(a, "--ids") == 0) ids_text = v;
-        else if (strcmp(a, "--text") == 0) text = v;
-        else if (strcmp(a, "--prompt-file") == 0) file = v;
-        else if (strcmp(a, "--dump") == 0) dump = v;
+        if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0)
+            dir = v;
+        else if (strcmp(a, "--ids") == 0)
+            ids_text = v;
+        else if (strcmp(a, "--text") == 0)
+            text = v;
+        else if (strcmp(a, "--prompt-file") == 0)
+            file = v;
+        else if (strcmp(a, "--dump") == 0)
+            dump = v;
         else if (strcmp(a, "--position") == 0) {
             if (cli_parse_int("lens", a, v, 0, 1L << 40, &position)) return EXIT_USAGE;
         } else if (strcmp(a, "--top") == 0) {
@@ -197,7 +216,9 @@ int cmd_lens(int argc, char **argv)
         const float *rows = l.attn[i] ? l.attn[i] : l.contrib[i];
         const struct layer *ly = &m.layers[i];
         printf("layer %2d %s%s\n", i, mixer_kind_name(ly->mixer),
-               ly->window ? " (sliding)" : rows ? "" : ": not additive; no per-position figure");
+               ly->window ? " (sliding)"
+               : rows     ? ""
+                          : ": not additive; no per-position figure");
         for (int h = 0; rows && h < l.heads[i]; h++) {
             const float *row = rows + (int64_t)h * (position + 1);
             printf("  head %2d %s", h, l.attn[i] ? "attn   " : "contrib");

@@ -1,5 +1,6 @@
 /* hyrecall niah: RULER's needle-in-a-haystack tasks, generated, run, scored. */
 #include <cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -7,19 +8,18 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <dirent.h>
 #include <unistd.h>
 
-#include "engine/hyrecall.h"
 #include "engine/base/clock.h"
 #include "engine/base/files.h"
 #include "engine/cli/cli.h"
+#include "engine/hyrecall.h"
 #include "niah/niah_generate.h"
-#include "niah/run/niah_lens.h"
-#include "niah/run/niah_run.h"
 #include "niah/niah_report.h"
-#include "niah/run/niah_resume.h"
 #include "niah/niah_score.h"
+#include "niah/run/niah_lens.h"
+#include "niah/run/niah_resume.h"
+#include "niah/run/niah_run.h"
 #include "niah/sha256.h"
 #include "stb_ds.h"
 #include "tokenizer/tokenizer.h"
@@ -79,7 +79,6 @@ static const char *HELP =
     "writes the same files as a single process; --threads is per rank.\n\n"
     "exit codes: 0 ok, 1 invalid model, tokenizer, haystack or output directory, 2 usage error\n";
 
-
 static int parse_tasks(const char *text, struct niah_options *o)
 {
     char buf[512], *items[8];
@@ -88,8 +87,9 @@ static int parse_tasks(const char *text, struct niah_options *o)
     for (int i = 0; i < o->num_tasks; i++) {
         const struct niah_task *t = niah_task_find(items[i]);
         if (!t)
-            return cli_usage_error("niah", "unknown task '%s' (niah_single_1..3, niah_multikey_1..3, niah_multivalue, "
-                                           "niah_multiquery, or S1..S3, MK1..MK3, MV, MQ)",
+            return cli_usage_error("niah",
+                                   "unknown task '%s' (niah_single_1..3, niah_multikey_1..3, niah_multivalue, "
+                                   "niah_multiquery, or S1..S3, MK1..MK3, MV, MQ)",
                                    items[i]);
         for (int k = 0; k < i; k++)
             if (o->tasks[k] == t) return cli_usage_error("niah", "--tasks names %s twice ('%s')", t->name, text);
@@ -217,7 +217,6 @@ int cmd_niah(int argc, char **argv)
     niah_mpi_finalize();
     return rc_all;
 }
-
 
 /* hyrecall niah score FILE: lines with task, pred (or outputs) and answers. */
 static int cmd_niah_score(int argc, char **argv)

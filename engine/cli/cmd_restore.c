@@ -51,14 +51,22 @@ int cmd_restore(int argc, char **argv)
         }
         i++;
         int bad = 0;
-        if (strcmp(a, "--base") == 0) o.base_dir = v;
-        else if (strcmp(a, "--tuned") == 0) tuned = v;
-        else if (strcmp(a, "--out") == 0) out = v;
-        else if (strcmp(a, "--method") == 0) bad = restore_parse_method(v, &o, &e), have_method = true;
-        else if (strcmp(a, "--layers") == 0) bad = restore_parse_layers(v, &o, &e);
-        else if (strcmp(a, "--with") == 0) bad = restore_parse_with(v, &o, &e);
-        else if (strcmp(a, "--parts") == 0 || strcmp(a, "--restore-parts") == 0) bad = restore_parse_parts(v, &o, &e);
-        else if (strcmp(a, "--procrustes-side") == 0) bad = restore_parse_side(v, &o, &e);
+        if (strcmp(a, "--base") == 0)
+            o.base_dir = v;
+        else if (strcmp(a, "--tuned") == 0)
+            tuned = v;
+        else if (strcmp(a, "--out") == 0)
+            out = v;
+        else if (strcmp(a, "--method") == 0)
+            bad = restore_parse_method(v, &o, &e), have_method = true;
+        else if (strcmp(a, "--layers") == 0)
+            bad = restore_parse_layers(v, &o, &e);
+        else if (strcmp(a, "--with") == 0)
+            bad = restore_parse_with(v, &o, &e);
+        else if (strcmp(a, "--parts") == 0 || strcmp(a, "--restore-parts") == 0)
+            bad = restore_parse_parts(v, &o, &e);
+        else if (strcmp(a, "--procrustes-side") == 0)
+            bad = restore_parse_side(v, &o, &e);
         else if (strcmp(a, "--alpha") == 0) {
             char *end;
             o.alpha = strtod(v, &end);

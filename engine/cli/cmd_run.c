@@ -5,10 +5,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/hyrecall.h"
 #include "engine/base/clock.h"
 #include "engine/base/files.h"
 #include "engine/cli/cli.h"
+#include "engine/hyrecall.h"
 #include "niah/niah_tasks.h"
 #include "tokenizer/tokenizer.h"
 
@@ -30,8 +30,7 @@ static const char *HELP =
     "  -n, --max-new N     tokens to generate (default 16)\n"
     "  -t, --threads N     threads (default, or 0: all cores); any count gives the same bits\n"
     "  -c, --ctx-size N    the context the memory plan checks (default: prompt + N)\n"
-    "  --temp T            only 0 (greedy: this is a reference engine; sampling is not offered)\n"
-    CLI_RESTORE_HELP
+    "  --temp T            only 0 (greedy: this is a reference engine; sampling is not offered)\n" CLI_RESTORE_HELP
     "  --dump FILE         also write reference outputs to FILE (refuses to overwrite):\n"
     "                        input_ids I32 [T]; logits F32 [T, V] (prompt, one parallel pass);\n"
     "                        generated_ids I32 [G]; full_logits_last F32 [G, V] (row i: logits\n"
@@ -69,8 +68,7 @@ static int parse(int argc, char **argv, struct run_options *o)
             if (!(o->model_dir = cli_value("run", argc, argv, &i))) return -1;
         } else if (strcmp(a, "--ids") == 0) {
             free(o->ids);
-            if (!(v = cli_value("run", argc, argv, &i)) || cli_parse_ids("run", a, v, &o->ids, &o->num_ids))
-                return -1;
+            if (!(v = cli_value("run", argc, argv, &i)) || cli_parse_ids("run", a, v, &o->ids, &o->num_ids)) return -1;
         } else if (strcmp(a, "-p") == 0 || strcmp(a, "--prompt") == 0) {
             if (!(o->prompt = cli_value("run", argc, argv, &i))) return -1;
         } else if (strcmp(a, "-f") == 0 || strcmp(a, "--file") == 0) {
@@ -83,8 +81,9 @@ static int parse(int argc, char **argv, struct run_options *o)
             char *end;
             const double t = strtod(v, &end);
             if (end == v || *end || t != 0)
-                return cli_usage_error("run", "--temp %s: hyrecall decodes greedily (a reference engine: same "
-                                              "inputs, same tokens); only --temp 0 is accepted",
+                return cli_usage_error("run",
+                                       "--temp %s: hyrecall decodes greedily (a reference engine: same "
+                                       "inputs, same tokens); only --temp 0 is accepted",
                                        v);
         } else if (strcmp(a, "--chat") == 0) {
             o->chat = true;
@@ -92,8 +91,7 @@ static int parse(int argc, char **argv, struct run_options *o)
             if (!(v = cli_value("run", argc, argv, &i)) || cli_parse_int("run", a, v, 0, 1 << 24, &o->max_new))
                 return -1;
         } else if (strcmp(a, "--threads") == 0 || strcmp(a, "-t") == 0) {
-            if (!(v = cli_value("run", argc, argv, &i)) || cli_parse_int("run", a, v, 0, 4096, &o->threads))
-                return -1;
+            if (!(v = cli_value("run", argc, argv, &i)) || cli_parse_int("run", a, v, 0, 4096, &o->threads)) return -1;
         } else if (strcmp(a, "--dump") == 0) {
             if (!(o->dump_path = cli_value("run", argc, argv, &i))) return -1;
         } else {
@@ -138,18 +136,30 @@ static int write_dump(const struct run_options *o, const struct model *m, const 
     snprintf(generated, sizeof generated, "%d", n_gen);
     sha256_hex_of(prompt_logits, (size_t)(o->num_ids * V) * sizeof(float), logits_sha);
     sha256_hex_of(step_logits, (size_t)(n_gen * V) * sizeof(float), steps_sha);
-    const char *meta[] = {"format",           "hyrecall-reference-v1",
-                          "hyrecall_version", build_version(),
-                          "git_commit",       build_commit(),
-                          "openblas_core",    cpu_openblas_core(),
-                          "threads",          threads,
-                          "model_dir",        o->model_dir,
-                          "model_type",       m->cfg.model_type,
-                          "prompt_len",       prompt_len,
-                          "generated",        generated,
-                          "logits_sha256",    logits_sha,
-                          "full_logits_last_sha256", steps_sha,
-                          "provenance",       provenance,
+    const char *meta[] = {"format",
+                          "hyrecall-reference-v1",
+                          "hyrecall_version",
+                          build_version(),
+                          "git_commit",
+                          build_commit(),
+                          "openblas_core",
+                          cpu_openblas_core(),
+                          "threads",
+                          threads,
+                          "model_dir",
+                          o->model_dir,
+                          "model_type",
+                          m->cfg.model_type,
+                          "prompt_len",
+                          prompt_len,
+                          "generated",
+                          generated,
+                          "logits_sha256",
+                          logits_sha,
+                          "full_logits_last_sha256",
+                          steps_sha,
+                          "provenance",
+                          provenance,
                           NULL};
     struct st_write_tensor t[] = {
         {"input_ids", DT_I32, 1, {o->num_ids}, o->ids},
@@ -207,8 +217,10 @@ static char *read_prompt(const struct run_options *o, struct hr_error *e)
             text = grown;
         }
     }
-    if (!text) hr_fail(e, "out of memory reading the prompt from stdin");
-    else text[n] = '\0';
+    if (!text)
+        hr_fail(e, "out of memory reading the prompt from stdin");
+    else
+        text[n] = '\0';
     return text;
 }
 
@@ -288,9 +300,11 @@ int cmd_run(int argc, char **argv)
             rc = EXIT_RUNTIME;
         } else {
             /* llama.cpp's summary: prompt eval and eval, tokens and tokens/s. */
-            const double prefill = n_gen ? st.first_token - t0 : t_end - t0, decode = t_end - (n_gen ? st.first_token : t_end);
-            fprintf(stderr, "hyrecall run: prompt %d tokens, prefill %.3f s (%.1f tokens/s); generated %d tokens, "
-                            "decode %.3f s (%.2f tokens/s)\n",
+            const double prefill = n_gen ? st.first_token - t0 : t_end - t0,
+                         decode = t_end - (n_gen ? st.first_token : t_end);
+            fprintf(stderr,
+                    "hyrecall run: prompt %d tokens, prefill %.3f s (%.1f tokens/s); generated %d tokens, "
+                    "decode %.3f s (%.2f tokens/s)\n",
                     o.num_ids, prefill, o.num_ids / (prefill > 0 ? prefill : 1e-9), n_gen, decode,
                     n_gen > 1 ? (n_gen - 1) / (decode > 0 ? decode : 1e-9) : 0.0);
         }

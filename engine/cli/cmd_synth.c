@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/hyrecall.h"
 #include "engine/cli/cli.h"
+#include "engine/hyrecall.h"
 
 static const char *HELP =
     "usage: hyrecall synth --config CONFIG.json --out DIR [--dtype bf16|f32] [--seed S]\n\n"
@@ -25,11 +25,15 @@ int cmd_synth(int argc, char **argv)
             return EXIT_OK;
         }
         if (!(v = cli_value("synth", argc, argv, &i))) return EXIT_USAGE;
-        if (strcmp(a, "--config") == 0) config = v;
-        else if (strcmp(a, "--out") == 0) out = v;
+        if (strcmp(a, "--config") == 0)
+            config = v;
+        else if (strcmp(a, "--out") == 0)
+            out = v;
         else if (strcmp(a, "--dtype") == 0) {
-            if (strcmp(v, "bf16") == 0) dtype = DT_BF16;
-            else if (strcmp(v, "f32") == 0) dtype = DT_F32;
+            if (strcmp(v, "bf16") == 0)
+                dtype = DT_BF16;
+            else if (strcmp(v, "f32") == 0)
+                dtype = DT_F32;
             else {
                 cli_usage_error("synth", "--dtype expects bf16 or f32, got '%s'", v);
                 return EXIT_USAGE;

@@ -3,16 +3,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer/tokenizer.h"
 #include "engine/cli/cli.h"
+#include "tokenizer/tokenizer.h"
 
-static const char *HELP =
-    "usage: hyrecall tokenize -t TOKENIZER_JSON (TEXT | -)\n"
-    "       hyrecall tokenize -t TOKENIZER_JSON --decode IDS\n\n"
-    "Prints the ids of TEXT on one line, separated by single spaces (special-token strings such\n"
-    "as <|im_start|> are recognised). '-' reads the text from standard input, byte for byte (no\n"
-    "newline stripped). --decode takes ids (comma or space separated) and prints their text.\n\n"
-    "exit codes: 0 ok, 1 invalid tokenizer or ids, 2 usage error\n";
+static const char *HELP = "usage: hyrecall tokenize -t TOKENIZER_JSON (TEXT | -)\n"
+                          "       hyrecall tokenize -t TOKENIZER_JSON --decode IDS\n\n"
+                          "Prints the ids of TEXT on one line, separated by single spaces (special-token strings such\n"
+                          "as <|im_start|> are recognised). '-' reads the text from standard input, byte for byte (no\n"
+                          "newline stripped). --decode takes ids (comma or space separated) and prints their text.\n\n"
+                          "exit codes: 0 ok, 1 invalid tokenizer or ids, 2 usage error\n";
 
 static char *read_stdin(size_t *len)
 {

@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/hyrecall.h"
 #include "engine/cli/cli.h"
+#include "engine/hyrecall.h"
 
 static const struct {
     const char *name;
@@ -23,8 +23,9 @@ static const struct {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "hyrecall %s — CPU reference engine for hybrid linear-attention language models\n\n"
-                 "usage: hyrecall COMMAND [options]   (hyrecall COMMAND --help for its options)\n\ncommands:\n",
+    fprintf(out,
+            "hyrecall %s — CPU reference engine for hybrid linear-attention language models\n\n"
+            "usage: hyrecall COMMAND [options]   (hyrecall COMMAND --help for its options)\n\ncommands:\n",
             build_version());
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);

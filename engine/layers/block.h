@@ -39,8 +39,8 @@ struct recurrent_shape {
 #define BLOCK_MAX_MATRICES 10
 
 struct block_kind {
-    const char *name;       /* "gated delta rule", ... */
-    const char *plan_name;  /* inspect's layer plan: "gated_delta", ... */
+    const char *name;      /* "gated delta rule", ... */
+    const char *plan_name; /* inspect's layer plan: "gated_delta", ... */
     void (*widths)(const struct model *m, const struct layer *L, struct block_widths *w); /* raises w */
     struct recurrent_shape (*recurrent)(const struct model *m, const struct layer *L);
     /* The weight matrices one token passes through (for FLOP and byte counts);
@@ -55,6 +55,9 @@ const struct block_kind *block_kind(enum mixer_kind k);
 
 extern const struct block_kind softmax_attention_block, lightning_block, gated_deltanet_block, jet_block;
 
-static inline int64_t block_max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static inline int64_t block_max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
 
 #endif

@@ -101,9 +101,17 @@ static int forward(struct session *s, int li, int n)
                    (size_t)dv * sizeof(float));
         }
     }
-    session_observe_mixer_inputs(s, &(struct mixer_inputs){.layer = li, .pos = s->pos, .n = n, .heads = nv,
-                                                           .kv_heads = nv, .dk = dk, .dv = dv, .q = a->q,
-                                                           .k = a->k, .v = a->v, .log_decay = a->g,
+    session_observe_mixer_inputs(s, &(struct mixer_inputs){.layer = li,
+                                                           .pos = s->pos,
+                                                           .n = n,
+                                                           .heads = nv,
+                                                           .kv_heads = nv,
+                                                           .dk = dk,
+                                                           .dv = dv,
+                                                           .q = a->q,
+                                                           .k = a->k,
+                                                           .v = a->v,
+                                                           .log_decay = a->g,
                                                            .beta = a->beta});
     float *S = s->layers[li].S;
     if (n == 1)

@@ -30,8 +30,7 @@ static int get_int(const struct json_ctx *c, const char *field, int min, int *ou
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, field);
     if (!v) return hr_fail(c->e, "%s: required field '%s' is missing", c->path, field);
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < min ||
-        v->valuedouble > 1e9)
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < min || v->valuedouble > 1e9)
         return hr_fail(c->e, "%s: field '%s' must be an integer >= %d", c->path, field, min);
     *out = (int)v->valuedouble;
     return 0;
@@ -47,8 +46,7 @@ static int get_int_or(const struct json_ctx *c, const char *field, int min, int 
     return get_int(c, field, min, out);
 }
 
-static int get_double_or(const struct json_ctx *c, const cJSON *obj, const char *field, double fallback,
-                         double *out)
+static int get_double_or(const struct json_ctx *c, const cJSON *obj, const char *field, double fallback, double *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
     if (!v || cJSON_IsNull(v)) {
@@ -143,8 +141,8 @@ static int parse_rope(const struct json_ctx *c, struct model_config *cfg)
     if (partial > 1.0) return hr_fail(c->e, "%s: field 'partial_rotary_factor' must be in (0, 1]", c->path);
     cfg->rotary_dim = (int)(cfg->head_dim * partial);
     if (cfg->rotary_dim % 2 != 0 || cfg->rotary_dim == 0)
-        return hr_fail(c->e, "%s: field 'partial_rotary_factor' gives rotary dim %d (must be even and > 0)",
-                       c->path, cfg->rotary_dim);
+        return hr_fail(c->e, "%s: field 'partial_rotary_factor' gives rotary dim %d (must be even and > 0)", c->path,
+                       cfg->rotary_dim);
 
     cfg->rope_type = ROPE_DEFAULT;
     cfg->rope_factor = 1.0;
@@ -156,8 +154,7 @@ static int parse_rope(const struct json_ctx *c, struct model_config *cfg)
             cfg->rope_type = ROPE_LINEAR;
             if (get_double_or(c, params, "factor", 1.0, &cfg->rope_factor)) return -1;
         } else if (strcmp(type, "default") != 0) {
-            return hr_fail(c->e, "%s: field '%s.rope_type' is '%s'; supported: default, linear", c->path, where,
-                           type);
+            return hr_fail(c->e, "%s: field '%s.rope_type' is '%s'; supported: default, linear", c->path, where, type);
         }
     }
     return 0;
@@ -213,8 +210,7 @@ int config_layer_plan(struct model_config *cfg, const char *field, const struct 
                            cfg->num_layers);
         for (int i = 0; i < cfg->num_layers; i++) {
             const cJSON *t = cJSON_GetArrayItem(types, i);
-            if (!cJSON_IsString(t))
-                return hr_fail(e, "%s: field '%s'[%d] is not a string", cfg->path, field, i);
+            if (!cJSON_IsString(t)) return hr_fail(e, "%s: field '%s'[%d] is not a string", cfg->path, field, i);
             const struct layer_kind_spelling *k = find_spelling(t->valuestring, aliases, num_aliases);
             if (!k) {
                 char list[512] = "full_attention, sliding_attention, linear_attention";
@@ -230,13 +226,12 @@ int config_layer_plan(struct model_config *cfg, const char *field, const struct 
          * and i >= max_window_layers. */
         bool use_sw = false;
         int window = 0, max_window_layers = 0;
-        if (get_bool_or(&c, "use_sliding_window", false, &use_sw) ||
-            get_int_or(&c, "sliding_window", 1, 0, &window) ||
+        if (get_bool_or(&c, "use_sliding_window", false, &use_sw) || get_int_or(&c, "sliding_window", 1, 0, &window) ||
             get_int_or(&c, "max_window_layers", 0, cfg->num_layers, &max_window_layers))
             return -1;
         for (int i = 0; i < cfg->num_layers; i++)
-            cfg->layer_kinds[i] = use_sw && window > 0 && i >= max_window_layers ? LAYER_SLIDING_ATTENTION
-                                                                                 : LAYER_FULL_ATTENTION;
+            cfg->layer_kinds[i] =
+                use_sw && window > 0 && i >= max_window_layers ? LAYER_SLIDING_ATTENTION : LAYER_FULL_ATTENTION;
     }
     return config_layer_window(cfg, fallback_window, e);
 }

@@ -105,5 +105,4 @@ int cfg_number(const struct model_config *cfg, const cJSON *obj, const char *fie
 int cfg_bool(const struct model_config *cfg, const cJSON *obj, const char *field, bool fallback, bool *out,
              struct hr_error *e);
 
-
 #endif

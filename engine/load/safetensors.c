@@ -94,8 +94,8 @@ static int check_layout(const struct st_file *f, const unsigned char *data, size
             rc = hr_fail(e, "%s: tensor '%s': data_offsets overlap tensor '%s'", f->path, order[i]->name,
                          order[i - 1]->name);
         else if (begin > expect)
-            rc = hr_fail(e, "%s: tensor '%s': data_offsets leave a gap of %zu bytes before it", f->path,
-                         order[i]->name, begin - expect);
+            rc = hr_fail(e, "%s: tensor '%s': data_offsets leave a gap of %zu bytes before it", f->path, order[i]->name,
+                         begin - expect);
         expect = begin + order[i]->nbytes;
     }
     if (rc == 0 && expect != data_size)
@@ -335,8 +335,8 @@ int st_open_dir(const char *dir, struct st_archive *a, struct hr_error *e)
         const cJSON *wm = cJSON_GetObjectItemCaseSensitive(index_root, "weight_map");
         for (const cJSON *it = wm->child; it; it = it->next)
             if (shgeti(a->by_name, it->string) < 0) {
-                rc = hr_fail(e, "%s: field 'weight_map' names tensor '%s' but %s does not hold it", index,
-                             it->string, it->valuestring);
+                rc = hr_fail(e, "%s: field 'weight_map' names tensor '%s' but %s does not hold it", index, it->string,
+                             it->valuestring);
                 break;
             }
     }
@@ -363,11 +363,17 @@ const struct st_tensor *st_find(const struct st_archive *a, const char *name)
     return i >= 0 ? mut->by_name[i].value : NULL;
 }
 
-size_t st_tensor_count(const struct st_archive *a) { return (size_t)shlen(((struct st_archive *)a)->by_name); }
+size_t st_tensor_count(const struct st_archive *a)
+{
+    return (size_t)shlen(((struct st_archive *)a)->by_name);
+}
 
 /* ---- writing ------------------------------------------------------------ */
 
-static int write_all(FILE *fp, const void *p, size_t n) { return fwrite(p, 1, n, fp) == n ? 0 : -1; }
+static int write_all(FILE *fp, const void *p, size_t n)
+{
+    return fwrite(p, 1, n, fp) == n ? 0 : -1;
+}
 
 int st_write_file(const char *path, const struct st_write_tensor *tensors, int n, const char *const *meta,
                   bool overwrite, struct hr_error *e)
@@ -436,11 +442,15 @@ int st_write_file_with(const char *path, const struct st_write_tensor *tensors, 
         rc |= fflush(fp);
         if (rc == 0) rc |= fsync(fileno(fp));
         rc |= fclose(fp);
-        if (!filled) rc = -1; /* e already says why */
-        else if (rc != 0) hr_fail(e, "%s: write failed: %s", path, strerror(errno));
+        if (!filled)
+            rc = -1; /* e already says why */
+        else if (rc != 0)
+            hr_fail(e, "%s: write failed: %s", path, strerror(errno));
     }
-    if (rc == 0) rc = atomic_commit(&out, e);
-    else atomic_abort(&out);
+    if (rc == 0)
+        rc = atomic_commit(&out, e);
+    else
+        atomic_abort(&out);
     free(json);
     return rc;
 }

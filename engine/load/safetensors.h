@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/ops/dtype.h"
 #include "engine/base/error.h"
+#include "engine/ops/dtype.h"
 
 #define ST_MAX_DIMS 8
 /* The reference implementation refuses headers above 100 MB. */
@@ -35,7 +35,7 @@ struct st_file {
     char *path;
     void *map;
     size_t map_size;
-    struct st_tensor *tensors; /* stb_ds array, in header order */
+    struct st_tensor *tensors;       /* stb_ds array, in header order */
     char **meta_keys, **meta_values; /* stb_ds arrays: __metadata__ */
 };
 
@@ -46,7 +46,7 @@ struct st_archive {
     struct st_name_index {
         char *key;
         struct st_tensor *value;
-    } *by_name; /* stb_ds string hash map */
+    } * by_name; /* stb_ds string hash map */
     size_t mapped_bytes;
 };
 

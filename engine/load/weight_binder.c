@@ -40,8 +40,7 @@ static const struct st_tensor *lookup(struct weight_binder *b, const char *name)
         return NULL;
     }
     if (t->dtype != DT_F32 && t->dtype != DT_BF16 && t->dtype != DT_F16) {
-        hr_fail(b->e, "%s: tensor '%s' has dtype %s; supported: F32, BF16, F16", t->path, name,
-                dtype_name(t->dtype));
+        hr_fail(b->e, "%s: tensor '%s' has dtype %s; supported: F32, BF16, F16", t->path, name, dtype_name(t->dtype));
         return NULL;
     }
     shput(b->used, name, 1);
@@ -179,4 +178,3 @@ void binder_ignore(struct weight_binder *b, const char *fmt, ...)
     FORMAT_NAME(name, fmt);
     if (!b->collect && st_find(&b->m->weights, name)) shput(b->used, name, 1);
 }
-

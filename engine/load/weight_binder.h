@@ -11,8 +11,8 @@
 #include <stdint.h>
 
 #include "engine/base/error.h"
-#include "engine/ops/ops.h"
 #include "engine/load/safetensors.h"
+#include "engine/ops/ops.h"
 
 struct model;
 
@@ -30,7 +30,7 @@ struct weight_binder {
     struct {
         char *key;
         int value;
-    } *used; /* stb_ds string set */
+    } * used; /* stb_ds string set */
     /* Collect mode (hyrecall synth): no checkpoint is read; each bind records
      * the tensor it wants and gets zeros. */
     bool collect;

@@ -193,9 +193,9 @@ static int attend_decode(struct kv_cache *c, const float *q, const float *k, con
 }
 
 struct block_scratch {
-    float *S;      /* [QB, KB] scores, then probabilities */
+    float *S;       /* [QB, KB] scores, then probabilities */
     float *Kb, *Vb; /* [KB, d] gathered keys and values */
-    float *m, *l;  /* [QB] running max and sum */
+    float *m, *l;   /* [QB] running max and sum */
 };
 
 /* Queries t0 .. t0+tn-1 of head h: out rows = softmax(q Kᵀ · scale) V over the
@@ -216,8 +216,10 @@ static void attend_blocked(const struct kv_cache *c, const float *q, const float
     for (int64_t j0 = kmin; j0 <= last_pos; j0 += KB) {
         const int bk = (int)(last_pos - j0 + 1 < KB ? last_pos - j0 + 1 : KB);
         for (int j = 0; j < bk; j++) { /* gather: cache slots and batch rows alike */
-            memcpy(w->Kb + (int64_t)j * d, kv_row(c, c->k, k, pos0, j0 + j) + (int64_t)kvh * d, (size_t)d * sizeof(float));
-            memcpy(w->Vb + (int64_t)j * d, kv_row(c, c->v, v, pos0, j0 + j) + (int64_t)kvh * d, (size_t)d * sizeof(float));
+            memcpy(w->Kb + (int64_t)j * d, kv_row(c, c->k, k, pos0, j0 + j) + (int64_t)kvh * d,
+                   (size_t)d * sizeof(float));
+            memcpy(w->Vb + (int64_t)j * d, kv_row(c, c->v, v, pos0, j0 + j) + (int64_t)kvh * d,
+                   (size_t)d * sizeof(float));
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tn, bk, d, scale, Q, ldq, w->Kb, d, 0.0f, w->S, KB);
         for (int i = 0; i < tn; i++) {

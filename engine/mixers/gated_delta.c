@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-void gated_delta_naive(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v,
-                       const float *g, const float *beta, float *state, float *out)
+void gated_delta_naive(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v, const float *g,
+                       const float *beta, float *state, float *out)
 {
     double *S = malloc((size_t)dk * dv * sizeof(double)), *u = malloc((size_t)dv * sizeof(double));
     for (int h = 0; h < heads; h++) {
@@ -149,8 +149,8 @@ static void chunk_one_head(int n, int dk, int dv, const float *q, int ldq, const
         const float e = (float)exp(G[n - 1] - G[i]);
         for (int c = 0; c < dk; c++) w->X[(size_t)i * dk + c] = k[(size_t)i * ldk + c] * e;
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dk, dv, n, 1.0f, w->X, dk, w->U, dv, (float)exp(G[n - 1]),
-                S, dv);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dk, dv, n, 1.0f, w->X, dk, w->U, dv, (float)exp(G[n - 1]), S,
+                dv);
 }
 
 void gated_delta_chunked(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v,
@@ -179,8 +179,8 @@ void gated_delta_chunked(int T, int heads, int dk, int dv, const float *q, const
             for (int t0 = 0; t0 < T; t0 += C) {
                 const int n = T - t0 < C ? T - t0 : C;
                 const size_t row = (size_t)t0 * heads + h;
-                chunk_one_head(n, dk, dv, q + row * dk, heads * dk, k + row * dk, heads * dk, v + row * dv,
-                               heads * dv, g + row, beta + row, heads, S, out + row * dv, heads * dv, &w);
+                chunk_one_head(n, dk, dv, q + row * dk, heads * dk, k + row * dk, heads * dk, v + row * dv, heads * dv,
+                               g + row, beta + row, heads, S, out + row * dv, heads * dv, &w);
             }
         }
         free(w.A), free(w.Kb), free(w.Vb), free(w.W), free(w.U), free(w.X), free(w.G);

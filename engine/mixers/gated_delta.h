@@ -21,8 +21,8 @@
 
 #define GATED_DELTA_DEFAULT_CHUNK 64
 
-void gated_delta_naive(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v,
-                       const float *g, const float *beta, float *state, float *out);
+void gated_delta_naive(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v, const float *g,
+                       const float *beta, float *state, float *out);
 void gated_delta_chunked(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v,
                          const float *g, const float *beta, float *state, float *out, int chunk);
 void gated_delta_step(int heads, int dk, int dv, const float *q, const float *k, const float *v, const float *g,

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-void lightning_naive(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v,
-                     const float *g, float *state, float *out)
+void lightning_naive(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v, const float *g,
+                     float *state, float *out)
 {
     double *S = malloc((size_t)dk * dv * sizeof(double));
     for (int h = 0; h < heads; h++) {
@@ -56,8 +56,7 @@ void lightning_step(int heads, int dk, int dv, const float *q, const float *k, c
  *   carry  S  = e^{Γ_{n−1}} S + (K ⊙ e^{Γ_{n−1} − Γ})ᵀ V
  * q, k, v, out point at the chunk's first row of this head; ld* are row strides. */
 static void chunk_one_head(int n, int dk, int dv, const float *q, int ldq, const float *k, int ldk, const float *v,
-                           int ldv, const float *g, int ldg, float *S, float *out, int ldo, float *scratch,
-                           double *G)
+                           int ldv, const float *g, int ldg, float *S, float *out, int ldo, float *scratch, double *G)
 {
     float *A = scratch;            /* [n, n] */
     float *Qd = A + (size_t)n * n; /* [n, dk] */
@@ -80,12 +79,11 @@ static void chunk_one_head(int n, int dk, int dv, const float *q, int ldq, const
         const float w = (float)exp(G[n - 1] - G[i]);
         for (int c = 0; c < dk; c++) Qd[(size_t)i * dk + c] = k[(size_t)i * ldk + c] * w;
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dk, dv, n, 1.0f, Qd, dk, v, ldv, (float)exp(G[n - 1]), S,
-                dv);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dk, dv, n, 1.0f, Qd, dk, v, ldv, (float)exp(G[n - 1]), S, dv);
 }
 
-void lightning_chunked(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v,
-                       const float *g, float *state, float *out, int chunk)
+void lightning_chunked(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v, const float *g,
+                       float *state, float *out, int chunk)
 {
     const int C = chunk > 0 ? chunk : LIGHTNING_DEFAULT_CHUNK;
     const size_t scratch_floats = (size_t)C * C + (size_t)C * dk;
@@ -102,8 +100,8 @@ void lightning_chunked(int T, int heads, int dk, int dv, const float *q, const f
             for (int t0 = 0; t0 < T; t0 += C) {
                 const int n = T - t0 < C ? T - t0 : C;
                 const size_t row = (size_t)t0 * heads + h;
-                chunk_one_head(n, dk, dv, q + row * dk, heads * dk, k + row * dk, heads * dk, v + row * dv,
-                               heads * dv, g + row, heads, S, out + row * dv, heads * dv, scratch, G);
+                chunk_one_head(n, dk, dv, q + row * dk, heads * dk, k + row * dk, heads * dk, v + row * dv, heads * dv,
+                               g + row, heads, S, out + row * dv, heads * dv, scratch, G);
             }
         }
         free(scratch);

@@ -19,10 +19,10 @@
 
 #define LIGHTNING_DEFAULT_CHUNK 64
 
-void lightning_naive(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v,
-                     const float *g, float *state, float *out);
-void lightning_chunked(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v,
-                       const float *g, float *state, float *out, int chunk);
+void lightning_naive(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v, const float *g,
+                     float *state, float *out);
+void lightning_chunked(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v, const float *g,
+                       float *state, float *out, int chunk);
 void lightning_step(int heads, int dk, int dv, const float *q, const float *k, const float *v, const float *g,
                     float *state, float *out);
 

@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <string.h>
 
-void causal_conv_forward(const float *x, int n, int channels, int K, const float *w, size_t w_token_stride,
-                         float *tail, float *y)
+void causal_conv_forward(const float *x, int n, int channels, int K, const float *w, size_t w_token_stride, float *tail,
+                         float *y)
 {
     const int H = K - 1; /* history length */
     /* Tokens are independent given x and the old tail (updated after). */

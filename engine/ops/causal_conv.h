@@ -17,12 +17,11 @@
  * first, read and updated. w holds the kernels [channels, K] (tap fastest)
  * of token 0; token t's kernels are at w + t·w_token_stride, so a stride of
  * 0 is one static kernel and channels·K a kernel per token. */
-void causal_conv_forward(const float *x, int n, int channels, int K, const float *w, size_t w_token_stride,
-                         float *tail, float *y);
+void causal_conv_forward(const float *x, int n, int channels, int K, const float *w, size_t w_token_stride, float *tail,
+                         float *y);
 
 /* The static case (Qwen3-Next's conv1d). */
-static inline void short_conv_forward(const float *x, int n, int channels, int K, const float *w, float *tail,
-                                      float *y)
+static inline void short_conv_forward(const float *x, int n, int channels, int K, const float *w, float *tail, float *y)
 {
     causal_conv_forward(x, n, channels, K, w, 0, tail, y);
 }

@@ -39,8 +39,17 @@ int cpu_blas_serial_begin(void)
     return threads;
 }
 
-void cpu_blas_serial_end(int threads) { omp_set_num_threads(threads); }
+void cpu_blas_serial_end(int threads)
+{
+    omp_set_num_threads(threads);
+}
 
-int cpu_threads(void) { return omp_get_max_threads(); }
+int cpu_threads(void)
+{
+    return omp_get_max_threads();
+}
 
-const char *cpu_openblas_core(void) { return openblas_get_corename(); }
+const char *cpu_openblas_core(void)
+{
+    return openblas_get_corename();
+}

@@ -7,14 +7,20 @@ static const struct {
     const char *name;
     size_t size;
 } dtype_table[DT_COUNT] = {
-    [DT_F32] = {"F32", 4}, [DT_F16] = {"F16", 2}, [DT_BF16] = {"BF16", 2}, [DT_F64] = {"F64", 8},
-    [DT_I64] = {"I64", 8}, [DT_I32] = {"I32", 4}, [DT_I16] = {"I16", 2},  [DT_I8] = {"I8", 1},
+    [DT_F32] = {"F32", 4}, [DT_F16] = {"F16", 2},   [DT_BF16] = {"BF16", 2}, [DT_F64] = {"F64", 8},
+    [DT_I64] = {"I64", 8}, [DT_I32] = {"I32", 4},   [DT_I16] = {"I16", 2},   [DT_I8] = {"I8", 1},
     [DT_U8] = {"U8", 1},   [DT_BOOL] = {"BOOL", 1},
 };
 
-const char *dtype_name(enum dtype t) { return (unsigned)t < DT_COUNT ? dtype_table[t].name : "?"; }
+const char *dtype_name(enum dtype t)
+{
+    return (unsigned)t < DT_COUNT ? dtype_table[t].name : "?";
+}
 
-size_t dtype_size(enum dtype t) { return (unsigned)t < DT_COUNT ? dtype_table[t].size : 0; }
+size_t dtype_size(enum dtype t)
+{
+    return (unsigned)t < DT_COUNT ? dtype_table[t].size : 0;
+}
 
 int dtype_parse(const char *name, enum dtype *out)
 {
@@ -41,13 +47,16 @@ static uint32_t f32_to_bits(float f)
 }
 
 /* bfloat16 is the top half of an IEEE float32. */
-float bf16_to_f32(uint16_t h) { return bits_to_f32((uint32_t)h << 16); }
+float bf16_to_f32(uint16_t h)
+{
+    return bits_to_f32((uint32_t)h << 16);
+}
 
 uint16_t f32_to_bf16(float f)
 {
     uint32_t u = f32_to_bits(f);
     if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
-    u += 0x7fffu + ((u >> 16) & 1u);                                           /* nearest even */
+    u += 0x7fffu + ((u >> 16) & 1u);                                          /* nearest even */
     return (uint16_t)(u >> 16);
 }
 
@@ -70,8 +79,8 @@ uint16_t f32_to_f16(float f)
     uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
     float a = fabsf(f);
     if (isnan(f)) return sign | 0x7e00u;
-    if (a >= 65520.0f) return sign | 0x7c00u; /* rounds to infinity */
-    if (a < 6.103515625e-05f) {               /* subnormal half: multiple of 2^-24 */
+    if (a >= 65520.0f) return sign | 0x7c00u;            /* rounds to infinity */
+    if (a < 6.103515625e-05f) {                          /* subnormal half: multiple of 2^-24 */
         return sign | (uint16_t)lrintf(a * 16777216.0f); /* lrintf rounds to nearest even */
     }
     uint32_t au = u & 0x7fffffffu;

@@ -9,19 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum dtype {
-    DT_F32,
-    DT_F16,
-    DT_BF16,
-    DT_F64,
-    DT_I64,
-    DT_I32,
-    DT_I16,
-    DT_I8,
-    DT_U8,
-    DT_BOOL,
-    DT_COUNT
-};
+enum dtype { DT_F32, DT_F16, DT_BF16, DT_F64, DT_I64, DT_I32, DT_I16, DT_I8, DT_U8, DT_BOOL, DT_COUNT };
 
 /* Name as spelled in a safetensors header ("F32", "BF16", ...). */
 const char *dtype_name(enum dtype t);

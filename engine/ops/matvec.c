@@ -200,7 +200,10 @@ static void matvec_split(const struct weight *W, const float *x, float *y,
     }
 }
 
-void matvec_portable(const struct weight *W, const float *x, float *y) { matvec_split(W, x, y, rows_portable); }
+void matvec_portable(const struct weight *W, const float *x, float *y)
+{
+    matvec_split(W, x, y, rows_portable);
+}
 
 void matvec(const struct weight *W, const float *x, float *y)
 {

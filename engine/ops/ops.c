@@ -38,7 +38,10 @@ static void block_buffer_free(void *p)
     free(b);
 }
 
-static void block_key_create(void) { pthread_key_create(&block_key, block_buffer_free); }
+static void block_key_create(void)
+{
+    pthread_key_create(&block_key, block_buffer_free);
+}
 
 /* The calling thread's buffer, with room for n floats. */
 static float *block_buffer(int64_t n)
@@ -77,8 +80,8 @@ static void linear_block(const float *x, int n, const struct weight *W, int64_t 
         weight_rows_to_f32(W, r0, R, block_buf);
         w = block_buf;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int)R, (int)in, 1.0f, x, (int)in, w, (int)in, 0.0f,
-                y + r0, (int)out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int)R, (int)in, 1.0f, x, (int)in, w, (int)in, 0.0f, y + r0,
+                (int)out);
 }
 
 void linear(const float *x, int n, const struct weight *W, const float *bias, float *y)
@@ -104,7 +107,10 @@ int64_t linear_scratch_bytes(int threads, int64_t max_cols)
     return (int64_t)threads * LINEAR_BLOCK_MAX_ROWS * max_cols * (int64_t)sizeof(float);
 }
 
-void weight_row(const struct weight *W, int64_t r, float *out) { weight_rows_to_f32(W, r, 1, out); }
+void weight_row(const struct weight *W, int64_t r, float *out)
+{
+    weight_rows_to_f32(W, r, 1, out);
+}
 
 void rmsnorm(const float *x, const float *w, int n, int d, double eps, float *y)
 {

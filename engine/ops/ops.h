@@ -20,7 +20,10 @@ struct weight {
     int64_t rows, cols;
 };
 
-static inline bool weight_present(const struct weight *W) { return W->f32 || W->bf16; }
+static inline bool weight_present(const struct weight *W)
+{
+    return W->f32 || W->bf16;
+}
 
 /* y[n, W.rows] = x[n, W.cols] Wᵀ (+ bias when non-NULL). A single row is a
  * matvec (matvec.h); a batch is single-threaded OpenBLAS SGEMMs over fixed
@@ -48,9 +51,18 @@ void weight_row(const struct weight *W, int64_t r, float *out);
  * over the last dimension d, for n rows. In place allowed. */
 void rmsnorm(const float *x, const float *w, int n, int d, double eps, float *y);
 
-static inline float silu(float x) { return x / (1.0f + expf(-x)); }
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
-static inline float softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); } /* torch's threshold 20 */
+static inline float silu(float x)
+{
+    return x / (1.0f + expf(-x));
+}
+static inline float sigmoidf(float x)
+{
+    return 1.0f / (1.0f + expf(-x));
+}
+static inline float softplusf(float x)
+{
+    return x > 20.0f ? x : log1pf(expf(x));
+} /* torch's threshold 20 */
 
 /* Element-wise passes over activations, n elements. Each element's result
  * depends on that element alone, so they run split across the OpenMP threads

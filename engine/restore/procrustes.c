@@ -8,8 +8,7 @@
 
 #include "engine/ops/cpu.h"
 
-int procrustes_rotation(const double *B, const double *F, int64_t rows, int64_t cols, double *R,
-                        double *min_objective)
+int procrustes_rotation(const double *B, const double *F, int64_t rows, int64_t cols, double *R, double *min_objective)
 {
     const int64_t n = cols;
     double *M = malloc((size_t)(n * n) * sizeof *M), *U = malloc((size_t)(n * n) * sizeof *U),
@@ -21,7 +20,8 @@ int procrustes_rotation(const double *B, const double *F, int64_t rows, int64_t 
         /* M = Bᵀ F [cols, cols] */
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)n, (int)rows, 1.0, B, (int)n, F, (int)n, 0.0,
                     M, (int)n);
-        if (LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'A', 'A', (int)n, (int)n, M, (int)n, S, U, (int)n, Vt, (int)n, work) == 0) {
+        if (LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'A', 'A', (int)n, (int)n, M, (int)n, S, U, (int)n, Vt, (int)n, work) ==
+            0) {
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)n, (int)n, 1.0, U, (int)n, Vt, (int)n,
                         0.0, R, (int)n);
             if (min_objective) {

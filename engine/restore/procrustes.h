@@ -9,8 +9,7 @@
 #include <stdint.h>
 
 /* Returns 0, or -1 if the SVD does not converge. min_objective may be NULL. */
-int procrustes_rotation(const double *B, const double *F, int64_t rows, int64_t cols, double *R,
-                        double *min_objective);
+int procrustes_rotation(const double *B, const double *F, int64_t rows, int64_t cols, double *R, double *min_objective);
 
 /* The output-side problem: R* = argmin ‖R A − B‖_F over orthogonal R [n, n]
  * acting on the left of A, B [n, cols]; with M = A Bᵀ = U Σ Vᵀ, R* = V Uᵀ.

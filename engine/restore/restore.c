@@ -8,10 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/base/files.h"
 #include "engine/arch/arch.h"
-#include "engine/restore/procrustes.h"
+#include "engine/base/files.h"
 #include "engine/load/weight_binder.h"
+#include "engine/restore/procrustes.h"
 #include "stb_ds.h"
 
 void restore_options_default(struct restore_options *o)
@@ -39,7 +39,8 @@ int restore_parse_parts(const char *text, struct restore_options *o, struct hr_e
         unsigned bit = 0;
         for (size_t i = 0; i < sizeof part_names / sizeof *part_names; i++)
             if (strcmp(tok, part_names[i].name) == 0) bit = part_names[i].bit;
-        if (!bit || (parts & bit)) return hr_fail(e, "restore parts '%s': expected a list of q, k, v, o, each once", text);
+        if (!bit || (parts & bit))
+            return hr_fail(e, "restore parts '%s': expected a list of q, k, v, o, each once", text);
         parts |= bit;
     }
     if (!parts) return hr_fail(e, "restore parts '%s': expected a list of q, k, v, o", text);
@@ -49,9 +50,12 @@ int restore_parse_parts(const char *text, struct restore_options *o, struct hr_e
 
 int restore_parse_side(const char *text, struct restore_options *o, struct hr_error *e)
 {
-    if (strcmp(text, "output") == 0) o->side = PROCRUSTES_OUTPUT;
-    else if (strcmp(text, "input") == 0) o->side = PROCRUSTES_INPUT;
-    else return hr_fail(e, "procrustes side '%s': expected output or input", text);
+    if (strcmp(text, "output") == 0)
+        o->side = PROCRUSTES_OUTPUT;
+    else if (strcmp(text, "input") == 0)
+        o->side = PROCRUSTES_INPUT;
+    else
+        return hr_fail(e, "procrustes side '%s': expected output or input", text);
     return 0;
 }
 
@@ -75,8 +79,9 @@ int restore_parse_spec(const char *text, struct restore_options *o, struct hr_er
         parts |= bit;
     }
     if (!parts)
-        return hr_fail(e, "restore '%s': expected qk, procrustes, procrustes-input or parts as letters (q, k, v, o, "
-                          "e.g. v or qkv)",
+        return hr_fail(e,
+                       "restore '%s': expected qk, procrustes, procrustes-input or parts as letters (q, k, v, o, "
+                       "e.g. v or qkv)",
                        text);
     o->method = RESTORE_QK;
     o->parts = parts;
@@ -106,9 +111,12 @@ const char *restore_spec_name(const struct restore_options *o, char *buf, size_t
 
 int restore_parse_method(const char *text, struct restore_options *o, struct hr_error *e)
 {
-    if (strcmp(text, "qk") == 0) o->method = RESTORE_QK;
-    else if (strcmp(text, "procrustes") == 0) o->method = RESTORE_PROCRUSTES;
-    else return hr_fail(e, "restore method '%s': expected qk or procrustes", text);
+    if (strcmp(text, "qk") == 0)
+        o->method = RESTORE_QK;
+    else if (strcmp(text, "procrustes") == 0)
+        o->method = RESTORE_PROCRUSTES;
+    else
+        return hr_fail(e, "restore method '%s': expected qk or procrustes", text);
     return 0;
 }
 
@@ -117,7 +125,8 @@ int restore_parse_layers(const char *text, struct restore_options *o, struct hr_
     static const struct {
         const char *name;
         enum restore_scope scope;
-    } names[] = {{"full", RESTORE_FULL}, {"attention", RESTORE_ATTENTION}, {"linear", RESTORE_LINEAR}, {"all", RESTORE_ALL}};
+    } names[] = {
+        {"full", RESTORE_FULL}, {"attention", RESTORE_ATTENTION}, {"linear", RESTORE_LINEAR}, {"all", RESTORE_ALL}};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (strcmp(text, names[i].name) == 0) {
             o->scope = names[i].scope;
@@ -142,9 +151,12 @@ int restore_parse_with(const char *text, struct restore_options *o, struct hr_er
     char buf[64];
     snprintf(buf, sizeof buf, "%s", text);
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (strcmp(tok, "biases") == 0) o->with_biases = true;
-        else if (strcmp(tok, "norms") == 0) o->with_norms = true;
-        else return hr_fail(e, "restore-with '%s': expected biases, norms or biases,norms", text);
+        if (strcmp(tok, "biases") == 0)
+            o->with_biases = true;
+        else if (strcmp(tok, "norms") == 0)
+            o->with_norms = true;
+        else
+            return hr_fail(e, "restore-with '%s': expected biases, norms or biases,norms", text);
     }
     return 0;
 }
@@ -255,8 +267,8 @@ static int procrustes_layer(struct qk_block *blocks, int n, double alpha, struct
     int64_t rows = 0, cols = blocks[0].cols;
     for (int b = 0; b < n; b++) {
         if (blocks[b].cols != cols)
-            return hr_fail(e, "%s: tensor '%s' has %lld columns, unlike the other query/key projections", blocks[b].tuned->path,
-                           blocks[b].tuned->name, (long long)blocks[b].cols);
+            return hr_fail(e, "%s: tensor '%s' has %lld columns, unlike the other query/key projections",
+                           blocks[b].tuned->path, blocks[b].tuned->name, (long long)blocks[b].cols);
         rows += arrlen(blocks[b].rows);
     }
     double *B = malloc((size_t)(rows * cols) * sizeof *B), *F = malloc((size_t)(rows * cols) * sizeof *F),
@@ -344,7 +356,8 @@ static struct row_ref *rows_of(struct qk_block *blocks, const enum qk_role *role
     struct row_ref *out = NULL;
     for (int b = 0; b < n; b++)
         if (roles[b] == role)
-            for (ptrdiff_t k = 0; k < arrlen(blocks[b].rows); k++) arrput(out, ((struct row_ref){&blocks[b], blocks[b].rows[k]}));
+            for (ptrdiff_t k = 0; k < arrlen(blocks[b].rows); k++)
+                arrput(out, ((struct row_ref){&blocks[b], blocks[b].rows[k]}));
     return out;
 }
 
@@ -357,9 +370,10 @@ static int procrustes_output_layer(struct qk_block *blocks, const enum qk_role *
                    *qb = rows_of(blocks, roles, n, QK_QUERY_BIAS), *kb = rows_of(blocks, roles, n, QK_KEY_BIAS);
     const int d = h->head_dim, group = h->kv_heads ? h->heads / h->kv_heads : 0;
     int rc = 0;
-    if (arrlen(q) != (ptrdiff_t)h->heads * d || arrlen(k) != (ptrdiff_t)h->kv_heads * d || group * h->kv_heads != h->heads)
-        rc = hr_fail(e, "layer %d: %td query and %td key rows are not %d and %d heads of %d", layer, arrlen(q), arrlen(k),
-                     h->heads, h->kv_heads, d);
+    if (arrlen(q) != (ptrdiff_t)h->heads * d || arrlen(k) != (ptrdiff_t)h->kv_heads * d ||
+        group * h->kv_heads != h->heads)
+        rc = hr_fail(e, "layer %d: %td query and %td key rows are not %d and %d heads of %d", layer, arrlen(q),
+                     arrlen(k), h->heads, h->kv_heads, d);
     const int64_t cols = rc == 0 ? q[0].block->cols : 0;
     for (ptrdiff_t i = 0; rc == 0 && i < arrlen(k); i++)
         if (k[i].block->cols != cols) rc = hr_fail(e, "layer %d: query and key projections differ in width", layer);
@@ -401,7 +415,8 @@ static int procrustes_output_layer(struct qk_block *blocks, const enum qk_role *
                     read_row(bias[first + s2].block->base, bias[first + s2].row, 1, row);
                     acc += R[r * d + s2] * row[0];
                 }
-                bias[first + r].block->patch[bias[first + r].row] = round_to(bias[first + r].block->tuned->dtype, (float)acc);
+                bias[first + r].block->patch[bias[first + r].row] =
+                    round_to(bias[first + r].block->tuned->dtype, (float)acc);
             }
         }
     }
@@ -410,9 +425,9 @@ static int procrustes_output_layer(struct qk_block *blocks, const enum qk_role *
     return rc;
 }
 
-static int restore_layer(const struct architecture *arch, const struct model *plan, int i,
-                         const struct st_archive *ta, const struct st_archive *ba, const struct restore_options *o,
-                         struct tensor_patch **patches, struct hr_error *e)
+static int restore_layer(const struct architecture *arch, const struct model *plan, int i, const struct st_archive *ta,
+                         const struct st_archive *ba, const struct restore_options *o, struct tensor_patch **patches,
+                         struct hr_error *e)
 {
     const struct model_config *c = &plan->cfg;
     struct qk_parts parts = {0};
@@ -488,8 +503,9 @@ int restore_compute(const char *tuned_dir, const struct restore_options *o, stru
     if (rc == 0 && o->method == RESTORE_PROCRUSTES && (o->parts & (RESTORE_Q | RESTORE_K)) != (RESTORE_Q | RESTORE_K))
         rc = hr_fail(e, "restore: procrustes rotates W_Q and W_K together: its parts must include q and k");
     if (rc == 0 && o->method == RESTORE_PROCRUSTES && o->side == PROCRUSTES_OUTPUT && o->alpha != 1.0)
-        rc = hr_fail(e, "restore: --procrustes-alpha %g: a blend of R_g W and W keeps no routing form; the output "
-                        "side takes alpha 1 only (--procrustes-side input blends)",
+        rc = hr_fail(e,
+                     "restore: --procrustes-alpha %g: a blend of R_g W and W keeps no routing form; the output "
+                     "side takes alpha 1 only (--procrustes-side input blends)",
                      o->alpha);
     /* The layer plan (mixers, heads, RoPE) for the output-side rotation. */
     struct model plan = {0};
@@ -505,8 +521,7 @@ int restore_compute(const char *tuned_dir, const struct restore_options *o, stru
         snprintf(layers + strlen(layers), sizeof layers - strlen(layers), "%s%d", restored ? "," : "", i);
         restored++;
     }
-    if (rc == 0 && restored == 0)
-        rc = hr_fail(e, "restore: no layer of %s matches the requested layers", tuned_dir);
+    if (rc == 0 && restored == 0) rc = hr_fail(e, "restore: no layer of %s matches the requested layers", tuned_dir);
     if (plan.layers || plan.dir) model_free(&plan);
     wanted_tensors_free(wanted);
     if (rc == 0 && summary) {
@@ -515,8 +530,10 @@ int restore_compute(const char *tuned_dir, const struct restore_options *o, stru
         *summary = malloc(n);
         snprintf(*summary, n, "method=%s%s layers=%s parts=%s alpha=%g with=%s%s",
                  o->method == RESTORE_QK ? "qk" : "procrustes",
-                 o->method == RESTORE_QK ? "" : o->side == PROCRUSTES_INPUT ? " side=input" : " side=output", layers,
-                 restore_parts_name(o->parts, parts, sizeof parts), o->method == RESTORE_QK ? 0.0 : o->alpha,
+                 o->method == RESTORE_QK       ? ""
+                 : o->side == PROCRUSTES_INPUT ? " side=input"
+                                               : " side=output",
+                 layers, restore_parts_name(o->parts, parts, sizeof parts), o->method == RESTORE_QK ? 0.0 : o->alpha,
                  o->with_biases ? "biases," : "", o->with_norms ? "norms" : "");
     }
     st_close_archive(&ta);
@@ -603,17 +620,20 @@ static int write_weights(const char *tuned_dir, const struct restore_options *o,
                 const float *src = patches[pi].value;
                 void *buf = malloc((size_t)t->nbytes + 1);
                 for (int64_t k = 0; k < t->numel; k++) {
-                    if (t->dtype == DT_F32) ((float *)buf)[k] = src[k];
-                    else if (t->dtype == DT_BF16) ((uint16_t *)buf)[k] = f32_to_bf16(src[k]);
-                    else ((uint16_t *)buf)[k] = f32_to_f16(src[k]);
+                    if (t->dtype == DT_F32)
+                        ((float *)buf)[k] = src[k];
+                    else if (t->dtype == DT_BF16)
+                        ((uint16_t *)buf)[k] = f32_to_bf16(src[k]);
+                    else
+                        ((uint16_t *)buf)[k] = f32_to_f16(src[k]);
                 }
                 arrput(owned, buf);
                 w.data = buf;
             }
             arrput(out, w);
         }
-    const char *meta[] = {"format", "pt", "hyrecall_restore", summary, "restore_base", o->base_dir,
-                          "restore_tuned", tuned_dir, NULL};
+    const char *meta[] = {"format",  "pt", "hyrecall_restore", summary, "restore_base", o->base_dir, "restore_tuned",
+                          tuned_dir, NULL};
     int rc = st_write_file(path, out, (int)arrlen(out), meta, false, e);
     for (ptrdiff_t i = 0; i < arrlen(owned); i++) free(owned[i]);
     arrfree(owned);
@@ -646,12 +666,15 @@ int restore_write_checkpoint(const char *tuned_dir, const struct restore_options
         cJSON_Delete(j);
         snprintf(path, sizeof path, "%s/hyrecall_restore.json", out.tmp);
         FILE *f = fopen(path, "wb");
-        if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0) rc = hr_fail(e, "%s: cannot write hyrecall_restore.json", out_dir);
+        if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0)
+            rc = hr_fail(e, "%s: cannot write hyrecall_restore.json", out_dir);
         if (f && fclose(f) != 0 && rc == 0) rc = hr_fail(e, "%s: cannot write hyrecall_restore.json", out_dir);
         free(text);
     }
-    if (rc == 0) rc = atomic_commit(&out, e);
-    else atomic_abort(&out);
+    if (rc == 0)
+        rc = atomic_commit(&out, e);
+    else
+        atomic_abort(&out);
     free(summary);
     tensor_patches_free(patches);
     return rc;

@@ -53,7 +53,7 @@ enum restore_scope {
     RESTORE_ATTENTION, /* full and sliding-window attention layers */
     RESTORE_LINEAR,    /* linear-attention layers' q/k projections */
     RESTORE_ALL,
-    RESTORE_LIST,      /* the layers listed */
+    RESTORE_LIST, /* the layers listed */
 };
 
 enum restore_side { PROCRUSTES_OUTPUT, PROCRUSTES_INPUT };

@@ -27,7 +27,8 @@ static int top_right_vectors(const float *x, int64_t rows, int64_t cols, int k, 
     int rc = -1;
     if (A && S && Vt && superb) {
         for (int64_t i = 0; i < m * n; i++) A[i] = x[i];
-        if (LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'N', 'S', (int)m, (int)n, A, (int)n, S, NULL, 1, Vt, (int)n, superb) == 0) {
+        if (LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'N', 'S', (int)m, (int)n, A, (int)n, S, NULL, 1, Vt, (int)n, superb) ==
+            0) {
             for (int j = 0; j < k; j++)
                 for (int64_t c = 0; c < n; c++) V[c * k + j] = Vt[(int64_t)j * n + c];
             rc = 0;

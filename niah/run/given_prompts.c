@@ -25,8 +25,10 @@ int given_prompts_load(const char *path, struct given_prompts *g, struct hr_erro
     for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
         line_no++;
         cJSON *o = cJSON_Parse(line);
-        const cJSON *task = cJSON_GetObjectItemCaseSensitive(o, "task"), *input = cJSON_GetObjectItemCaseSensitive(o, "input"),
-                    *ans = cJSON_GetObjectItemCaseSensitive(o, "answers"), *len = cJSON_GetObjectItemCaseSensitive(o, "length");
+        const cJSON *task = cJSON_GetObjectItemCaseSensitive(o, "task"),
+                    *input = cJSON_GetObjectItemCaseSensitive(o, "input"),
+                    *ans = cJSON_GetObjectItemCaseSensitive(o, "answers"),
+                    *len = cJSON_GetObjectItemCaseSensitive(o, "length");
         if (!cJSON_IsString(task) || !cJSON_IsString(input) || !cJSON_IsArray(ans) || !cJSON_IsNumber(len)) {
             rc = hr_fail(e, "%s: line %d: needs 'task', 'length', 'input' and 'answers'", path, line_no);
             cJSON_Delete(o);
@@ -41,8 +43,10 @@ int given_prompts_load(const char *path, struct given_prompts *g, struct hr_erro
         }
         struct niah_sample *s = &g->samples[g->n];
         memset(s, 0, sizeof *s);
-        const cJSON *idx = cJSON_GetObjectItemCaseSensitive(o, "index"), *dep = cJSON_GetObjectItemCaseSensitive(o, "depth"),
-                    *ntok = cJSON_GetObjectItemCaseSensitive(o, "n_tokens"), *seed = cJSON_GetObjectItemCaseSensitive(o, "seed");
+        const cJSON *idx = cJSON_GetObjectItemCaseSensitive(o, "index"),
+                    *dep = cJSON_GetObjectItemCaseSensitive(o, "depth"),
+                    *ntok = cJSON_GetObjectItemCaseSensitive(o, "n_tokens"),
+                    *seed = cJSON_GetObjectItemCaseSensitive(o, "seed");
         s->index = cJSON_IsNumber(idx) ? idx->valueint : g->n;
         s->depth = cJSON_IsNumber(dep) ? dep->valuedouble : 0;
         s->n_tokens = cJSON_IsNumber(ntok) ? ntok->valueint : (int)strlen(input->valuestring);
@@ -50,7 +54,8 @@ int given_prompts_load(const char *path, struct given_prompts *g, struct hr_erro
         s->num_answers = cJSON_GetArraySize(ans);
         s->answers = calloc((size_t)(s->num_answers ? s->num_answers : 1), sizeof *s->answers);
         int k = 0;
-        for (const cJSON *it = ans->child; it; it = it->next) s->answers[k++] = strdup(cJSON_IsString(it) ? it->valuestring : "");
+        for (const cJSON *it = ans->child; it; it = it->next)
+            s->answers[k++] = strdup(cJSON_IsString(it) ? it->valuestring : "");
         snprintf(g->task[g->n], sizeof g->task[g->n], "%s", task->valuestring);
         g->length[g->n] = (int64_t)len->valuedouble;
         g->seed[g->n] = cJSON_IsNumber(seed) && seed->valuedouble >= 0 ? (uint64_t)seed->valuedouble : 0;

@@ -29,7 +29,7 @@ cJSON *niah_run_provenance(const struct niah_options *o, struct hr_error *e)
 }
 
 cJSON *niah_run_meta(const struct niah_options *o, const struct essay *es, const char *tok_path,
-                       const cJSON *provenance, double elapsed)
+                     const cJSON *provenance, double elapsed)
 {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "hyrecall_version", build_version());
@@ -70,7 +70,7 @@ cJSON *niah_run_meta(const struct niah_options *o, const struct essay *es, const
 
 /* What defines a run's samples and predictions: a resumed run must match. */
 cJSON *niah_run_manifest(const struct niah_options *o, const struct essay *es, const char *tok_sha256,
-                           const cJSON *provenance)
+                         const cJSON *provenance)
 {
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(provenance, "variants");
     cJSON *m = cJSON_CreateObject();
@@ -83,18 +83,19 @@ cJSON *niah_run_manifest(const struct niah_options *o, const struct essay *es, c
          * directory resumes, other weights in the same place do not. */
         const cJSON *record = cJSON_GetArrayItem(models, i);
         cJSON *files = cJSON_AddObjectToObject(v, "model_files");
-        cJSON_AddItemToObject(files, "files",
-                              cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(
-                                                  cJSON_GetObjectItemCaseSensitive(record, "model"), "files"),
-                                              true));
+        cJSON_AddItemToObject(
+            files, "files",
+            cJSON_Duplicate(
+                cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(record, "model"), "files"), true));
         const bool restored = o->variants[i].base[0] || o->restore.base_dir;
         if (restored) {
             const struct restore_options rv = variant_restore(o, i), *r = &rv;
             cJSON *base = cJSON_AddObjectToObject(v, "restore_from_files");
-            cJSON_AddItemToObject(base, "files",
-                                  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(
-                                                      cJSON_GetObjectItemCaseSensitive(record, "restore"), "base_files"),
-                                                  true));
+            cJSON_AddItemToObject(
+                base, "files",
+                cJSON_Duplicate(
+                    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(record, "restore"), "base_files"),
+                    true));
             char spec[32], parts[32];
             cJSON_AddStringToObject(v, "restore", restore_spec_name(r, spec, sizeof spec));
             cJSON_AddStringToObject(v, "restore_parts", restore_parts_name(r->parts, parts, sizeof parts));

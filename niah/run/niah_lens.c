@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/hyrecall.h"
 #include "engine/base/files.h"
+#include "engine/hyrecall.h"
 
 #define RECENT 1024 /* "recent": the last 1K positions */
 #define BUCKETS 40  /* distance buckets: enough for 2^38 tokens */
@@ -85,10 +85,13 @@ static int needle_spans(const struct tokenizer *tok, const int32_t *ids, int n, 
     return rc;
 }
 
-static double round6(double x) { return round(x * 1e6) / 1e6; }
+static double round6(double x)
+{
+    return round(x * 1e6) / 1e6;
+}
 
-cJSON *niah_lens_measure(const struct lens *l, const struct tokenizer *tok,
-                         const int32_t *ids, int n, const struct niah_sample *s)
+cJSON *niah_lens_measure(const struct lens *l, const struct tokenizer *tok, const int32_t *ids, int n,
+                         const struct niah_sample *s)
 {
     const int64_t P = l->position;
     int64_t span[4];
@@ -108,7 +111,8 @@ cJSON *niah_lens_measure(const struct lens *l, const struct tokenizer *tok,
     for (int i = 0; i < l->num_layers; i++) {
         if (!l->attn[i]) continue;
         cJSON_AddItemToArray(layers, cJSON_CreateNumber(i));
-        cJSON *kv = cJSON_CreateArray(), *vv = cJSON_CreateArray(), *rv = cJSON_CreateArray(), *pv = cJSON_CreateArray();
+        cJSON *kv = cJSON_CreateArray(), *vv = cJSON_CreateArray(), *rv = cJSON_CreateArray(),
+              *pv = cJSON_CreateArray();
         double prof[BUCKETS] = {0};
         const int nb = bucket_of(P) + 1;
         for (int h = 0; h < l->heads[i]; h++) {
@@ -188,7 +192,10 @@ static int variant_index(struct lens_totals *t, const char *name)
     return t->nv++;
 }
 
-static double item_number(const cJSON *a, int i) { return cJSON_GetNumberValue(cJSON_GetArrayItem(a, i)); }
+static double item_number(const cJSON *a, int i)
+{
+    return cJSON_GetNumberValue(cJSON_GetArrayItem(a, i));
+}
 
 static void add_line(struct lens_totals *t, const cJSON *line)
 {
@@ -232,8 +239,10 @@ static int write_csv(const char *dir, const struct lens_totals *t, struct hr_err
     for (int i = 0; i < t->ncells; i++) {
         const struct lens_cell *c = &t->cells[i];
         fprintf(f, "%s,%s,%lld,%d,%d,%d,", c->variant, c->task, (long long)c->length, c->layer, c->head, c->count);
-        if (c->needle_count) fprintf(f, "%.6f,%.6f,", c->value / c->needle_count, c->key / c->needle_count);
-        else fprintf(f, ",,");
+        if (c->needle_count)
+            fprintf(f, "%.6f,%.6f,", c->value / c->needle_count, c->key / c->needle_count);
+        else
+            fprintf(f, ",,");
         fprintf(f, "%.6f\n", c->recent / c->count);
     }
     return fclose(f) ? hr_fail(e, "%s: write failed", path) : 0;
@@ -278,13 +287,14 @@ static int write_heads_svg(const char *dir, const struct lens_totals *t, const i
             }
     int W = left + t->nv * pw + (t->nv - 1) * gap + 20, H = top + nl * ch + 56;
     if (W < 640) W = 640;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-               "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
-               "  <rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n"
-               "  <text x=\"%d\" y=\"24\" font-size=\"15\" font-weight=\"bold\">Attention on the needle's value "
-               "from the answer position</text>\n"
-               "  <text x=\"%d\" y=\"42\">mean mass per softmax layer and head, over all samples (0 white, "
-               "%.2f darkest)</text>\n",
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+            "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
+            "  <rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n"
+            "  <text x=\"%d\" y=\"24\" font-size=\"15\" font-weight=\"bold\">Attention on the needle's value "
+            "from the answer position</text>\n"
+            "  <text x=\"%d\" y=\"42\">mean mass per softmax layer and head, over all samples (0 white, "
+            "%.2f darkest)</text>\n",
             W, H, W, H, W, H, left, left, highest);
     for (int li = 0; li < nl; li++)
         fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"end\">layer %d</text>\n", left - 8,
@@ -300,8 +310,8 @@ static int write_heads_svg(const char *dir, const struct lens_totals *t, const i
                 char c[8];
                 ramp(val, highest, c);
                 const int x = x0 + h * cw, y = top + li * ch;
-                fprintf(f, "  <rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#cccccc\"/>\n",
-                        x, y, cw, ch, isnan(val) ? "#eeeeee" : c);
+                fprintf(f, "  <rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#cccccc\"/>\n", x,
+                        y, cw, ch, isnan(val) ? "#eeeeee" : c);
                 if (!isnan(val))
                     fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"%s\">%.2f</text>\n", x + cw / 2,
                             y + ch / 2 + 4, val > 0.55 * highest ? "#ffffff" : "#000000", val);
@@ -328,38 +338,47 @@ static int write_profile_svg(const char *dir, const struct lens_totals *t, struc
         for (int b = 0; b < nb; b++)
             if (t->profile_count[v]) ymax = fmax(ymax, t->profile[v][b] / t->profile_count[v]);
     ymax = ymax > 0 ? ceil(ymax * 10) / 10 : 1;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-               "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
-               "  <rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n"
-               "  <text x=\"%d\" y=\"24\" font-size=\"15\" font-weight=\"bold\">Where the answer position looks: "
-               "attention mass by distance</text>\n"
-               "  <rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#888888\"/>\n",
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+            "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
+            "  <rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n"
+            "  <text x=\"%d\" y=\"24\" font-size=\"15\" font-weight=\"bold\">Where the answer position looks: "
+            "attention mass by distance</text>\n"
+            "  <rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#888888\"/>\n",
             W, H, W, H, W, H, left, left, top, pw, ph);
     const double dx = nb > 1 ? (double)pw / (nb - 1) : pw;
     for (int b = 0; b < nb; b += (nb > 16 ? 2 : 1))
         fprintf(f, "  <text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%lld</text>\n", left + b * dx, top + ph + 18,
                 b == 0 ? 0LL : 1LL << (b - 1));
-    fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\">distance P − j (tokens, log scale: bucket "
-               "[2^(b−1), 2^b))</text>\n", left + pw / 2, top + ph + 40);
+    fprintf(f,
+            "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\">distance P − j (tokens, log scale: bucket "
+            "[2^(b−1), 2^b))</text>\n",
+            left + pw / 2, top + ph + 40);
     for (int k = 0; k <= 4; k++)
-        fprintf(f, "  <text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.2f</text>\n", left - 6, top + ph - k * ph / 4.0 + 4,
-                ymax * k / 4);
-    fprintf(f, "  <text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\">mean attention "
-               "mass (softmax layers, heads)</text>\n", top + ph / 2, top + ph / 2);
+        fprintf(f, "  <text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.2f</text>\n", left - 6,
+                top + ph - k * ph / 4.0 + 4, ymax * k / 4);
+    fprintf(f,
+            "  <text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\">mean attention "
+            "mass (softmax layers, heads)</text>\n",
+            top + ph / 2, top + ph / 2);
     for (int v = 0; v < t->nv; v++) {
         if (!t->profile_count[v]) continue;
         fprintf(f, "  <polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", colours[v]);
         for (int b = 0; b < nb; b++)
             fprintf(f, "%.1f,%.1f ", left + b * dx, top + ph - ph * (t->profile[v][b] / t->profile_count[v]) / ymax);
-        fprintf(f, "\"/>\n  <rect x=\"%d\" y=\"%d\" width=\"14\" height=\"4\" fill=\"%s\"/>\n"
-                   "  <text x=\"%d\" y=\"%d\">%s</text>\n",
+        fprintf(f,
+                "\"/>\n  <rect x=\"%d\" y=\"%d\" width=\"14\" height=\"4\" fill=\"%s\"/>\n"
+                "  <text x=\"%d\" y=\"%d\">%s</text>\n",
                 left + pw + 16, top + 10 + v * 20, colours[v], left + pw + 36, top + 15 + v * 20, t->variants[v]);
     }
     fprintf(f, "</svg>\n");
     return fclose(f) ? hr_fail(e, "%s: write failed", path) : 0;
 }
 
-static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+static int cmp_int(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
 
 int niah_lens_write_reports(const char *dir, const char *predictions_path, struct hr_error *e)
 {

@@ -21,8 +21,8 @@
 
 #include <cJSON.h>
 
-#include "engine/hyrecall.h"
 #include "engine/base/error.h"
+#include "engine/hyrecall.h"
 #include "niah/niah_generate.h"
 #include "tokenizer/tokenizer.h"
 
@@ -34,8 +34,8 @@ int niah_lens_begin(struct lens *l, const struct model *m, int64_t P);
  * needle's token spans come from the tokens' own bytes; when the prompt's bytes
  * cannot be matched to them (normalisation changed the text, or the sample has
  * no needle offset) value and key are left out. */
-cJSON *niah_lens_measure(const struct lens *l, const struct tokenizer *tok,
-                         const int32_t *ids, int n, const struct niah_sample *s);
+cJSON *niah_lens_measure(const struct lens *l, const struct tokenizer *tok, const int32_t *ids, int n,
+                         const struct niah_sample *s);
 
 /* From the predictions.jsonl at predictions_path: DIR/lens_summary.csv, DIR/lens_heads.svg and
  * DIR/distance_profile.svg, and a per-layer table on stdout. Nothing when no

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "niah/run/niah_run.h"
 #include "engine/base/clock.h"
+#include "niah/run/niah_run.h"
 
 #ifdef HYRECALL_MPI
 #include <mpi.h>
@@ -37,8 +37,14 @@ void niah_mpi_finalize(void)
     if (mpi_on) MPI_Finalize();
 }
 
-int niah_mpi_rank(void) { return rank; }
-int niah_mpi_size(void) { return size; }
+int niah_mpi_rank(void)
+{
+    return rank;
+}
+int niah_mpi_size(void)
+{
+    return size;
+}
 
 /* A unit message: {variant, slot, prompt bytes}; slot -1 means stop. */
 static void send_unit(int to, int vi, int slot, const char *prompt)
@@ -64,13 +70,15 @@ int niah_mpi_dispatch(struct run_context *c, int vi, struct unit *units, int n, 
     qsort(queue, (size_t)n, sizeof *queue, by_length_desc);
     c->variant = c->o->variants[vi].name;
     int sent = 0, received = 0, rc = 0;
-    for (int w = 1; w < size && sent < n; w++, sent++) send_unit(w, vi, (int)(queue[sent] - units), queue[sent]->s->prompt);
+    for (int w = 1; w < size && sent < n; w++, sent++)
+        send_unit(w, vi, (int)(queue[sent] - units), queue[sent]->s->prompt);
     while (received < sent) {
         int head[2];
         MPI_Status st;
         MPI_Recv(head, 2, MPI_INT, MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &st);
         char *pred = malloc((size_t)head[1] + 1);
-        if (head[1] > 0) MPI_Recv(pred, head[1], MPI_CHAR, st.MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (head[1] > 0)
+            MPI_Recv(pred, head[1], MPI_CHAR, st.MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         pred[head[1] > 0 ? head[1] : 0] = '\0';
         received++;
         /* Coordination: what rank 0 does per unit (score, write, send), not its waiting. */
@@ -119,10 +127,19 @@ void niah_mpi_stop_workers(void)
 
 #else /* built without MPI: always one process */
 
-void niah_mpi_init(int *argc, char ***argv) { (void)argc, (void)argv; }
+void niah_mpi_init(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+}
 void niah_mpi_finalize(void) {}
-int niah_mpi_rank(void) { return 0; }
-int niah_mpi_size(void) { return 1; }
+int niah_mpi_rank(void)
+{
+    return 0;
+}
+int niah_mpi_size(void)
+{
+    return 1;
+}
 int niah_mpi_dispatch(struct run_context *c, int vi, struct unit *units, int n, struct hr_error *e)
 {
     (void)c, (void)vi, (void)units, (void)n;

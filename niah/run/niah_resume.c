@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/hyrecall.h"
 #include "engine/base/files.h"
+#include "engine/hyrecall.h"
 #include "stb_ds.h"
 
 void niah_unit_key(const char *variant, const char *task, int64_t length, int index, int depth, char *out, size_t n)
@@ -43,8 +43,9 @@ static int compare_variants(const char *out, const cJSON *now, const cJSON *old,
             if (strcmp(field->string, "model_files") == 0 || strcmp(field->string, "restore_from_files") == 0) {
                 if (model_identity_check(field, was, what, e) != 0) return -1;
             } else if (!cJSON_Compare(field, was, true)) {
-                return hr_fail(e, "%s holds a run whose variant %d differs (field '%s': recorded %s); choose another --out",
-                               out, number, field->string, was ? "otherwise" : "nothing");
+                return hr_fail(
+                    e, "%s holds a run whose variant %d differs (field '%s': recorded %s); choose another --out", out,
+                    number, field->string, was ? "otherwise" : "nothing");
             }
         }
         if (cJSON_GetArraySize(a) != cJSON_GetArraySize(b))
@@ -62,8 +63,8 @@ int niah_resume_prepare(const char *out, const cJSON *manifest, struct niah_resu
     char path[4200];
     snprintf(path, sizeof path, "%s/run.json", out);
     char *text = read_text_file(path, NULL, e);
-    if (!text) return hr_fail(e, "%s exists and is not a hyrecall niah run (no readable run.json); choose another --out",
-                              out);
+    if (!text)
+        return hr_fail(e, "%s exists and is not a hyrecall niah run (no readable run.json); choose another --out", out);
     cJSON *old = cJSON_Parse(text);
     free(text);
     if (!old) return hr_fail(e, "%s: not valid JSON", path);
@@ -78,16 +79,18 @@ int niah_resume_prepare(const char *out, const cJSON *manifest, struct niah_resu
                 rc = hr_fail(e, "%s: field 'samples' is missing or not a positive number", path);
             else if (r->recorded_samples < (long)it->valuedouble &&
                      cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(manifest, "depths")) > 0)
-                rc = hr_fail(e, "%s holds %ld samples per cell; with --depths a sample's place depends on the count, "
-                                "so the run cannot be extended to %ld (choose another --out)",
+                rc = hr_fail(e,
+                             "%s holds %ld samples per cell; with --depths a sample's place depends on the count, "
+                             "so the run cannot be extended to %ld (choose another --out)",
                              out, r->recorded_samples, (long)it->valuedouble);
             else if (r->recorded_samples > (long)it->valuedouble)
-                rc = hr_fail(e, "%s holds %ld samples per cell; --samples %ld would drop some (give --samples %ld or "
-                                "more to extend it, or choose another --out)",
+                rc = hr_fail(e,
+                             "%s holds %ld samples per cell; --samples %ld would drop some (give --samples %ld or "
+                             "more to extend it, or choose another --out)",
                              out, r->recorded_samples, (long)it->valuedouble, r->recorded_samples);
         } else if (!cJSON_Compare(it, was, true)) {
-            rc = hr_fail(e, "%s holds a run with another configuration (field '%s' differs); choose another --out",
-                         out, it->string);
+            rc = hr_fail(e, "%s holds a run with another configuration (field '%s' differs); choose another --out", out,
+                         it->string);
         }
     }
     cJSON_Delete(old);
@@ -121,7 +124,10 @@ int niah_resume_prepare(const char *out, const cJSON *manifest, struct niah_resu
     return 0;
 }
 
-bool niah_resume_done(struct niah_resume *r, const char *key) { return r->done && shgeti(r->done, key) >= 0; }
+bool niah_resume_done(struct niah_resume *r, const char *key)
+{
+    return r->done && shgeti(r->done, key) >= 0;
+}
 
 void niah_resume_free(struct niah_resume *r)
 {

@@ -21,13 +21,12 @@ struct niah_resume {
     struct niah_key_set {
         char *key;
         int value;
-    } *done; /* stb_ds string map: the keys of the predictions already there */
+    } * done; /* stb_ds string map: the keys of the predictions already there */
     int num_done;
 };
 
 /* The key of one prediction. */
-void niah_unit_key(const char *variant, const char *task, int64_t length, int index, int depth, char *out,
-                   size_t n);
+void niah_unit_key(const char *variant, const char *task, int64_t length, int index, int depth, char *out, size_t n);
 
 /* OUT absent: r->existed is false. OUT present: its run.json must equal
  * `manifest` in every field but "samples" (which may grow, not shrink); a

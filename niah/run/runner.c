@@ -44,7 +44,6 @@ static void write_line(FILE *f, cJSON *o)
     cJSON_Delete(o);
 }
 
-
 /* Creates the output directory with its run.json and opens predictions.jsonl
  * for appending, the first time a prediction is written. */
 static int ensure_output(struct run_context *c, struct hr_error *e)
@@ -117,8 +116,11 @@ int niah_infer(struct run_context *c, const char *prompt, char **pred, struct hr
     const struct session_observer observer = lens_observer(&lens);
     if (observe) session_set_observer(&c->session, &observer); /* the prefill fills the rows of P = n − 1 */
     double t0 = clock_seconds();
-    struct generate_request r = {.prompt = ids, .prompt_len = n, .max_new = (int)c->o->tokens_to_generate,
-                                 .stop_ids = c->stop_ids, .num_stop = c->num_stop};
+    struct generate_request r = {.prompt = ids,
+                                 .prompt_len = n,
+                                 .max_new = (int)c->o->tokens_to_generate,
+                                 .stop_ids = c->stop_ids,
+                                 .num_stop = c->num_stop};
     int rc = generate_greedy(&c->session, &r, gen, &n_gen, e);
     c->prefill_seconds += clock_seconds() - t0;
     c->prefill_tokens += n;
@@ -320,8 +322,10 @@ int niah_run(struct niah_options *op)
         goto fail;
     if (o.prompts)
         for (int i = 0; i < given.n; i++) c.longest = given.length[i] > c.longest ? given.length[i] : c.longest;
-    struct niah_sources src = {.words = need_words ? &words : NULL, .essay = need_essay ? &es : NULL,
-                               .count = niah_tokenizer_counter, .count_ctx = c.tok};
+    struct niah_sources src = {.words = need_words ? &words : NULL,
+                               .essay = need_essay ? &es : NULL,
+                               .count = niah_tokenizer_counter,
+                               .count_ctx = c.tok};
     char path[4300], tok_sha[65] = "";
     long tok_len = 0;
     char *tok_text = read_text_file(tok_path, &tok_len, &e);
@@ -349,8 +353,8 @@ int niah_run(struct niah_options *op)
                 resume.recorded_samples < o.samples ? " (extending it to more samples)" : "");
     }
     const int runs = o.dump ? 1 : o.num_variants;
-    const int per_variant = o.prompts ? given.n
-                                      : o.num_tasks * o.num_lengths * (int)o.samples * (o.num_depths ? o.num_depths : 1);
+    const int per_variant =
+        o.prompts ? given.n : o.num_tasks * o.num_lengths * (int)o.samples * (o.num_depths ? o.num_depths : 1);
     c.total = runs * per_variant;
     c.done = c.resumed;
     c.t_start = clock_seconds();
@@ -367,10 +371,14 @@ int niah_run(struct niah_options *op)
         }
         for (int t = 0; t < o.num_tasks; t++)
             for (int l = 0; l < o.num_lengths; l++) {
-                struct niah_request rq = {.task = o.tasks[t], .length = o.lengths[l],
-                                          .tokens_to_generate = (int)o.tokens_to_generate, .chat_wrapper = o.wrapper,
-                                          .seed = o.seed, .num_samples = (int)o.samples,
-                                          .depths = o.num_depths ? o.depths : NULL, .num_depths = o.num_depths};
+                struct niah_request rq = {.task = o.tasks[t],
+                                          .length = o.lengths[l],
+                                          .tokens_to_generate = (int)o.tokens_to_generate,
+                                          .chat_wrapper = o.wrapper,
+                                          .seed = o.seed,
+                                          .num_samples = (int)o.samples,
+                                          .depths = o.num_depths ? o.depths : NULL,
+                                          .num_depths = o.num_depths};
                 struct niah_sample *samples;
                 int n;
                 if (niah_generate(&rq, &src, &samples, &n, &e)) goto fail;
@@ -404,8 +412,10 @@ int niah_run(struct niah_options *op)
         cJSON *meta = niah_run_meta(&o, &es, tok_path, c.provenance, clock_seconds() - c.t_start);
         cJSON_AddNumberToObject(meta, "coordination_s", c.coordination_seconds);
         if (niah_mpi_size() > 1)
-            fprintf(stderr, "hyrecall niah: %d processes, %.2f s, rank 0 busy (scoring, writing, sending) %.3f%% of it\n",
-                    niah_mpi_size(), clock_seconds() - c.t_start, 100 * c.coordination_seconds / (clock_seconds() - c.t_start));
+            fprintf(stderr,
+                    "hyrecall niah: %d processes, %.2f s, rank 0 busy (scoring, writing, sending) %.3f%% of it\n",
+                    niah_mpi_size(), clock_seconds() - c.t_start,
+                    100 * c.coordination_seconds / (clock_seconds() - c.t_start));
         int wr = write_summaries(o.out, meta, o.num_depths > 0, &e);
         cJSON_Delete(meta);
         if (wr) goto fail;
