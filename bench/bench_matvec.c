@@ -1,6 +1,6 @@
 /* The weight kernels, BF16 storage against float32:
  *  1. decode's weight streaming: GB/s of weights read by hyrecall's matvec
- *     (engine/matvec.h) for float32 and BF16 storage, next to OpenBLAS's
+ *     (engine/ops/matvec.h) for float32 and BF16 storage, next to OpenBLAS's
  *     float32 GEMV over the same matrix (the bandwidth `hyrecall bench`
  *     divides by);
  *  2. prefill's projections: linear() on a 512-token batch (the session's

@@ -4,7 +4,7 @@
  * addresses by padding its header with one more space, and checks that
  *   - the aligned file binds BF16 views, the shifted one float32 copies;
  *   - both give the same bits: prompt logits and decode steps (the BF16 kernels
- *     and the float32 ones share one summation order, engine/matvec.h).
+ *     and the float32 ones share one summation order, engine/ops/matvec.h).
  *
  *   test_bf16_alignment MODEL_DIR      (an F32 golden checkpoint, e.g. tests/goldens/qwen3_swa) */
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* HyPE query scaling (engine/hype.h), against values computed independently:
+/* HyPE query scaling (engine/ops/hype.h), against values computed independently:
  *   - s_t = ln(t + A)/ln(A) at the research notes' test points for A = 500
  *     (s_0 = 1, s_1023 = 1.179228, s_262143 = 2.007939);
  *   - scaled queries are bfloat16 values within bf16's half-ulp of q · s_t

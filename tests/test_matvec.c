@@ -1,4 +1,4 @@
-/* The weight-streaming kernels (engine/matvec.c) and linear()'s BF16 blocks
+/* The weight-streaming kernels (engine/ops/matvec.c) and linear()'s BF16 blocks
  * against their naive forms:
  *   - matvec (AVX-512 path where the CPU has it) equals the portable path bit
  *     for bit, and a double-precision dot within the float32 rounding bound

@@ -1,4 +1,4 @@
-/* The restore module (engine/restore.h):
+/* The restore module (engine/restore/restore.h):
  *  - Procrustes: R orthogonal to 1e-10, attaining the closed-form minimum, no
  *    worse than the identity or 300 random rotations;
  *  - restoring from an identical checkpoint is a bit-for-bit no-op on logits;

@@ -1,7 +1,7 @@
 /* Jet-Nemotron (NVlabs/Jet-Nemotron, jetai/modeling/hf at 94cbd12), as checked
  * against the golden made by that code: Qwen2.5-style pre-norm layers (plain
  * RMSNorm weights, SwiGLU MLP, tied embeddings) whose mixer is
- * - "jet": the JetBlock (see jet_mixer in session.c): gated delta rule on
+ * - "jet": the JetBlock (engine/layers/jet_block.c): gated delta rule on
  *   SiLU'd q/k and a dynamic causal convolution on v, gated RMSNorm output
  *   with its own eps (efficient_attention_config.jet.norm_eps);
  * - "attn": Qwen2 attention, q/k/v biases, RoPE, no q/k norm;

@@ -81,13 +81,9 @@ AVX512_TARGET static inline __m512 load_w(const void *base, bool bf16, int64_t c
  *       of weights and asks for the next block's next 64);
  *   larger  each row's bytes PREFETCH_BYTES ahead into L1 (rows are
  *       contiguous: past a row's end this fetches the next row's start).
- * Measured on this Zen 5 (2 threads, BF16, 4 KiB pages, two kernels
- * alternated 15 times in one process, median GB/s): row-ahead against none,
- * 8960x1536 16.5 -> 19.5, 1536x8960 21.9 -> 25.4, 2048x6144 20.5 -> 22.3,
- * 151936x1536 13.4 -> 16.1 (512 B and 2 KiB ahead did as well); next-block
- * against row-ahead, 8960x1536 17.4 -> 20.9, 3072x1536 16.5 -> 19.6,
- * 151936x1536 17.4 -> 20.3, 6144x2048 22.1 -> 23.1, while on wide rows it
- * lost on wide rows (1536x8960 21.8 -> 20.1), hence the split. No prefetch reaches past
+ * Row-ahead beat no prefetch by 8-20 % on every shape measured, next-block
+ * beat row-ahead by 5-20 % on short rows and lost on wide ones, hence the
+ * split (figures: docs/kernel-measurements.md). No prefetch reaches past
  * the matrix. */
 #define PREFETCH_BYTES 1024
 #define NEXT_BLOCK_MAX_BYTES (16 << 10)

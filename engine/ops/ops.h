@@ -35,8 +35,7 @@ void linear(const float *x, int n, const struct weight *W, const float *bias, fl
  * LINEAR_BLOCK_MAX_ROWS rows (a multiple of 16), chosen from W's shape alone
  * so that the bits never depend on the thread count. Each block repacks x, so
  * blocks are large; an even count keeps two threads equally busy
- * (bench_matvec: 1,024-row blocks run as fast as one multi-threaded SGEMM on
- * 2 cores, 256-row blocks 5-10 % slower, an odd count up to 22 % slower). */
+ * (bench_matvec figures: docs/kernel-measurements.md). */
 #define LINEAR_BLOCK_MAX_ROWS 1024
 int64_t linear_block_rows(int64_t rows);
 

@@ -4,9 +4,8 @@
  * small number: a head that forgets fast (g = −10 per token, within a
  * 64-token chunk) makes factors like e^{−300}, and their products with keys
  * and values land below FLT_MIN (1.2e-38) as subnormal floats. The CPU
- * handles those in microcode, many times slower: measured on a Zen 5, the
- * chunk GEMMs of a Jet-Nemotron-2B prefill ran at 6 GFLOP/s instead of ~100,
- * and the whole prefill at 37 instead of 47 tokens/s.
+ * handles those in microcode, many times slower (on a Zen 5, chunk GEMMs
+ * 16 times slower: docs/kernel-measurements.md).
  *
  * Such a value is a term decayed by more than 2^{-126} next to terms of size
  * ~1 (each output row keeps its own undecayed diagonal term), far below one

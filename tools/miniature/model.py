@@ -1,6 +1,6 @@
 """HypeNet in PyTorch, written for training the miniature checkpoints.
 
-The same mathematics as hyrecall's engine/arch_hypenet.c and engine/session.c
+The same mathematics as hyrecall's engine/arch/hypenet.c and engine/session.c
 (which match the published HypeNet code, thunlp/hybrid-linear-attention at
 229e301, through tests/goldens/hypenet), in a parallel form suited to a GPU:
 
