@@ -12,6 +12,7 @@
 #include "niah/niah_generate.h"
 #include "niah/niah_haystack.h"
 #include "niah/run/niah_resume.h"
+#include "niah/run/ordered_lines.h"
 #include "tokenizer/tokenizer.h"
 
 struct niah_options {
@@ -57,9 +58,7 @@ struct run_context {
     int resumed;                /* samples already in predictions.jsonl */
     struct niah_key_set *order; /* every unit's key -> its place in predictions.jsonl */
     cJSON *provenance;          /* build and models, for run.json */
-    /* The block of units being run: lines wait in pending until written in order. */
-    int block_first, block_count, next_to_write;
-    char **pending;
+    struct ordered_lines block; /* the block of units being run, written in order */
     double t_start, prefill_tokens, prefill_seconds, coordination_seconds;
     int done, total;
     const struct niah_sample *lens_sample; /* --lens: the sample being run (single process) */

@@ -20,13 +20,10 @@
 #include "niah/run/niah_lens.h"
 #include "niah/run/niah_resume.h"
 #include "niah/run/niah_run.h"
+#include "niah/run/ordered_lines.h"
 #include "niah/sha256.h"
 #include "stb_ds.h"
 #include "tokenizer/tokenizer.h"
-
-/* A pending slot whose sample predictions.jsonl already holds (a resumed run). */
-static char already_written_slot;
-#define ALREADY_WRITTEN (&already_written_slot)
 
 static cJSON *answers_json(const struct niah_sample *s)
 {
@@ -142,7 +139,7 @@ int niah_infer(struct run_context *c, const char *prompt, char **pred, struct hr
 }
 
 /* The predictions line of a unit: scored here, written in predictions.jsonl
- * order (units may finish out of order under MPI; they wait in `pending`). */
+ * order (units may finish out of order under MPI: ordered_lines.h). */
 int niah_record(struct run_context *c, const struct unit *u, const char *pred, struct hr_error *e)
 {
     const struct niah_sample *s = u->s;
@@ -167,17 +164,11 @@ int niah_record(struct run_context *c, const struct unit *u, const char *pred, s
     c->lens_json = NULL;
     char *line = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    const int slot = u->index - c->block_first;
-    c->pending[slot] = line;
-    if (ensure_output(c, e)) return -1;
-    while (c->next_to_write < c->block_count && c->pending[c->next_to_write]) {
-        if (c->pending[c->next_to_write] != ALREADY_WRITTEN) {
-            fputs(c->pending[c->next_to_write], c->out);
-            fputc('\n', c->out);
-            free(c->pending[c->next_to_write]);
-        }
-        c->pending[c->next_to_write++] = NULL;
+    if (ensure_output(c, e)) {
+        free(line);
+        return -1;
     }
+    ordered_lines_put(&c->block, u->index, line, c->out);
     fflush(c->out); /* one sample at a time: a kill loses at most those in flight */
     c->done++;
     if (isatty(STDERR_FILENO)) {
@@ -193,10 +184,7 @@ int niah_record(struct run_context *c, const struct unit *u, const char *pred, s
  * over MPI ranks when launched by mpirun/srun with more than one process. */
 static int run_units(struct run_context *c, int vi, struct unit *units, int n, struct hr_error *e)
 {
-    c->block_first = units[0].index;
-    c->block_count = n;
-    c->next_to_write = 0;
-    c->pending = calloc((size_t)n, sizeof *c->pending);
+    if (ordered_lines_begin(&c->block, units[0].index, n)) return hr_fail(e, "out of memory");
     int rc = 0;
     /* Units already in predictions.jsonl (a resumed run) are not run again:
      * their slots count as written. */
@@ -208,12 +196,11 @@ static int run_units(struct run_context *c, int vi, struct unit *units, int n, s
                       key, sizeof key);
         shput(c->order, key, units[i].index);
         if (niah_resume_done(c->resume, key))
-            c->pending[i] = ALREADY_WRITTEN;
+            ordered_lines_skip(&c->block, units[i].index);
         else
             todo[m++] = units[i];
     }
-    while (c->next_to_write < n && c->pending[c->next_to_write] == ALREADY_WRITTEN)
-        c->pending[c->next_to_write++] = NULL;
+    ordered_lines_flush(&c->block, c->out); /* leading skips: nothing to write */
     if (m > 0) {
         if (niah_mpi_size() > 1) {
             rc = niah_mpi_dispatch(c, vi, todo, m, e);
@@ -229,11 +216,7 @@ static int run_units(struct run_context *c, int vi, struct unit *units, int n, s
         }
     }
     free(todo);
-    for (int i = 0; i < n; i++)
-        if (c->pending[i] == ALREADY_WRITTEN) c->pending[i] = NULL;
-    for (int i = 0; i < n; i++) free(c->pending[i]);
-    free(c->pending);
-    c->pending = NULL;
+    ordered_lines_end(&c->block);
     return rc;
 }
 
