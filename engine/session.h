@@ -72,7 +72,14 @@ int session_forward(struct session *s, const int32_t *ids, int n, float *logits,
 int64_t session_state_bytes(const struct model *m, int64_t context);
 int64_t session_scratch_bytes(const struct model *m, int max_batch);
 
-/* For the block kinds (engine/layers/): the observer's named points. */
+/* For the block kinds (engine/layers/): the observer's named points. The
+ * mixer inputs of layer li as they lie in the scratch (q, k, v); a block adds
+ * its decays and write strengths. */
+static inline struct mixer_inputs session_mixer_inputs(const struct session *s, int li, int n, int heads, int kv_heads,
+                                                       int dk, int dv)
+{
+    return (struct mixer_inputs){li, s->pos, n, heads, kv_heads, dk, dv, s->a.q, s->a.k, s->a.v, NULL, NULL};
+}
 static inline void session_observe_mixer_inputs(const struct session *s, const struct mixer_inputs *in)
 {
     if (s->observer && s->observer->mixer_inputs) s->observer->mixer_inputs(s->observer->ctx, in);

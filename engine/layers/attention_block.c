@@ -64,16 +64,8 @@ static int forward(struct session *s, int li, int n)
         rope_apply(&s->rope, a->k, n, KV, d);
     }
     query_scaling_apply(&w->q_scaling, a->q, n, H, d, s->pos); /* HyPE (hype.h); a no-op elsewhere */
-    session_observe_mixer_inputs(s, &(struct mixer_inputs){.layer = li,
-                                                           .pos = s->pos,
-                                                           .n = n,
-                                                           .heads = H,
-                                                           .kv_heads = KV,
-                                                           .dk = d,
-                                                           .dv = d,
-                                                           .q = a->q,
-                                                           .k = a->k,
-                                                           .v = a->v});
+    struct mixer_inputs in = session_mixer_inputs(s, li, n, H, KV, d, d);
+    session_observe_mixer_inputs(s, &in);
     const struct attention_probe *probe = session_attention_probe(s, li);
     if (attention_forward(&s->layers[li].kv, a->q, a->k, a->v, n, s->pos, H, 1.0f / sqrtf((float)d), a->mix, probe) !=
         0)

@@ -101,18 +101,9 @@ static int forward(struct session *s, int li, int n)
                    (size_t)dv * sizeof(float));
         }
     }
-    session_observe_mixer_inputs(s, &(struct mixer_inputs){.layer = li,
-                                                           .pos = s->pos,
-                                                           .n = n,
-                                                           .heads = nv,
-                                                           .kv_heads = nv,
-                                                           .dk = dk,
-                                                           .dv = dv,
-                                                           .q = a->q,
-                                                           .k = a->k,
-                                                           .v = a->v,
-                                                           .log_decay = a->g,
-                                                           .beta = a->beta});
+    struct mixer_inputs in = session_mixer_inputs(s, li, n, nv, nv, dk, dv);
+    in.log_decay = a->g, in.beta = a->beta;
+    session_observe_mixer_inputs(s, &in);
     float *S = s->layers[li].S;
     if (n == 1)
         gated_delta_step(nv, dk, dv, a->q, a->k, a->v, a->g, a->beta, S, a->mix);

@@ -82,18 +82,9 @@ static int forward(struct session *s, int li, int n)
         }
     l2norm_heads(a->q, (int64_t)n * H, dk, 1.0f / sqrtf((float)dk));
     l2norm_heads(a->k, (int64_t)n * H, dk, 1.0f);
-    session_observe_mixer_inputs(s, &(struct mixer_inputs){.layer = li,
-                                                           .pos = s->pos,
-                                                           .n = n,
-                                                           .heads = H,
-                                                           .kv_heads = H,
-                                                           .dk = dk,
-                                                           .dv = dv,
-                                                           .q = a->q,
-                                                           .k = a->k,
-                                                           .v = a->v,
-                                                           .log_decay = a->g,
-                                                           .beta = a->beta});
+    struct mixer_inputs in = session_mixer_inputs(s, li, n, H, H, dk, dv);
+    in.log_decay = a->g, in.beta = a->beta;
+    session_observe_mixer_inputs(s, &in);
     float *S = s->layers[li].S;
     if (n == 1)
         gated_delta_step(H, dk, dv, a->q, a->k, a->v, a->g, a->beta, S, a->mix);

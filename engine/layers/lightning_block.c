@@ -78,17 +78,9 @@ static int forward(struct session *s, int li, int n)
     }
     for (int t = 0; t < n; t++)
         for (int h = 0; h < H; h++) a->g[(size_t)t * H + h] = w->log_decay[h];
-    session_observe_mixer_inputs(s, &(struct mixer_inputs){.layer = li,
-                                                           .pos = s->pos,
-                                                           .n = n,
-                                                           .heads = H,
-                                                           .kv_heads = H,
-                                                           .dk = d,
-                                                           .dv = d,
-                                                           .q = a->q,
-                                                           .k = a->k,
-                                                           .v = a->v,
-                                                           .log_decay = a->g});
+    struct mixer_inputs in = session_mixer_inputs(s, li, n, H, H, d, d);
+    in.log_decay = a->g;
+    session_observe_mixer_inputs(s, &in);
     float *S = s->layers[li].S;
     if (n == 1)
         lightning_step(H, d, d, a->q, a->k, a->v, a->g, S, a->mix);
