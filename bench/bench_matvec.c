@@ -106,12 +106,14 @@ int main(int argc, char **argv)
         }
         for (int64_t k = 0; k < batch * in; k++) xb[k] = (float)(k % 5) * 0.1f;
         double b32 = 1e30, b16 = 1e30;
+        struct workspace ws = {0};
+        if (workspace_reserve(&ws, cpu_threads(), linear_workspace_floats(in))) return 1;
         for (int r = 0; r < reps; r++) {
             double t0 = clock_seconds();
-            linear(xb, batch, &W32, NULL, yb);
+            linear(xb, batch, &W32, NULL, yb, &ws);
             const double d32 = clock_seconds() - t0;
             t0 = clock_seconds();
-            linear(xb, batch, &W16, NULL, yb);
+            linear(xb, batch, &W16, NULL, yb, &ws);
             const double d16 = clock_seconds() - t0;
             if (r > 0) b32 = d32 < b32 ? d32 : b32, b16 = d16 < b16 ? d16 : b16;
         }
@@ -119,6 +121,7 @@ int main(int argc, char **argv)
         printf("  %5lld x %5lld  float32 %6.1f GFLOP/s   BF16 panels %6.1f GFLOP/s  (%.0f %%)\n", (long long)out,
                (long long)in, flops / b32 / 1e9, flops / b16 / 1e9, 100.0 * b32 / b16);
         free((void *)W32.f32), free(w16), free(xb), free(yb);
+        workspace_free(&ws);
     }
     return 0;
 }

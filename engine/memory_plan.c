@@ -39,7 +39,10 @@ int memory_plan_estimate(const char *dir, int64_t context, struct memory_plan *p
     struct wanted_tensor *wanted;
     if (model_plan(config, &m, &wanted, e)) return -1;
     p->state = session_state_bytes(&m, context);
-    p->scratch = session_scratch_bytes(&m, SESSION_DEFAULT_BATCH) + linear_scratch_bytes(cpu_threads(), kept_cols);
+    /* The plan's matrices are float32 zeros: the BF16 widening buffer is sized from the checkpoint. */
+    p->scratch = session_scratch_bytes(&m, SESSION_DEFAULT_BATCH) +
+                 session_workspace_bytes(&m, cpu_threads(), SESSION_DEFAULT_BATCH, context) +
+                 (int64_t)cpu_threads() * linear_workspace_floats(kept_cols) * (int64_t)sizeof(float);
     wanted_tensors_free(wanted);
     model_free(&m);
     p->total = p->mapped + p->converted + p->state + p->scratch;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine/layers/block.h"
+#include "engine/ops/cpu.h"
 
 /* ---- sizes ------------------------------------------------------------ */
 
@@ -55,6 +56,56 @@ int64_t session_state_bytes(const struct model *m, int64_t context)
     return total;
 }
 
+/* The widest BF16 matrix a token passes through: linear() widens blocks of
+ * its rows into the workspace. */
+static int64_t widest_bf16(const struct model *m)
+{
+    int64_t widest = m->lm_head.bf16 ? m->lm_head.cols : 0;
+    for (int i = 0; i < m->cfg.num_layers; i++) {
+        const struct layer *L = &m->layers[i];
+        const struct weight *w[BLOCK_MAX_MATRICES + 4];
+        int n = block_kind(L->mixer)->matrices(L, w);
+        if (!L->sparse) {
+            w[n++] = &L->mlp.gate, w[n++] = &L->mlp.up, w[n++] = &L->mlp.down;
+        } else {
+            w[n++] = &L->moe.router;
+            if (L->moe.num_experts > 0) w[n++] = &L->moe.experts[0].down; /* experts share one shape */
+            if (L->moe.num_experts > 0) w[n++] = &L->moe.experts[0].up;
+            if (L->moe.has_shared) w[n++] = &L->moe.shared.down;
+        }
+        for (int k = 0; k < n; k++)
+            if (w[k]->bf16 && w[k]->cols > widest) widest = w[k]->cols;
+    }
+    return widest;
+}
+
+/* The largest per-thread workspace any kernel needs for n tokens at pos. */
+static int64_t workspace_floats(const struct model *m, int64_t bf16_cols, int n, int64_t pos)
+{
+    int64_t floats = n > 1 ? linear_workspace_floats(bf16_cols) : 0;
+    for (int i = 0; i < m->cfg.num_layers; i++) {
+        const struct layer *L = &m->layers[i];
+        floats = block_max64(floats, block_kind(L->mixer)->workspace_floats(m, L, n, pos));
+    }
+    return floats;
+}
+
+int64_t session_workspace_bytes(const struct model *m, int threads, int max_batch, int64_t context)
+{
+    /* The largest of a full batch and the short batch that ends at the context. */
+    const int64_t bf16 = widest_bf16(m), last = context - (context - 1) % max_batch;
+    const int64_t floats = block_max64(workspace_floats(m, bf16, max_batch, 0),
+                                       workspace_floats(m, bf16, (int)(context - last + 1), last - 1));
+    return (int64_t)threads * ((floats + 15) / 16 * 16) * (int64_t)sizeof(float);
+}
+
+/* Before a batch of n tokens: room for every kernel at this position and
+ * thread count. The only place a forward pass allocates kernel scratch. */
+static int reserve_workspace(struct session *s, int n)
+{
+    return workspace_reserve(&s->ws, cpu_threads(), workspace_floats(s->m, s->widest_bf16, n, s->pos));
+}
+
 /* ---- life cycle --------------------------------------------------------- */
 
 static int alloc_scratch(struct session *s, int B)
@@ -98,8 +149,9 @@ int session_init(struct session *s, const struct model *m, int max_batch, struct
     s->max_batch = max_batch > 0 ? max_batch : SESSION_DEFAULT_BATCH;
     const struct model_config *c = &m->cfg;
     s->layers = calloc((size_t)c->num_layers, sizeof *s->layers);
+    s->widest_bf16 = widest_bf16(m);
     if (!s->layers || alloc_scratch(s, s->max_batch) != 0 || rope_table_init(&s->rope, s->max_batch, c->rotary_dim) ||
-        init_layer_states(s) != 0) {
+        init_layer_states(s) != 0 || reserve_workspace(s, s->max_batch) != 0) {
         session_free(s);
         return hr_fail(e, "%s: out of memory allocating a session", m->dir);
     }
@@ -120,6 +172,7 @@ void session_free(struct session *s)
     free(a->gate), free(a->mix), free(a->conv_in), free(a->conv), free(a->kern), free(a->g), free(a->beta);
     free(a->ffn_gate), free(a->ffn_up);
     moe_scratch_free(&a->moe);
+    workspace_free(&s->ws);
     memset(s, 0, sizeof *s);
 }
 
@@ -164,9 +217,9 @@ static int layer_forward(struct session *s, int li, int n)
     residual(s, L, n, L->mix_alpha, L->mix_beta);
     rmsnorm(a->x, L->post_attention_norm, n, c->hidden_size, c->rms_norm_eps, a->xn);
     if (L->sparse)
-        moe_forward(&L->moe, a->xn, n, c->hidden_size, &a->moe, a->proj);
+        moe_forward(&L->moe, a->xn, n, c->hidden_size, &a->moe, a->proj, &s->ws);
     else
-        swiglu_mlp(&L->mlp, a->xn, n, a->ffn_gate, a->ffn_up, a->proj);
+        swiglu_mlp(&L->mlp, a->xn, n, a->ffn_gate, a->ffn_up, a->proj, &s->ws);
     residual(s, L, n, L->ffn_alpha, L->ffn_beta);
     return 0;
 }
@@ -178,6 +231,8 @@ static int forward_batch(struct session *s, const int32_t *ids, int n, float *lo
     const struct model *m = s->m;
     const struct model_config *c = &m->cfg;
     struct session_scratch *a = &s->a;
+    if (reserve_workspace(s, n) != 0)
+        return hr_fail(e, "%s: out of memory for kernel workspace at position %lld", m->dir, (long long)s->pos);
     for (int t = 0; t < n; t++) weight_row(&m->embed, ids[t], a->x + (int64_t)t * c->hidden_size);
     rope_table_fill(&s->rope, c->rope_theta, c->rope_type == ROPE_LINEAR ? c->rope_factor : 0, s->pos, n);
     for (int li = 0; li < c->num_layers; li++)
@@ -188,7 +243,7 @@ static int forward_batch(struct session *s, const int32_t *ids, int n, float *lo
     /* Final norm and lm_head only for the rows the caller wants. */
     const int first = all_logits ? 0 : n - 1, rows = n - first;
     rmsnorm(a->x + (int64_t)first * c->hidden_size, m->final_norm, rows, c->hidden_size, c->rms_norm_eps, a->xn);
-    linear(a->xn, rows, &m->lm_head, NULL, logits);
+    linear(a->xn, rows, &m->lm_head, NULL, logits, &s->ws);
     return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "engine/model.h"
 #include "engine/observer.h"
 #include "engine/ops/rope.h"
+#include "engine/ops/workspace.h"
 
 /* Prefill runs in micro-batches of this many tokens so that activation
  * memory stays bounded at any prompt length. */
@@ -52,6 +53,8 @@ struct session {
     struct layer_state *layers; /* [num_layers] */
     struct rope_table rope;
     struct session_scratch a;
+    struct workspace ws;                     /* the kernels' per-thread scratch (engine/ops/workspace.h) */
+    int64_t widest_bf16;                     /* columns of the widest BF16 matrix (linear() widens its blocks in ws) */
     const struct session_observer *observer; /* engine/observer.h; NULL: none */
 };
 
@@ -71,6 +74,9 @@ int session_forward(struct session *s, const int32_t *ids, int n, float *logits,
  * grow with it, recurrent states do not), and of its activation scratch. */
 int64_t session_state_bytes(const struct model *m, int64_t context);
 int64_t session_scratch_bytes(const struct model *m, int max_batch);
+/* Bytes of kernel workspace at `threads` threads for batches of max_batch
+ * tokens up to `context` (memory_plan counts them). */
+int64_t session_workspace_bytes(const struct model *m, int threads, int max_batch, int64_t context);
 
 /* For the block kinds (engine/layers/): the observer's named points. The
  * mixer inputs of layer li as they lie in the scratch (q, k, v); a block adds

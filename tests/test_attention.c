@@ -32,6 +32,7 @@ static void check_case(int n, int heads, int kv_heads, int d, int window, const 
      * and on one (must give the same bits). */
     float *out_one = malloc(qn * sizeof(float));
     struct kv_cache c;
+    struct workspace ws = {0};
     for (int threads = 1; threads <= 2; threads++) {
         omp_set_num_threads(threads);
         if (threads == 2) kv_cache_free(&c);
@@ -42,12 +43,15 @@ static void check_case(int n, int heads, int kv_heads, int d, int window, const 
             int b = batches[bi % nb];
             if (b > n - pos) b = n - pos;
             bi++;
+            if (workspace_reserve(&ws, threads, attention_workspace_floats(b, pos, window, heads, kv_heads, d)))
+                abort();
             attention_forward(&c, q + (int64_t)pos * heads * d, k + (int64_t)pos * kv_heads * d,
                               v + (int64_t)pos * kv_heads * d, b, pos, heads, scale, dst + (int64_t)pos * heads * d,
-                              NULL);
+                              NULL, &ws);
             pos += b;
         }
     }
+    workspace_free(&ws);
     CHECK(memcmp(out, out_one, (size_t)qn * sizeof(float)) == 0, "cached attention: 1 and 2 threads differ");
     free(out_one);
     double diff = max_abs_diff(out, ref, qn);

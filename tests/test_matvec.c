@@ -110,14 +110,21 @@ static void check_linear_batch(int n, int64_t rows, int64_t cols)
     float *y_threads = malloc((size_t)(n * rows) * sizeof(float));
     bool same_threads = true;
     const int thread_counts[] = {1, 3, 5, 2}; /* 2 last: the rest of the test runs on 2 */
+    struct workspace ws = {0};
+    CHECK(workspace_reserve(&ws, 5, linear_workspace_floats(cols)) == 0, "workspace");
     for (int i = 0; i < 4; i++) {
         cpu_set_threads(thread_counts[i]);
-        linear(x, n, &p.as_bf16, bias, y_threads);
+        linear(x, n, &p.as_bf16, bias, y_threads, &ws);
         if (i == 0) memcpy(y, y_threads, (size_t)(n * rows) * sizeof(float));
         same_threads &= same_bits(y, y_threads, n * rows);
     }
     CHECK(same_threads, "linear n=%d %lldx%lld: thread counts 1, 3, 5, 2 differ", n, (long long)rows, (long long)cols);
-    linear(x, n, &p.as_f32, bias, y_f32);
+    linear(x, n, &p.as_f32, bias, y_f32, &ws);
+    /* Out of memory is an error value at the reservation, which leaves the workspace as it was. */
+    const struct workspace before = ws;
+    CHECK(workspace_reserve(&ws, 2, INT64_C(1) << 50) == -1 && ws.data == before.data && ws.slice == before.slice,
+          "an impossible workspace was not refused cleanly");
+    workspace_free(&ws);
     double worst = 0;
     for (int t = 0; t < n; t++)
         for (int64_t r = 0; r < rows; r += rows / 7 + 1) { /* a sample of rows against a double dot */

@@ -5,6 +5,7 @@
  *   test_mixers            the standard sweep (T up to 4096)
  *   test_mixers --long N   also the N-token strong-decay prefill (65536 in ctest) */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,10 +85,16 @@ static void run(bool delta, enum form f, const struct inputs *in, int chunk, flo
         else
             lightning_naive(T, H, dk, dv, in->q, in->k, in->v, in->g, state, out);
     } else {
+        /* The kernels' scratch, reserved by the caller as the session does. */
+        struct workspace ws = {0};
+        const int64_t floats =
+            delta ? gated_delta_workspace_floats(chunk, dk, dv) : lightning_workspace_floats(chunk, dk);
+        if (workspace_reserve(&ws, omp_get_max_threads(), floats)) abort();
         if (delta)
-            gated_delta_chunked(T, H, dk, dv, in->q, in->k, in->v, in->g, in->beta, state, out, chunk);
+            gated_delta_chunked(T, H, dk, dv, in->q, in->k, in->v, in->g, in->beta, state, out, chunk, &ws);
         else
-            lightning_chunked(T, H, dk, dv, in->q, in->k, in->v, in->g, state, out, chunk);
+            lightning_chunked(T, H, dk, dv, in->q, in->k, in->v, in->g, state, out, chunk, &ws);
+        workspace_free(&ws);
     }
 }
 

@@ -36,6 +36,12 @@ static int matrices(const struct layer *L, const struct weight *out[BLOCK_MAX_MA
     return n;
 }
 
+static int64_t workspace_floats(const struct model *m, const struct layer *L, int n, int64_t pos)
+{
+    const struct model_config *c = &m->cfg;
+    return attention_workspace_floats(n, pos, L->window, c->num_heads, c->num_kv_heads, c->head_dim);
+}
+
 static int forward(struct session *s, int li, int n)
 {
     const struct model_config *c = &s->m->cfg;
@@ -44,7 +50,7 @@ static int forward(struct session *s, int li, int n)
     const int H = c->num_heads, KV = c->num_kv_heads, d = c->head_dim;
     if (w->output_gate) {
         /* q_proj rows per head: [q_h (d) | gate_h (d)]. */
-        linear(a->xn, n, &w->q, w->q_bias, a->wide);
+        linear(a->xn, n, &w->q, w->q_bias, a->wide, &s->ws);
 #pragma omp parallel for schedule(static) if ((int64_t)n * H * 2 * d >= PARALLEL_MIN_ELEMENTS)
         for (int t = 0; t < n; t++)
             for (int h = 0; h < H; h++) {
@@ -53,10 +59,10 @@ static int forward(struct session *s, int li, int n)
                 memcpy(a->gate + ((size_t)t * H + h) * d, src + d, (size_t)d * sizeof(float));
             }
     } else {
-        linear(a->xn, n, &w->q, w->q_bias, a->q);
+        linear(a->xn, n, &w->q, w->q_bias, a->q, &s->ws);
     }
-    linear(a->xn, n, &w->k, w->k_bias, a->k);
-    linear(a->xn, n, &w->v, w->v_bias, a->v);
+    linear(a->xn, n, &w->k, w->k_bias, a->k, &s->ws);
+    linear(a->xn, n, &w->v, w->v_bias, a->v, &s->ws);
     if (w->q_norm) rmsnorm(a->q, w->q_norm, n * H, d, c->rms_norm_eps, a->q);
     if (w->k_norm) rmsnorm(a->k, w->k_norm, n * KV, d, c->rms_norm_eps, a->k);
     if (w->rope) {
@@ -67,12 +73,12 @@ static int forward(struct session *s, int li, int n)
     struct mixer_inputs in = session_mixer_inputs(s, li, n, H, KV, d, d);
     session_observe_mixer_inputs(s, &in);
     const struct attention_probe *probe = session_attention_probe(s, li);
-    if (attention_forward(&s->layers[li].kv, a->q, a->k, a->v, n, s->pos, H, 1.0f / sqrtf((float)d), a->mix, probe) !=
-        0)
+    if (attention_forward(&s->layers[li].kv, a->q, a->k, a->v, n, s->pos, H, 1.0f / sqrtf((float)d), a->mix, probe,
+                          &s->ws) != 0)
         return -1;
-    if (weight_present(&w->o_gate)) linear(a->xn, n, &w->o_gate, NULL, a->gate);
+    if (weight_present(&w->o_gate)) linear(a->xn, n, &w->o_gate, NULL, a->gate, &s->ws);
     if (w->output_gate || weight_present(&w->o_gate)) mul_sigmoid_inplace(a->mix, a->gate, (int64_t)n * H * d);
-    linear(a->mix, n, &w->o, NULL, a->proj);
+    linear(a->mix, n, &w->o, NULL, a->proj, &s->ws);
     return 0;
 }
 
@@ -82,5 +88,6 @@ const struct block_kind softmax_attention_block = {
     .widths = widths,
     .recurrent = recurrent,
     .matrices = matrices,
+    .workspace_floats = workspace_floats,
     .forward = forward,
 };

@@ -46,6 +46,9 @@ struct block_kind {
     /* The weight matrices one token passes through (for FLOP and byte counts);
      * returns how many were written to out. */
     int (*matrices)(const struct layer *L, const struct weight *out[BLOCK_MAX_MATRICES]);
+    /* Floats of per-thread kernel workspace its mixer needs for n tokens at
+     * position pos (engine/ops/workspace.h; linear()'s own need aside). */
+    int64_t (*workspace_floats)(const struct model *m, const struct layer *L, int n, int64_t pos);
     /* s->a.xn -> s->a.proj for the n tokens at s->pos .. s->pos + n − 1.
      * Returns -1 only when a KV cache cannot grow (out of memory). */
     int (*forward)(struct session *s, int li, int n);

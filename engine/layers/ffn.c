@@ -4,12 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-void swiglu_mlp(const struct mlp_weights *w, const float *x, int n, float *gate_buf, float *up_buf, float *out)
+void swiglu_mlp(const struct mlp_weights *w, const float *x, int n, float *gate_buf, float *up_buf, float *out,
+                const struct workspace *ws)
 {
-    linear(x, n, &w->gate, NULL, gate_buf);
-    linear(x, n, &w->up, NULL, up_buf);
+    linear(x, n, &w->gate, NULL, gate_buf, ws);
+    linear(x, n, &w->up, NULL, up_buf, ws);
     swiglu(gate_buf, up_buf, (int64_t)n * w->gate.rows, gate_buf);
-    linear(gate_buf, n, &w->down, NULL, out);
+    linear(gate_buf, n, &w->down, NULL, out, ws);
 }
 
 /* Element counts of the scratch for n tokens: slots = n·top_k (top_k >= 1,
@@ -112,7 +113,8 @@ static void assign_slots(int E, int K, int n, struct moe_scratch *s)
 }
 
 /* Expert e on its slots: gather the inputs, the SwiGLU MLP, outputs in ys. */
-static void run_expert(const struct moe_weights *m, int e, const float *x, int hidden, struct moe_scratch *s)
+static void run_expert(const struct moe_weights *m, int e, const float *x, int hidden, struct moe_scratch *s,
+                       const struct workspace *ws)
 {
     const int first = s->start[e], count = s->start[e + 1] - first;
     if (!count) return;
@@ -120,13 +122,15 @@ static void run_expert(const struct moe_weights *m, int e, const float *x, int h
     float *xs = s->xs + (size_t)first * hidden, *ys = s->ys + (size_t)first * hidden;
     for (int r = 0; r < count; r++)
         memcpy(xs + (size_t)r * hidden, x + (size_t)s->slot_token[first + r] * hidden, (size_t)hidden * sizeof(float));
-    swiglu_mlp(&m->experts[e], xs, count, s->gate_buf + (size_t)first * inter, s->up_buf + (size_t)first * inter, ys);
+    swiglu_mlp(&m->experts[e], xs, count, s->gate_buf + (size_t)first * inter, s->up_buf + (size_t)first * inter, ys,
+               ws);
 }
 
-void moe_forward(const struct moe_weights *m, const float *x, int n, int hidden, struct moe_scratch *s, float *out)
+void moe_forward(const struct moe_weights *m, const float *x, int n, int hidden, struct moe_scratch *s, float *out,
+                 const struct workspace *ws)
 {
     const int E = m->num_experts, K = m->top_k;
-    linear(x, n, &m->router, NULL, s->probs);
+    linear(x, n, &m->router, NULL, s->probs, ws);
     route(m, n, s);
     assign_slots(E, K, n, s);
 
@@ -136,10 +140,10 @@ void moe_forward(const struct moe_weights *m, const float *x, int n, int hidden,
      * no region here (libgomp runs regions nested in one serially, even in one
      * switched off by an if clause). */
     if (n > 1) {
-#pragma omp parallel for schedule(dynamic, 1)
-        for (int e = 0; e < E; e++) run_expert(m, e, x, hidden, s);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(workspace_team(ws))
+        for (int e = 0; e < E; e++) run_expert(m, e, x, hidden, s, ws);
     } else {
-        for (int e = 0; e < E; e++) run_expert(m, e, x, hidden, s);
+        for (int e = 0; e < E; e++) run_expert(m, e, x, hidden, s, ws);
     }
 
     /* Each token: Σ over its choices in increasing expert index, from zero. */
@@ -156,7 +160,7 @@ void moe_forward(const struct moe_weights *m, const float *x, int n, int hidden,
                 }
     }
     if (m->has_shared) {
-        swiglu_mlp(&m->shared, x, n, s->gate_buf, s->up_buf, s->ys);
+        swiglu_mlp(&m->shared, x, n, s->gate_buf, s->up_buf, s->ys, ws);
 #pragma omp parallel for schedule(static) if ((int64_t)n * hidden >= PARALLEL_MIN_ELEMENTS)
         for (int t = 0; t < n; t++) {
             const float *xt = x + (size_t)t * hidden;

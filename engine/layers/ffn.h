@@ -6,7 +6,8 @@
 
 /* out[n, hidden] = down(silu(gate x) ⊙ up x) (Shazeer 2020). gate_buf and
  * up_buf hold [n, intermediate]. */
-void swiglu_mlp(const struct mlp_weights *w, const float *x, int n, float *gate_buf, float *up_buf, float *out);
+void swiglu_mlp(const struct mlp_weights *w, const float *x, int n, float *gate_buf, float *up_buf, float *out,
+                const struct workspace *ws);
 
 /* Mixture of experts (Mixtral / Qwen-MoE), per token x:
  *   p = softmax(router x) over all experts (float32);  top-k by p;
@@ -33,6 +34,7 @@ struct moe_scratch {
 int moe_scratch_init(struct moe_scratch *s, const struct model_config *c, int n);
 int64_t moe_scratch_bytes(const struct model_config *c, int n); /* what init allocates */
 void moe_scratch_free(struct moe_scratch *s);
-void moe_forward(const struct moe_weights *m, const float *x, int n, int hidden, struct moe_scratch *s, float *out);
+void moe_forward(const struct moe_weights *m, const float *x, int n, int hidden, struct moe_scratch *s, float *out,
+                 const struct workspace *ws);
 
 #endif

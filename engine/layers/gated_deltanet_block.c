@@ -48,6 +48,13 @@ static int matrices(const struct layer *L, const struct weight *out[BLOCK_MAX_MA
     return 3;
 }
 
+static int64_t workspace_floats(const struct model *m, const struct layer *L, int n, int64_t pos)
+{
+    (void)L, (void)n, (void)pos;
+    return gated_delta_workspace_floats(GATED_DELTA_DEFAULT_CHUNK, m->cfg.linear_key_head_dim,
+                                        m->cfg.linear_value_head_dim);
+}
+
 static int forward(struct session *s, int li, int n)
 {
     const struct model_config *c = &s->m->cfg;
@@ -58,8 +65,8 @@ static int forward(struct session *s, int li, int n)
     const int C = (int)conv_channels(c), qkvz = (int)w->qkvz.rows, block = 2 * dk + 2 * r * dv;
     /* Projections side by side in `wide`: [n, qkvz] then [n, 2nv]. */
     float *proj_qkvz = a->wide, *proj_ba = a->wide + (size_t)n * qkvz;
-    linear(a->xn, n, &w->qkvz, NULL, proj_qkvz);
-    linear(a->xn, n, &w->ba, NULL, proj_ba);
+    linear(a->xn, n, &w->qkvz, NULL, proj_qkvz, &s->ws);
+    linear(a->xn, n, &w->ba, NULL, proj_ba, &s->ws);
     /* Regroup into the conv's channel order [all q | all k | all v], z into
      * `gate`, b and a per value head. */
     float *mixed = a->conv_in;
@@ -108,10 +115,11 @@ static int forward(struct session *s, int li, int n)
     if (n == 1)
         gated_delta_step(nv, dk, dv, a->q, a->k, a->v, a->g, a->beta, S, a->mix);
     else
-        gated_delta_chunked(n, nv, dk, dv, a->q, a->k, a->v, a->g, a->beta, S, a->mix, GATED_DELTA_DEFAULT_CHUNK);
+        gated_delta_chunked(n, nv, dk, dv, a->q, a->k, a->v, a->g, a->beta, S, a->mix, GATED_DELTA_DEFAULT_CHUNK,
+                            &s->ws);
     rmsnorm(a->mix, w->norm, n * nv, dv, c->rms_norm_eps, a->mix);
     mul_silu_inplace(a->mix, a->gate, (int64_t)n * nv * dv);
-    linear(a->mix, n, &w->out, NULL, a->proj);
+    linear(a->mix, n, &w->out, NULL, a->proj, &s->ws);
     return 0;
 }
 
@@ -121,5 +129,6 @@ const struct block_kind gated_deltanet_block = {
     .widths = widths,
     .recurrent = recurrent,
     .matrices = matrices,
+    .workspace_floats = workspace_floats,
     .forward = forward,
 };

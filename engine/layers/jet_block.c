@@ -56,24 +56,30 @@ static void l2norm_heads(float *x, int64_t rows, int d, float scale)
     }
 }
 
+static int64_t workspace_floats(const struct model *m, const struct layer *L, int n, int64_t pos)
+{
+    (void)m, (void)n, (void)pos;
+    return gated_delta_workspace_floats(GATED_DELTA_DEFAULT_CHUNK, L->jet.dk, L->jet.dv);
+}
+
 static int forward(struct session *s, int li, int n)
 {
     const struct jet_weights *w = &s->m->layers[li].jet;
     struct session_scratch *a = &s->a;
     const int H = w->heads, dk = w->dk, dv = w->dv, C = H * dv, K = w->conv_size;
-    linear(a->xn, n, &w->q, NULL, a->q);
-    linear(a->xn, n, &w->k, NULL, a->k);
+    linear(a->xn, n, &w->q, NULL, a->q, &s->ws);
+    linear(a->xn, n, &w->k, NULL, a->k, &s->ws);
     silu_inplace(a->q, (int64_t)n * H * dk);
     silu_inplace(a->k, (int64_t)n * H * dk);
     /* The dynamic convolution's per-token kernels, then the convolution. */
-    linear(a->xn, n, &w->gen1, NULL, a->wide);
+    linear(a->xn, n, &w->gen1, NULL, a->wide, &s->ws);
     silu_inplace(a->wide, (int64_t)n * w->gen_hidden);
-    linear(a->wide, n, &w->gen2, w->gen2_bias, a->kern);
-    linear(a->xn, n, &w->v, NULL, a->conv_in);
+    linear(a->wide, n, &w->gen2, w->gen2_bias, a->kern, &s->ws);
+    linear(a->xn, n, &w->v, NULL, a->conv_in, &s->ws);
     causal_conv_forward(a->conv_in, n, C, K, a->kern, (size_t)C * K, s->layers[li].conv_tail, a->v);
     silu_inplace(a->v, (int64_t)n * C);
-    linear(a->xn, n, &w->b, NULL, a->beta);
-    linear(a->xn, n, &w->a, NULL, a->g);
+    linear(a->xn, n, &w->b, NULL, a->beta, &s->ws);
+    linear(a->xn, n, &w->a, NULL, a->g, &s->ws);
     for (int t = 0; t < n; t++)
         for (int h = 0; h < H; h++) {
             const size_t i = (size_t)t * H + h;
@@ -89,11 +95,12 @@ static int forward(struct session *s, int li, int n)
     if (n == 1)
         gated_delta_step(H, dk, dv, a->q, a->k, a->v, a->g, a->beta, S, a->mix);
     else
-        gated_delta_chunked(n, H, dk, dv, a->q, a->k, a->v, a->g, a->beta, S, a->mix, GATED_DELTA_DEFAULT_CHUNK);
+        gated_delta_chunked(n, H, dk, dv, a->q, a->k, a->v, a->g, a->beta, S, a->mix, GATED_DELTA_DEFAULT_CHUNK,
+                            &s->ws);
     rmsnorm(a->mix, w->o_norm, n * H, dv, w->norm_eps, a->mix);
-    linear(a->xn, n, &w->g, NULL, a->gate);
+    linear(a->xn, n, &w->g, NULL, a->gate, &s->ws);
     mul_silu_inplace(a->mix, a->gate, (int64_t)n * C);
-    linear(a->mix, n, &w->o, NULL, a->proj);
+    linear(a->mix, n, &w->o, NULL, a->proj, &s->ws);
     return 0;
 }
 
@@ -103,5 +110,6 @@ const struct block_kind jet_block = {
     .widths = widths,
     .recurrent = recurrent,
     .matrices = matrices,
+    .workspace_floats = workspace_floats,
     .forward = forward,
 };

@@ -38,6 +38,12 @@ static int matrices(const struct layer *L, const struct weight *out[BLOCK_MAX_MA
     return n;
 }
 
+static int64_t workspace_floats(const struct model *m, const struct layer *L, int n, int64_t pos)
+{
+    (void)m, (void)n, (void)pos;
+    return lightning_workspace_floats(LIGHTNING_DEFAULT_CHUNK, L->lightning.head_dim);
+}
+
 static int forward(struct session *s, int li, int n)
 {
     const struct model_config *c = &s->m->cfg;
@@ -45,7 +51,7 @@ static int forward(struct session *s, int li, int n)
     struct session_scratch *a = &s->a;
     const int H = w->heads, d = w->head_dim;
     if (weight_present(&w->qkv)) {
-        linear(a->xn, n, &w->qkv, NULL, a->wide);
+        linear(a->xn, n, &w->qkv, NULL, a->wide, &s->ws);
 #pragma omp parallel for schedule(static) if ((int64_t)n * H * 3 * d >= PARALLEL_MIN_ELEMENTS)
         for (int t = 0; t < n; t++)
             for (int h = 0; h < H; h++) {
@@ -59,9 +65,9 @@ static int forward(struct session *s, int li, int n)
             }
     } else {
         const int KV = w->kv_heads, group = H / KV;
-        linear(a->xn, n, &w->q, NULL, a->q);
-        linear(a->xn, n, &w->k, NULL, a->k);
-        linear(a->xn, n, &w->v, NULL, a->v);
+        linear(a->xn, n, &w->q, NULL, a->q, &s->ws);
+        linear(a->xn, n, &w->k, NULL, a->k, &s->ws);
+        linear(a->xn, n, &w->v, NULL, a->v, &s->ws);
         rmsnorm(a->q, w->q_norm, n * H, d, c->rms_norm_eps, a->q);
         rmsnorm(a->k, w->k_norm, n * KV, d, c->rms_norm_eps, a->k);
         if (w->rope) {
@@ -85,11 +91,11 @@ static int forward(struct session *s, int li, int n)
     if (n == 1)
         lightning_step(H, d, d, a->q, a->k, a->v, a->g, S, a->mix);
     else
-        lightning_chunked(n, H, d, d, a->q, a->k, a->v, a->g, S, a->mix, LIGHTNING_DEFAULT_CHUNK);
+        lightning_chunked(n, H, d, d, a->q, a->k, a->v, a->g, S, a->mix, LIGHTNING_DEFAULT_CHUNK, &s->ws);
     rmsnorm(a->mix, w->norm, n, H * d, w->norm_eps, a->mix);
-    linear(a->xn, n, &w->gate, NULL, a->gate);
+    linear(a->xn, n, &w->gate, NULL, a->gate, &s->ws);
     mul_sigmoid_inplace(a->mix, a->gate, (int64_t)n * H * d);
-    linear(a->mix, n, &w->out, NULL, a->proj);
+    linear(a->mix, n, &w->out, NULL, a->proj, &s->ws);
     return 0;
 }
 
@@ -99,5 +105,6 @@ const struct block_kind lightning_block = {
     .widths = widths,
     .recurrent = recurrent,
     .matrices = matrices,
+    .workspace_floats = workspace_floats,
     .forward = forward,
 };

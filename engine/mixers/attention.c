@@ -275,47 +275,59 @@ static void probe_row(const struct kv_cache *c, const float *q, const float *k, 
     }
 }
 
+/* Heads of a GQA group attended together by attend_one: at most 64, in
+ * slices that divide the group. */
+static int group_slice(int group)
+{
+    int slice = group < 64 ? group : 64;
+    while (group % slice) slice--;
+    return slice;
+}
+
+int64_t attention_workspace_floats(int n, int64_t pos0, int window, int heads, int kv_heads, int head_dim)
+{
+    if (n >= BLOCKED_MIN_QUERIES) return (int64_t)QB * KB + 2 * (int64_t)KB * head_dim + 2 * QB;
+    if (n == 1) return 0; /* decode: the cache's own per-block buffer */
+    const int64_t max_span = window > 0 ? window : pos0 + n;
+    return group_slice(heads / kv_heads) * max_span;
+}
+
 int attention_forward(struct kv_cache *c, const float *q, const float *k, const float *v, int n, int64_t pos0,
-                      int heads, float scale, float *out, const struct attention_probe *probe)
+                      int heads, float scale, float *out, const struct attention_probe *probe,
+                      const struct workspace *ws)
 {
     const int d = c->head_dim, kv_heads = c->kv_heads, group = heads / kv_heads;
     if (reserve(c, pos0 + n) != 0) return -1;
-    const int64_t max_span = c->window > 0 ? c->window : pos0 + n;
 
     /* Every (query block, head) pair is independent and computed by one
      * thread in a fixed order (OpenBLAS runs single-threaded inside the
      * region), so the result does not depend on the thread count. */
     if (n >= BLOCKED_MIN_QUERIES) {
         const int blocks = (n + QB - 1) / QB;
-#pragma omp parallel
+#pragma omp parallel num_threads(workspace_team(ws))
         {
-            struct block_scratch w = {malloc((size_t)QB * KB * sizeof(float)), malloc((size_t)KB * d * sizeof(float)),
-                                      malloc((size_t)KB * d * sizeof(float)), malloc(QB * sizeof(float)),
-                                      malloc(QB * sizeof(float))};
+            float *mine = workspace_mine(ws); /* attention_workspace_floats */
+            struct block_scratch w = {mine, mine + QB * KB, mine + QB * KB + KB * d, mine + QB * KB + 2 * KB * d,
+                                      mine + QB * KB + 2 * KB * d + QB};
 #pragma omp for collapse(2) schedule(static)
             for (int h = 0; h < heads; h++)
                 for (int b = 0; b < blocks; b++) {
                     const int t0 = b * QB, tn = n - t0 < QB ? n - t0 : QB;
                     attend_blocked(c, q, k, v, pos0, heads, h, t0, tn, scale, out, &w);
                 }
-            free(w.S), free(w.Kb), free(w.Vb), free(w.m), free(w.l);
         }
     } else if (n == 1) {
         if (attend_decode(c, q, k, v, pos0, heads, scale, out) != 0) return -1;
     } else {
-        /* Heads of a GQA group together (attend_one): at most 64 at a time, in
-         * slices that divide the group. */
-        int slice = group < 64 ? group : 64;
-        while (group % slice) slice--;
-#pragma omp parallel
+        const int slice = group_slice(group);
+#pragma omp parallel num_threads(workspace_team(ws))
         {
-            float *scores = malloc((size_t)slice * max_span * sizeof(float));
+            float *scores = workspace_mine(ws); /* [slice, max_span]: attention_workspace_floats */
 #pragma omp for collapse(2) schedule(static)
             for (int t = 0; t < n; t++)
                 for (int h0 = 0; h0 < heads; h0 += slice)
                     attend_one(c, q + ((int64_t)t * heads + h0) * d, k, v, pos0, pos0 + t, h0 / group, slice, scale,
                                scores, out + ((int64_t)t * heads + h0) * d);
-            free(scores);
         }
     }
 

@@ -14,6 +14,8 @@
 
 #include <stdint.h>
 
+#include "engine/ops/workspace.h"
+
 struct kv_cache {
     float *k, *v;  /* [slots, kv_heads, head_dim] */
     int64_t slots; /* allocated slots */
@@ -41,7 +43,10 @@ struct attention_probe {
 };
 
 int attention_forward(struct kv_cache *c, const float *q, const float *k, const float *v, int n, int64_t pos0,
-                      int heads, float scale, float *out, const struct attention_probe *probe);
+                      int heads, float scale, float *out, const struct attention_probe *probe,
+                      const struct workspace *ws);
+/* The workspace slice attention_forward needs for n queries at pos0. */
+int64_t attention_workspace_floats(int n, int64_t pos0, int window, int heads, int kv_heads, int head_dim);
 
 /* The plain O(T²) form for tests: causal (optionally windowed) attention over
  * a whole sequence held in memory, no cache. Same argument layout. */

@@ -153,26 +153,34 @@ static void chunk_one_head(int n, int dk, int dv, const float *q, int ldq, const
                 dv);
 }
 
+/* The widest row of chunk_one_head's X buffer. */
+static int64_t x_width(int C, int dk, int dv)
+{
+    const int64_t d = dk > dv ? dk : dv;
+    return d > C ? d : C;
+}
+
+int64_t gated_delta_workspace_floats(int chunk, int dk, int dv)
+{
+    const int64_t C = chunk > 0 ? chunk : GATED_DELTA_DEFAULT_CHUNK;
+    /* G (C doubles), then A [C, C], Kb and W [C, dk], Vb and U [C, dv], X [C, x_width]. */
+    return 2 * C + C * C + 2 * C * dk + 2 * C * dv + C * x_width((int)C, dk, dv);
+}
+
 void gated_delta_chunked(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v,
-                         const float *g, const float *beta, float *state, float *out, int chunk)
+                         const float *g, const float *beta, float *state, float *out, int chunk,
+                         const struct workspace *ws)
 {
     const int C = chunk > 0 ? chunk : GATED_DELTA_DEFAULT_CHUNK;
-    const size_t dmax = (size_t)(dk > dv ? dk : dv) > (size_t)C ? (size_t)(dk > dv ? dk : dv) : (size_t)C;
     /* One thread owns a head for the whole sequence; OpenBLAS runs single-
      * threaded inside the parallel region: results independent of threads.
      * Subnormals flushed on every thread (subnormals.h). */
-#pragma omp parallel
+#pragma omp parallel num_threads(workspace_team(ws))
     {
         const fp_mode saved = subnormals_flush_begin();
-        struct chunk_scratch w = {
-            .A = malloc((size_t)C * C * sizeof(float)),
-            .Kb = malloc((size_t)C * dk * sizeof(float)),
-            .Vb = malloc((size_t)C * dv * sizeof(float)),
-            .W = malloc((size_t)C * dk * sizeof(float)),
-            .U = malloc((size_t)C * dv * sizeof(float)),
-            .X = malloc((size_t)C * dmax * sizeof(float)),
-            .G = malloc((size_t)C * sizeof(double)),
-        };
+        double *G = (double *)workspace_mine(ws); /* gated_delta_workspace_floats */
+        float *A = (float *)(G + C), *Kb = A + C * C, *Vb = Kb + C * dk, *W = Vb + C * dv, *U = W + C * dk;
+        struct chunk_scratch w = {.A = A, .Kb = Kb, .Vb = Vb, .W = W, .U = U, .X = U + C * dv, .G = G};
 #pragma omp for schedule(static)
         for (int h = 0; h < heads; h++) {
             float *S = state + (size_t)h * dk * dv;
@@ -183,7 +191,6 @@ void gated_delta_chunked(int T, int heads, int dk, int dv, const float *q, const
                                g + row, beta + row, heads, S, out + row * dv, heads * dv, &w);
             }
         }
-        free(w.A), free(w.Kb), free(w.Vb), free(w.W), free(w.U), free(w.X), free(w.G);
         subnormals_flush_end(saved);
     }
 }

@@ -19,12 +19,19 @@
 #ifndef HYRECALL_GATED_DELTA_H
 #define HYRECALL_GATED_DELTA_H
 
+#include <stdint.h>
+
+#include "engine/ops/workspace.h"
+
 #define GATED_DELTA_DEFAULT_CHUNK 64
 
 void gated_delta_naive(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v, const float *g,
                        const float *beta, float *state, float *out);
 void gated_delta_chunked(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v,
-                         const float *g, const float *beta, float *state, float *out, int chunk);
+                         const float *g, const float *beta, float *state, float *out, int chunk,
+                         const struct workspace *ws);
+/* The workspace slice gated_delta_chunked needs (chunk 0: the default). */
+int64_t gated_delta_workspace_floats(int chunk, int dk, int dv);
 void gated_delta_step(int heads, int dk, int dv, const float *q, const float *k, const float *v, const float *g,
                       const float *beta, float *state, float *out);
 

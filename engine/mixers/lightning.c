@@ -82,18 +82,23 @@ static void chunk_one_head(int n, int dk, int dv, const float *q, int ldq, const
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dk, dv, n, 1.0f, Qd, dk, v, ldv, (float)exp(G[n - 1]), S, dv);
 }
 
+int64_t lightning_workspace_floats(int chunk, int dk)
+{
+    const int64_t C = chunk > 0 ? chunk : LIGHTNING_DEFAULT_CHUNK;
+    return 2 * C + C * C + C * dk; /* G (C doubles), then [C, C] and [C, dk] */
+}
+
 void lightning_chunked(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v, const float *g,
-                       float *state, float *out, int chunk)
+                       float *state, float *out, int chunk, const struct workspace *ws)
 {
     const int C = chunk > 0 ? chunk : LIGHTNING_DEFAULT_CHUNK;
-    const size_t scratch_floats = (size_t)C * C + (size_t)C * dk;
     /* Heads are independent: one thread owns a head for the whole sequence,
      * and OpenBLAS runs single-threaded inside the parallel region, so the
      * result does not depend on the thread count. */
-#pragma omp parallel
+#pragma omp parallel num_threads(workspace_team(ws))
     {
-        float *scratch = malloc(scratch_floats * sizeof(float));
-        double *G = malloc((size_t)C * sizeof(double));
+        double *G = (double *)workspace_mine(ws); /* lightning_workspace_floats */
+        float *scratch = (float *)(G + C);
 #pragma omp for schedule(static)
         for (int h = 0; h < heads; h++) {
             float *S = state + (size_t)h * dk * dv;
@@ -104,7 +109,5 @@ void lightning_chunked(int T, int heads, int dk, int dv, const float *q, const f
                                g + row, heads, S, out + row * dv, heads * dv, scratch, G);
             }
         }
-        free(scratch);
-        free(G);
     }
 }

@@ -17,12 +17,18 @@
 #ifndef HYRECALL_LIGHTNING_H
 #define HYRECALL_LIGHTNING_H
 
+#include <stdint.h>
+
+#include "engine/ops/workspace.h"
+
 #define LIGHTNING_DEFAULT_CHUNK 64
 
 void lightning_naive(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v, const float *g,
                      float *state, float *out);
 void lightning_chunked(int T, int heads, int dk, int dv, const float *q, const float *k, const float *v, const float *g,
-                       float *state, float *out, int chunk);
+                       float *state, float *out, int chunk, const struct workspace *ws);
+/* The workspace slice lightning_chunked needs (chunk 0: the default). */
+int64_t lightning_workspace_floats(int chunk, int dk);
 void lightning_step(int heads, int dk, int dv, const float *q, const float *k, const float *v, const float *g,
                     float *state, float *out);
 

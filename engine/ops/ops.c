@@ -2,7 +2,6 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -16,47 +15,11 @@
  * in the logits), so each block's call is made inside the parallel region,
  * where OpenBLAS runs it on the calling thread (cpu.h), and every output
  * element is the same call on the same block whatever the threads.
- * A BF16 block is first widened into a float32 buffer kept by each thread and
- * reused (memory_plan counts it: linear_scratch_bytes); every element is the
- * same OpenBLAS dot over all of W.cols as with a float32 copy of W, so BF16
- * storage gives the bits of the same values stored as F32 (test_matvec). */
-struct block_buffer {
-    float *data;
-    int64_t cap; /* floats */
-};
-
-/* One buffer per thread, freed when the thread ends (a pthread key's
- * destructor: OpenMP's worker threads come and go with the thread count, and
- * a thread-local pointer would leak their buffers). */
-static pthread_key_t block_key;
-static pthread_once_t block_key_once = PTHREAD_ONCE_INIT;
-
-static void block_buffer_free(void *p)
-{
-    struct block_buffer *b = p;
-    free(b->data);
-    free(b);
-}
-
-static void block_key_create(void)
-{
-    pthread_key_create(&block_key, block_buffer_free);
-}
-
-/* The calling thread's buffer, with room for n floats. */
-static float *block_buffer(int64_t n)
-{
-    pthread_once(&block_key_once, block_key_create);
-    struct block_buffer *b = pthread_getspecific(block_key);
-    if (!b && (b = calloc(1, sizeof *b))) pthread_setspecific(block_key, b);
-    if (b && b->cap < n) {
-        float *grown = realloc(b->data, (size_t)n * sizeof(float));
-        if (!grown) return NULL;
-        b->data = grown;
-        b->cap = n;
-    }
-    return b ? b->data : NULL;
-}
+ * A BF16 block is first widened into the calling thread's slice of the
+ * caller's workspace (workspace.h; linear_workspace_floats is its size); every
+ * element is the same OpenBLAS dot over all of W.cols as with a float32 copy
+ * of W, so BF16 storage gives the bits of the same values stored as F32
+ * (test_matvec). */
 
 int64_t linear_block_rows(int64_t rows)
 {
@@ -66,25 +29,21 @@ int64_t linear_block_rows(int64_t rows)
     return (per + 15) / 16 * 16;
 }
 
-static void linear_block(const float *x, int n, const struct weight *W, int64_t r0, int64_t rows, float *y)
+static void linear_block(const float *x, int n, const struct weight *W, int64_t r0, int64_t rows, float *y,
+                         float *widened)
 {
     const int64_t out = W->rows, in = W->cols;
     const int64_t R = out - r0 < rows ? out - r0 : rows;
     const float *w = W->f32 ? W->f32 + r0 * in : NULL;
     if (!w) {
-        float *block_buf = block_buffer(R * in);
-        if (!block_buf) {
-            fprintf(stderr, "hyrecall: out of memory for a %lld x %lld weight block\n", (long long)R, (long long)in);
-            abort();
-        }
-        weight_rows_to_f32(W, r0, R, block_buf);
-        w = block_buf;
+        weight_rows_to_f32(W, r0, R, widened);
+        w = widened;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int)R, (int)in, 1.0f, x, (int)in, w, (int)in, 0.0f, y + r0,
                 (int)out);
 }
 
-void linear(const float *x, int n, const struct weight *W, const float *bias, float *y)
+void linear(const float *x, int n, const struct weight *W, const float *bias, float *y, const struct workspace *ws)
 {
     const int64_t out = W->rows;
     if (n == 1) {
@@ -94,17 +53,17 @@ void linear(const float *x, int n, const struct weight *W, const float *bias, fl
         /* No if-clause: a single block too must be called from inside the
          * region (outside it, OpenBLAS would split it across the threads).
          * Dynamic: blocks are independent, so the schedule cannot change the bits. */
-#pragma omp parallel for schedule(dynamic, 1)
-        for (int64_t b = 0; b < blocks; b++) linear_block(x, n, W, b * rows, rows, y);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(workspace_team(ws))
+        for (int64_t b = 0; b < blocks; b++) linear_block(x, n, W, b * rows, rows, y, workspace_mine(ws));
     }
     if (bias)
         for (int t = 0; t < n; t++)
             for (int64_t o = 0; o < out; o++) y[(int64_t)t * out + o] += bias[o];
 }
 
-int64_t linear_scratch_bytes(int threads, int64_t max_cols)
+int64_t linear_workspace_floats(int64_t max_cols)
 {
-    return (int64_t)threads * LINEAR_BLOCK_MAX_ROWS * max_cols * (int64_t)sizeof(float);
+    return LINEAR_BLOCK_MAX_ROWS * max_cols;
 }
 
 void weight_row(const struct weight *W, int64_t r, float *out)

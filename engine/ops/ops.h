@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "engine/ops/workspace.h"
+
 /* A matrix [rows, cols], read-only, stored one of two ways:
  *   f32  — float32: a view into the mmap when the file stores aligned F32,
  *          else a converted copy owned by the model (F16, patched tensors);
@@ -29,7 +31,7 @@ static inline bool weight_present(const struct weight *W)
  * matvec (matvec.h); a batch is single-threaded OpenBLAS SGEMMs over fixed
  * blocks of rows of W (linear_block_rows), shared among the OpenMP threads, each
  * BF16 block widened to float32 first (never the whole matrix). */
-void linear(const float *x, int n, const struct weight *W, const float *bias, float *y);
+void linear(const float *x, int n, const struct weight *W, const float *bias, float *y, const struct workspace *ws);
 
 /* A batched linear() cuts W into an even number of blocks of at most
  * LINEAR_BLOCK_MAX_ROWS rows (a multiple of 16), chosen from W's shape alone
@@ -39,9 +41,9 @@ void linear(const float *x, int n, const struct weight *W, const float *bias, fl
 #define LINEAR_BLOCK_MAX_ROWS 1024
 int64_t linear_block_rows(int64_t rows);
 
-/* The float32 buffers BF16 blocks are widened into, one per thread, for
- * matrices of at most max_cols columns (memory_plan counts them). */
-int64_t linear_scratch_bytes(int threads, int64_t max_cols);
+/* The workspace slice (floats per thread) a batched linear() needs to widen
+ * the BF16 blocks of matrices of at most max_cols columns. */
+int64_t linear_workspace_floats(int64_t max_cols);
 
 /* Row r of W as float32 (exact): an embedding lookup. */
 void weight_row(const struct weight *W, int64_t r, float *out);

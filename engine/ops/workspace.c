@@ -1,0 +1,42 @@
+#include "engine/ops/workspace.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+int workspace_reserve(struct workspace *w, int threads, int64_t floats)
+{
+    omp_set_max_active_levels(1); /* one slice per thread of the outermost region (workspace_mine) */
+    floats = floats < 16 ? 16 : (floats + 15) / 16 * 16;
+    if (threads < 1) threads = 1;
+    if (threads <= w->threads && floats <= w->slice) return 0;
+    const int t = threads > w->threads ? threads : w->threads;
+    const int64_t s = floats > w->slice ? floats : w->slice;
+    float *data = aligned_alloc(64, (size_t)t * (size_t)s * sizeof(float));
+    if (!data) return -1;
+    free(w->data);
+    w->data = data, w->threads = t, w->slice = s;
+    return 0;
+}
+
+void workspace_free(struct workspace *w)
+{
+    free(w->data);
+    memset(w, 0, sizeof *w);
+}
+
+/* The calling thread's number in the outermost parallel region: a kernel
+ * called inside another region (an MoE expert's linear()) runs there in a
+ * team of one (nested regions are inactive: workspace_reserve makes sure),
+ * so that number is unique among the threads working at once. */
+float *workspace_mine(const struct workspace *w)
+{
+    const int id = omp_get_level() >= 1 ? omp_get_ancestor_thread_num(1) : 0;
+    return w->data + (int64_t)id * w->slice;
+}
+
+int workspace_team(const struct workspace *w)
+{
+    const int t = omp_get_max_threads();
+    return t < w->threads ? t : (w->threads > 0 ? w->threads : 1);
+}
