@@ -23,6 +23,7 @@ int generate_greedy(struct session *s, const struct generate_request *r, int32_t
     if (!last) return hr_fail(e, "out of memory");
     int rc = session_forward(s, r->prompt, r->prompt_len, r->prompt_logits ? r->prompt_logits : last,
                              r->prompt_logits != NULL, e);
+    if (rc == 0 && r->on_prefilled) r->on_prefilled(r->on_prefilled_ctx, s);
     for (int i = 0; rc == 0 && i < r->max_new; i++) {
         int next = argmax_f32(last, V);
         if (next < 0) {

@@ -21,6 +21,10 @@ struct generate_request {
      * output, timings); `stop` tells whether it is one of stop_ids. */
     void (*on_token)(void *ctx, int32_t id, bool stop);
     void *on_token_ctx;
+    /* NULL, or called once the prompt is in the session, before any decode
+     * step (the state after the prompt, for reference dumps). */
+    void (*on_prefilled)(void *ctx, const struct session *s);
+    void *on_prefilled_ctx;
 };
 
 /* Writes up to max_new ids into out and their count into *n_out. With

@@ -7,11 +7,12 @@
 #ifndef HYRECALL_H
 #define HYRECALL_H
 
-#include "engine/arch/arch.h"           /* the architecture a model was read as (name, description) */
-#include "engine/build_info.h"          /* version, git commit */
-#include "engine/generate.h"            /* greedy generation over a session */
-#include "engine/layers/block.h"        /* the block kinds: names, state shapes, weight matrices */
-#include "engine/lens.h"                /* the routing lens */
+#include "engine/arch/arch.h"    /* the architecture a model was read as (name, description) */
+#include "engine/build_info.h"   /* version, git commit */
+#include "engine/generate.h"     /* greedy generation over a session */
+#include "engine/layers/block.h" /* the block kinds: names, state shapes, weight matrices */
+#include "engine/lens.h"
+#include "engine/load/safetensors.h" /* reading and writing safetensors files (dumps) */ /* the routing lens */
 #include "engine/memory_plan.h"         /* what a run needs in memory; loading within a limit */
 #include "engine/model.h"               /* a loaded model: config, layer plan, weight views */
 #include "engine/observer.h"            /* callbacks at named points of the forward pass */
@@ -21,6 +22,7 @@
 #include "engine/restore/weight_diff.h" /* per-tensor differences of two checkpoints */
 #include "engine/session.h"             /* one sequence: caches, states, the decoder */
 #include "engine/synth.h"               /* random models at published shapes */
+#include "engine/tensor_dump.h"         /* every module's output, by PyTorch name (an observer) */
 #include "engine/version.h"
 
 #endif

@@ -214,13 +214,16 @@ static int layer_forward(struct session *s, int li, int n)
     struct session_scratch *a = &s->a;
     rmsnorm(a->x, L->input_norm, n, c->hidden_size, c->rms_norm_eps, a->xn);
     if (block_kind(L->mixer)->forward(s, li, n) != 0) return -1;
+    session_observe_module(s, OBSERVE_MIXER_OUTPUT, li, a->proj, n, c->hidden_size, s->pos);
     residual(s, L, n, L->mix_alpha, L->mix_beta);
     rmsnorm(a->x, L->post_attention_norm, n, c->hidden_size, c->rms_norm_eps, a->xn);
     if (L->sparse)
         moe_forward(&L->moe, a->xn, n, c->hidden_size, &a->moe, a->proj, &s->ws);
     else
         swiglu_mlp(&L->mlp, a->xn, n, a->ffn_gate, a->ffn_up, a->proj, &s->ws);
+    session_observe_module(s, OBSERVE_MLP_OUTPUT, li, a->proj, n, c->hidden_size, s->pos);
     residual(s, L, n, L->ffn_alpha, L->ffn_beta);
+    session_observe_module(s, OBSERVE_LAYER_OUTPUT, li, a->x, n, c->hidden_size, s->pos);
     return 0;
 }
 
@@ -234,6 +237,7 @@ static int forward_batch(struct session *s, const int32_t *ids, int n, float *lo
     if (reserve_workspace(s, n) != 0)
         return hr_fail(e, "%s: out of memory for kernel workspace at position %lld", m->dir, (long long)s->pos);
     for (int t = 0; t < n; t++) weight_row(&m->embed, ids[t], a->x + (int64_t)t * c->hidden_size);
+    session_observe_module(s, OBSERVE_EMBEDDINGS, -1, a->x, n, c->hidden_size, s->pos);
     rope_table_fill(&s->rope, c->rope_theta, c->rope_type == ROPE_LINEAR ? c->rope_factor : 0, s->pos, n);
     for (int li = 0; li < c->num_layers; li++)
         if (layer_forward(s, li, n) != 0)
@@ -243,6 +247,7 @@ static int forward_batch(struct session *s, const int32_t *ids, int n, float *lo
     /* Final norm and lm_head only for the rows the caller wants. */
     const int first = all_logits ? 0 : n - 1, rows = n - first;
     rmsnorm(a->x + (int64_t)first * c->hidden_size, m->final_norm, rows, c->hidden_size, c->rms_norm_eps, a->xn);
+    session_observe_module(s, OBSERVE_FINAL_NORM, -1, a->xn, rows, c->hidden_size, s->pos - n + first);
     linear(a->xn, rows, &m->lm_head, NULL, logits, &s->ws);
     return 0;
 }

@@ -90,6 +90,12 @@ static inline void session_observe_mixer_inputs(const struct session *s, const s
 {
     if (s->observer && s->observer->mixer_inputs) s->observer->mixer_inputs(s->observer->ctx, in);
 }
+static inline void session_observe_module(const struct session *s, enum observed_module what, int layer, const float *x,
+                                          int rows, int width, int64_t pos)
+{
+    if (s->observer && s->observer->module_output)
+        s->observer->module_output(s->observer->ctx, what, layer, x, rows, width, pos);
+}
 static inline const struct attention_probe *session_attention_probe(const struct session *s, int layer)
 {
     return s->observer && s->observer->attention_probe ? s->observer->attention_probe(s->observer->ctx, layer) : NULL;

@@ -142,6 +142,29 @@ expect 1 "already exists; refusing to overwrite" -- "$bin" synth --config "$mode
 expect 2 "--dtype expects bf16 or f32" -- "$bin" synth --config "$model/config.json" --out "$tmp/syn_x" --dtype f16
 [ -e "$tmp/syn_x" ] && { echo "FAIL: a refused synth left $tmp/syn_x"; fail=1; }
 
+# Reference dumps and diff: a change planted in layer 2 (its W_Q/W_K restored from other weights) is the first
+# divergence diff names, at that layer's q; the same dump agrees with itself, bit for bit at 1 and 2 threads.
+ids=1,5,9,14,2,7,3,11,4,8,13,6,10,12,15,1
+expect 0 "" -- "$bin" run -m "$model" --ids $ids -n 2 --dump "$tmp/layers_a.safetensors" --dump-layers -t 1
+expect 0 "" -- "$bin" run -m "$model" --ids $ids -n 2 --dump "$tmp/layers_b.safetensors" --dump-layers -t 2
+expect 0 "0 outside tolerance" -- "$bin" diff "$tmp/layers_a.safetensors" "$tmp/layers_b.safetensors" --atol 0
+expect 0 "" -- "$bin" run -m "$model" --restore-from "$tmp/syn" --restore-layers 2 --ids $ids -n 2 \
+  --dump "$tmp/layers_planted.safetensors" --dump-layers
+expect 1 "first divergence: model.layers.2.self_attn.q" -- "$bin" diff "$tmp/layers_planted.safetensors" \
+  "$tmp/layers_a.safetensors"
+grep -q "model.layers.1 .* yes" "$tmp/out" || { echo "FAIL: diff: layer 1 should agree before the planted change"; fail=1; }
+expect 0 "" -- "$bin" run -m "$model" --ids $ids -n 1 --dump "$tmp/layers_mlp.safetensors" \
+  --dump-layers 'mlp$'
+"$bin" diff "$tmp/layers_mlp.safetensors" "$tmp/layers_a.safetensors" >"$tmp/out" 2>&1
+grep -q "only in $tmp/layers_a.safetensors: model.layers.0.self_attn.q" "$tmp/out" && ! grep -q "^model.layers.0.self_attn " "$tmp/out" ||
+  { echo "FAIL: --dump-layers 'mlp\$' should keep only the MLP outputs"; cat "$tmp/out"; fail=1; }
+expect 2 "--dump-layers needs --dump FILE" -- "$bin" run -m "$model" --ids $ids --dump-layers
+expect 2 "is not a regular expression" -- "$bin" run -m "$model" --ids $ids --dump "$tmp/bad_re.safetensors" \
+  --dump-layers '('
+[ -e "$tmp/bad_re.safetensors" ] && { echo "FAIL: a refused dump left a file"; fail=1; }
+expect 2 "two files are required" -- "$bin" diff "$tmp/layers_a.safetensors"
+expect 1 "share no tensor name" -- "$bin" diff "$tmp/layers_a.safetensors" "$model/model.safetensors"
+
 # bench: the table and the JSON other tools read (the figures themselves are not asserted).
 expect 0 "prefill tok/s" -- "$bin" bench -m "$model" --contexts 64,128 --decode-tokens 2 --json "$tmp/bench.json"
 for key in '"machine"' '"sgemm_gflops"' '"stream_gbs"' '"threads"' '"openblas_core"' '"runs"' \

@@ -13,6 +13,9 @@ struct architecture {
     const char *model_type;
     const char *hf_class;
     const char *description;
+    /* The module path of a linear layer's token mixer, under model.layers.N
+     * ("linear_attn" for Qwen3-Next; the others keep theirs at "self_attn"). */
+    const char *linear_mixer_module;
     /* The family's own config.json spellings, after the generic fields
      * (config.h): its layer plan and its mixers' fields, into cfg. */
     int (*read_config)(struct model_config *cfg, struct hr_error *e);

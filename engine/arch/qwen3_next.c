@@ -151,6 +151,7 @@ static int qwen3_next_read_config(struct model_config *c, struct hr_error *e)
 
 const struct architecture arch_qwen3_next = {
     .model_type = "qwen3_next",
+    .linear_mixer_module = "linear_attn",
     .hf_class = "Qwen3NextForCausalLM",
     .description = "Qwen3-Next: Gated DeltaNet + gated softmax attention, MoE with shared expert",
     .read_config = qwen3_next_read_config,

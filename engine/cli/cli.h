@@ -21,6 +21,7 @@ int cmd_synth(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_lens(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 /* Restore flags shared by the commands that load a model: consumes argv[*i]
  * (and its value) when it is one of them, setting *matched. */

@@ -10,11 +10,12 @@
 #include "engine/cli/cli.h"
 #include "engine/hyrecall.h"
 #include "niah/niah_tasks.h"
+#include "stb_ds.h"
 #include "tokenizer/tokenizer.h"
 
 static const char *HELP =
     "usage: hyrecall run -m MODEL_DIR (--ids 1,2,3 | -p TEXT | -p - | -f FILE) [--chat] [-n N]\n"
-    "                    [-t N] [-c N] [--dump OUT.safetensors]\n\n"
+    "                    [-t N] [-c N] [--dump OUT.safetensors [--dump-layers [REGEX]]]\n\n"
     "Prefills the prompt in one batched pass, then decodes N tokens greedily (default 16), printing\n"
     "each as it is decoded: with --ids the generated ids on one line, separated by spaces; with a\n"
     "text prompt the generated text (the stop token itself is not printed). Then a summary on\n"
@@ -39,12 +40,21 @@ static const char *HELP =
     "                        prompt_len, generated, logits_sha256 and full_logits_last_sha256\n"
     "                        (SHA-256 of those tensors' bytes), provenance (JSON: the same and\n"
     "                        the SHA-256 of every model file, the restore applied and its base's)\n"
-    "                        With --dump every generated token is fed, eos included.\n\n"
+    "                        With --dump every generated token is fed, eos included.\n"
+    "  --dump-layers [REGEX]  also every module's output for the prompt, named by its PyTorch module\n"
+    "                        path, F32 [T, hidden]: model.embed_tokens, model.layers.N.self_attn (or\n"
+    "                        .linear_attn: the token mixer after its output projection), model.layers.N.mlp,\n"
+    "                        model.layers.N (the residual stream after the layer), model.norm; and under\n"
+    "                        each mixer its inputs q, k, v (after norms, RoPE, HyPE), log_decay, beta, gate,\n"
+    "                        and a linear layer's state and conv_tail after the prompt. REGEX (POSIX\n"
+    "                        extended; also --dump-layers=REGEX) keeps the names it matches. Compare two\n"
+    "                        dumps with hyrecall diff; docs/porting.md shows the workflow.\n\n"
     "exit codes: 0 ok, 1 invalid model or runtime failure, 2 usage error\n";
 
 struct run_options {
     const char *model_dir, *dump_path, *prompt, *prompt_file;
-    bool chat;
+    bool chat, dump_layers;
+    const char *dump_filter; /* --dump-layers REGEX, or NULL for every name */
     int32_t *ids;
     int num_ids;
     long max_new, threads, ctx_size;
@@ -92,6 +102,12 @@ static int parse(int argc, char **argv, struct run_options *o)
                 return -1;
         } else if (strcmp(a, "--threads") == 0 || strcmp(a, "-t") == 0) {
             if (!(v = cli_value("run", argc, argv, &i)) || cli_parse_int("run", a, v, 0, 4096, &o->threads)) return -1;
+        } else if (strcmp(a, "--dump-layers") == 0 || strncmp(a, "--dump-layers=", 14) == 0) {
+            o->dump_layers = true;
+            if (a[13] == '=')
+                o->dump_filter = a + 14;
+            else if (i + 1 < argc && argv[i + 1][0] != '-')
+                o->dump_filter = argv[++i];
         } else if (strcmp(a, "--dump") == 0) {
             if (!(o->dump_path = cli_value("run", argc, argv, &i))) return -1;
         } else {
@@ -102,6 +118,7 @@ static int parse(int argc, char **argv, struct run_options *o)
     if (!!o->ids + !!o->prompt + !!o->prompt_file != 1)
         return cli_usage_error("run", "give exactly one of --ids, -p and -f");
     if (o->chat && o->ids) return cli_usage_error("run", "--chat needs a text prompt (-p or -f)");
+    if (o->dump_layers && !o->dump_path) return cli_usage_error("run", "--dump-layers needs --dump FILE");
     return 0;
 }
 
@@ -123,7 +140,8 @@ static int tokenize_prompt(struct run_options *o, struct tokenizer *t, struct mo
 /* The reference dump, with the record of what made it (provenance.h) and the
  * SHA-256 of the logits' bytes, so that two dumps compare in one line. */
 static int write_dump(const struct run_options *o, const struct model *m, const float *prompt_logits,
-                      const int32_t *gen, int n_gen, const float *step_logits, struct hr_error *e)
+                      const int32_t *gen, int n_gen, const float *step_logits, const struct tensor_recorder *layers,
+                      struct hr_error *e)
 {
     const int64_t V = m->cfg.vocab_size;
     cJSON *record = provenance_for_model(o->model_dir, &o->restore, e);
@@ -161,15 +179,33 @@ static int write_dump(const struct run_options *o, const struct model *m, const 
                           "provenance",
                           provenance,
                           NULL};
-    struct st_write_tensor t[] = {
-        {"input_ids", DT_I32, 1, {o->num_ids}, o->ids},
-        {"logits", DT_F32, 2, {o->num_ids, V}, prompt_logits},
-        {"generated_ids", DT_I32, 1, {n_gen}, gen},
-        {"full_logits_last", DT_F32, 2, {n_gen, V}, step_logits},
-    };
-    const int rc = st_write_file(o->dump_path, t, 4, meta, false, e);
+    const int extra = layers ? (int)arrlen(layers->tensors) : 0;
+    struct st_write_tensor *t = calloc((size_t)(4 + extra), sizeof *t);
+    if (!t) {
+        free(provenance);
+        return hr_fail(e, "out of memory");
+    }
+    t[0] = (struct st_write_tensor){"input_ids", DT_I32, 1, {o->num_ids}, o->ids};
+    /* The module outputs in forward order, then the logits (tensor_dump.h). */
+    for (int i = 0; i < extra; i++) {
+        const struct recorded_tensor *r = &layers->tensors[i];
+        t[1 + i] = (struct st_write_tensor){r->name, DT_F32, r->ndim, {r->shape[0], r->shape[1], r->shape[2]}, r->data};
+    }
+    t[1 + extra] = (struct st_write_tensor){"logits", DT_F32, 2, {o->num_ids, V}, prompt_logits};
+    t[2 + extra] = (struct st_write_tensor){"generated_ids", DT_I32, 1, {n_gen}, gen};
+    t[3 + extra] = (struct st_write_tensor){"full_logits_last", DT_F32, 2, {n_gen, V}, step_logits};
+    const int rc = st_write_file(o->dump_path, t, 4 + extra, meta, false, e);
+    free(t);
     free(provenance);
     return rc;
+}
+
+/* After the prompt: the linear layers' states into the dump, and the
+ * recorder off (decode steps are not recorded). */
+static void layers_prefilled(void *ctx, const struct session *s)
+{
+    tensor_recorder_add_states(ctx, s);
+    session_set_observer((struct session *)s, NULL);
 }
 
 /* Streams each token as it is decoded: ids, or the text of each token (the
@@ -287,12 +323,27 @@ int cmd_run(int argc, char **argv)
                                      .step_logits = step_logits};
         struct stream st = {.tok = tok};
         r.on_token = stream_token, r.on_token_ctx = &st;
+        struct tensor_recorder layers = {0};
+        struct session_observer recorder;
+        if (o.dump_layers) {
+            if (tensor_recorder_init(&layers, &m, o.num_ids, o.dump_filter, &e) != 0) {
+                fprintf(stderr, "hyrecall run: %s\n", e.msg);
+                session_free(&s);
+                rc = EXIT_USAGE;
+                goto done;
+            }
+            recorder = tensor_recorder_observer(&layers);
+            session_set_observer(&s, &recorder);
+            r.on_prefilled = layers_prefilled, r.on_prefilled_ctx = &layers;
+        }
         const double t0 = clock_seconds();
-        const int gen_rc = generate_greedy(&s, &r, gen, &n_gen, &e);
+        int gen_rc = generate_greedy(&s, &r, gen, &n_gen, &e);
         const double t_end = clock_seconds();
         printf("\n");
         fflush(stdout);
-        if (gen_rc != 0 || (o.dump_path && write_dump(&o, &m, prompt_logits, gen, n_gen, step_logits, &e) != 0)) {
+        if (gen_rc == 0 && layers.failed) gen_rc = hr_fail(&e, "out of memory recording the module outputs");
+        if (gen_rc != 0 || (o.dump_path && write_dump(&o, &m, prompt_logits, gen, n_gen, step_logits,
+                                                      o.dump_layers ? &layers : NULL, &e) != 0)) {
             fprintf(stderr, "hyrecall run: %s\n", e.msg);
             rc = EXIT_RUNTIME;
         } else if (st.failed) {
@@ -308,8 +359,10 @@ int cmd_run(int argc, char **argv)
                     o.num_ids, prefill, o.num_ids / (prefill > 0 ? prefill : 1e-9), n_gen, decode,
                     n_gen > 1 ? (n_gen - 1) / (decode > 0 ? decode : 1e-9) : 0.0);
         }
+        tensor_recorder_free(&layers);
         session_free(&s);
     }
+done:
     free(gen);
     free(prompt_logits);
     free(step_logits);

@@ -11,7 +11,8 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"inspect", cmd_inspect, "describe a model directory: architecture, layer plan, tensors, memory"},
-    {"run", cmd_run, "generate greedily from text or token ids; --dump writes reference logits"},
+    {"run", cmd_run, "generate greedily from text or token ids; --dump writes reference logits (and layers)"},
+    {"diff", cmd_diff, "two reference dumps tensor by tensor, in forward order: the first divergence"},
     {"tokenize", cmd_tokenize, "text to token ids and back with a tokenizer.json"},
     {"niah", cmd_niah, "RULER needle-in-a-haystack: generate, run, score, heat maps"},
     {"eval", cmd_eval, "held-out chain-of-thought accuracy (the reasoning side of an A/B)"},

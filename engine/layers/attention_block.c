@@ -77,7 +77,10 @@ static int forward(struct session *s, int li, int n)
                           &s->ws) != 0)
         return -1;
     if (weight_present(&w->o_gate)) linear(a->xn, n, &w->o_gate, NULL, a->gate, &s->ws);
-    if (w->output_gate || weight_present(&w->o_gate)) mul_sigmoid_inplace(a->mix, a->gate, (int64_t)n * H * d);
+    if (w->output_gate || weight_present(&w->o_gate)) {
+        session_observe_module(s, OBSERVE_MIXER_GATE, li, a->gate, n, H * d, s->pos);
+        mul_sigmoid_inplace(a->mix, a->gate, (int64_t)n * H * d);
+    }
     linear(a->mix, n, &w->o, NULL, a->proj, &s->ws);
     return 0;
 }

@@ -118,6 +118,7 @@ static int forward(struct session *s, int li, int n)
         gated_delta_chunked(n, nv, dk, dv, a->q, a->k, a->v, a->g, a->beta, S, a->mix, GATED_DELTA_DEFAULT_CHUNK,
                             &s->ws);
     rmsnorm(a->mix, w->norm, n * nv, dv, c->rms_norm_eps, a->mix);
+    session_observe_module(s, OBSERVE_MIXER_GATE, li, a->gate, n, nv * dv, s->pos);
     mul_silu_inplace(a->mix, a->gate, (int64_t)n * nv * dv);
     linear(a->mix, n, &w->out, NULL, a->proj, &s->ws);
     return 0;

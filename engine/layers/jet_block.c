@@ -99,6 +99,7 @@ static int forward(struct session *s, int li, int n)
                             &s->ws);
     rmsnorm(a->mix, w->o_norm, n * H, dv, w->norm_eps, a->mix);
     linear(a->xn, n, &w->g, NULL, a->gate, &s->ws);
+    session_observe_module(s, OBSERVE_MIXER_GATE, li, a->gate, n, C, s->pos);
     mul_silu_inplace(a->mix, a->gate, (int64_t)n * C);
     linear(a->mix, n, &w->o, NULL, a->proj, &s->ws);
     return 0;

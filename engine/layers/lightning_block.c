@@ -94,6 +94,7 @@ static int forward(struct session *s, int li, int n)
         lightning_chunked(n, H, d, d, a->q, a->k, a->v, a->g, S, a->mix, LIGHTNING_DEFAULT_CHUNK, &s->ws);
     rmsnorm(a->mix, w->norm, n, H * d, w->norm_eps, a->mix);
     linear(a->xn, n, &w->gate, NULL, a->gate, &s->ws);
+    session_observe_module(s, OBSERVE_MIXER_GATE, li, a->gate, n, H * d, s->pos);
     mul_sigmoid_inplace(a->mix, a->gate, (int64_t)n * H * d);
     linear(a->mix, n, &w->out, NULL, a->proj, &s->ws);
     return 0;

@@ -74,7 +74,7 @@ struct st_write_tensor {
     const void *data;
 };
 
-/* Writes a safetensors file atomically: PATH.tmp.<pid>, fsync, rename.
+/* Writes a safetensors file atomically (engine/base/files.h), fsync'd.
  * Refuses to replace an existing file unless overwrite is true.
  * meta is NULL or a NULL-terminated list of key, value, key, value, ... */
 int st_write_file(const char *path, const struct st_write_tensor *tensors, int n, const char *const *meta,
