@@ -113,6 +113,29 @@ cmp -s "$tmp/whole/summary.csv" "$tmp/killed/summary.csv" || bad "resumed summar
 diff <(grep -v elapsed_s "$tmp/whole/summary.json") <(grep -v elapsed_s "$tmp/killed/summary.json") >/dev/null || bad "resumed summary.json differs"
 say "kill -9 after $lines of 16 predictions, resumed: files equal to an uninterrupted run"
 
+# Ctrl-C (SIGINT): the sample in flight finishes, the run says how many are saved and how to resume, exits
+# 130; the same command resumes to the same files. Off a terminal the run writes plain progress lines.
+"$bin" "${cmd[@]}" --out "$tmp/int" >"$tmp/int.out" 2>"$tmp/int.log" &
+pid=$!
+for _ in $(seq 1 600); do
+  [ "$(cat "$tmp/int/predictions.jsonl" 2>/dev/null | wc -l)" -ge 2 ] && break
+  sleep 0.05
+done
+kill -INT $pid; wait $pid; code=$?
+[ $code -eq 130 ] || bad "Ctrl-C: exit code $code, want 130"
+grep -q "stopped on request with [0-9]* of 16 samples in $tmp/int/predictions.jsonl; run the same command again to resume" \
+  "$tmp/int.log" || bad "Ctrl-C: no resume message: $(cat "$tmp/int.log")"
+saved=$(wc -l <"$tmp/int/predictions.jsonl")
+grep -q "with $saved of 16 samples" "$tmp/int.log" || bad "Ctrl-C: the message's count is not the file's ($saved)"
+"$bin" "${cmd[@]}" --out "$tmp/int" >/dev/null 2>"$tmp/int2.log" || bad "resume after Ctrl-C"
+cmp -s "$tmp/whole/predictions.jsonl" "$tmp/int/predictions.jsonl" || bad "predictions after Ctrl-C + resume differ"
+grep -q "^hyrecall niah: 16/16 samples" "$tmp/int2.log" || bad "no plain progress line off a terminal: $(cat "$tmp/int2.log")"
+"$bin" "${cmd[@]}" --samples 2 --progress always --out "$tmp/always" >/dev/null 2>"$tmp/int3.log" ||
+  { cat "$tmp/int3.log"; bad "--progress always"; }
+[ "$(grep -c '^hyrecall niah: [1-4]/4 samples' "$tmp/int3.log")" -eq 4 ] || bad "--progress always: want a line per sample"
+expect 2 "--progress expects auto, always or never" "$bin" niah -m "$tmp/m" --progress loud --out "$tmp/x"
+say "Ctrl-C after $saved of 16: saved, resumed to the same files; progress lines off a terminal"
+
 # A run knows its model by content. m2 is a copy of m; its run is killed part-way, then rerun with
 # other weights of the same size and tensor names in m2 (refused, the file named), then with m2's
 # own weights spelled with a trailing slash (resumes), through a symlink with more samples (extends

@@ -59,8 +59,12 @@ static const char *HELP =
     "                        base=DIR,sft=DIR,restored=DIR+qk@BASE_DIR (METHOD qk or procrustes; the\n"
     "                        --restore-layers/--procrustes-alpha/--restore-with flags apply to it);\n"
     "                        one table and one heat map per task with a panel per variant\n"
-    "  --threads N\n" CLI_RESTORE_HELP
-    "\nA run in an existing DIR resumes it: the samples already in DIR/predictions.jsonl are kept, the\n"
+    "  --threads N\n"
+    "  --progress MODE       auto (default): a live line on a terminal, else a plain line every 10 s;\n"
+    "                        always: a plain line after every sample; never\n" CLI_RESTORE_HELP
+    "\nCtrl-C (or SIGTERM) stops after the sample in flight, keeping every finished one (exit code 130);\n"
+    "a second Ctrl-C stops at once.\nA run in an existing DIR resumes it: the samples already in DIR/predictions.jsonl "
+    "are kept, the\n"
     "rest run. DIR must hold the same run: the same models by content (the SHA-256 of every file, so\n"
     "another spelling of the same directory resumes and other weights in it are refused, the file named),\n"
     "tasks, lengths, seed and template. --dump-prompts needs a DIR that does not exist.\n\n"
@@ -167,6 +171,9 @@ static int parse(int argc, char **argv, struct niah_options *o)
             if (cli_parse_int("niah", a, v, 1, 1 << 20, &o->tokens_to_generate)) return -1;
         } else if (strcmp(a, "--threads") == 0) {
             if (cli_parse_int("niah", a, v, 1, 4096, &o->threads)) return -1;
+        } else if (strcmp(a, "--progress") == 0) {
+            if (progress_parse(v, &o->progress))
+                return cli_usage_error("niah", "--progress expects auto, always or never, got '%s'", v);
         } else if (strcmp(a, "--seed") == 0) {
             long s;
             if (cli_parse_int("niah", a, v, 0, 2147483647L, &s)) return -1;

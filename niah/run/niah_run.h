@@ -13,6 +13,7 @@
 #include "niah/niah_haystack.h"
 #include "niah/run/niah_resume.h"
 #include "niah/run/ordered_lines.h"
+#include "niah/run/progress.h"
 #include "tokenizer/tokenizer.h"
 
 struct niah_options {
@@ -30,6 +31,7 @@ struct niah_options {
     bool dump, save_inputs, lens;
     struct restore_options restore;
     int64_t max_memory; /* bytes; 0: the memory available; -1: no check (memory_plan.h) */
+    enum progress_mode progress;
 };
 
 /* One sample of one variant: its place in predictions.jsonl and its prompt. */
@@ -59,6 +61,8 @@ struct run_context {
     struct niah_key_set *order; /* every unit's key -> its place in predictions.jsonl */
     cJSON *provenance;          /* build and models, for run.json */
     struct ordered_lines block; /* the block of units being run, written in order */
+    struct progress progress;
+    bool interrupted; /* stopped on Ctrl-C / SIGTERM: the finished samples are saved */
     double t_start, prefill_tokens, prefill_seconds, coordination_seconds;
     int done, total;
     const struct niah_sample *lens_sample; /* --lens: the sample being run (single process) */
@@ -67,7 +71,7 @@ struct run_context {
 
 /* The whole run on this process (rank 0 coordinates, other ranks work);
  * prints its error. Returns an exit code: */
-enum { NIAH_RUN_OK = 0, NIAH_RUN_FAILED = 1, NIAH_RUN_USAGE = 2 };
+enum { NIAH_RUN_OK = 0, NIAH_RUN_FAILED = 1, NIAH_RUN_USAGE = 2, NIAH_RUN_INTERRUPTED = 130 };
 int niah_run(struct niah_options *o);
 
 /* run.json's manifest and provenance, summary.json's metadata (manifest.c). */

@@ -21,6 +21,7 @@
 #include "niah/run/niah_resume.h"
 #include "niah/run/niah_run.h"
 #include "niah/run/ordered_lines.h"
+#include "niah/run/progress.h"
 #include "niah/sha256.h"
 #include "stb_ds.h"
 #include "tokenizer/tokenizer.h"
@@ -171,12 +172,9 @@ int niah_record(struct run_context *c, const struct unit *u, const char *pred, s
     ordered_lines_put(&c->block, u->index, line, c->out);
     fflush(c->out); /* one sample at a time: a kill loses at most those in flight */
     c->done++;
-    if (isatty(STDERR_FILENO)) {
-        double elapsed = clock_seconds() - c->t_start, eta = elapsed / (c->done - c->resumed) * (c->total - c->done);
-        fprintf(stderr, "\r%s %s @%lld: %d/%d samples, prefill %.0f tokens/s, ETA %.0f s   ", c->variant, u->task,
-                (long long)u->length, c->done, c->total,
-                c->prefill_tokens / (c->prefill_seconds > 0 ? c->prefill_seconds : 1), eta);
-    }
+    progress_sample(&c->progress, c->variant, u->task, u->length, c->done, c->total, c->resumed,
+                    c->prefill_tokens / (c->prefill_seconds > 0 ? c->prefill_seconds : 1),
+                    clock_seconds() - c->t_start);
     return 0;
 }
 
@@ -207,6 +205,15 @@ static int run_units(struct run_context *c, int vi, struct unit *units, int n, s
         } else {
             rc = niah_load_variant(c, vi, e);
             for (int i = 0; rc == 0 && i < m; i++) {
+                if (stop_requested()) {
+                    progress_end(&c->progress);
+                    c->interrupted = true;
+                    rc = hr_fail(e,
+                                 "stopped on request with %d of %d samples in %s/predictions.jsonl; run the same "
+                                 "command again to resume",
+                                 c->done, c->total, c->out_dir);
+                    break;
+                }
                 char *pred;
                 c->lens_sample = c->o->lens ? todo[i].s : NULL;
                 rc = niah_infer(c, todo[i].s->prompt, &pred, e);
@@ -341,6 +348,8 @@ int niah_run(struct niah_options *op)
     c.total = runs * per_variant;
     c.done = c.resumed;
     c.t_start = clock_seconds();
+    progress_begin(&c.progress, o.dump ? PROGRESS_NEVER : o.progress);
+    if (niah_mpi_size() == 1 && !o.dump) stop_requests_catch();
     int index = 0; /* the sample's place in predictions.jsonl */
     for (int vi = 0; vi < runs; vi++) {
         if (o.prompts) { /* the given prompts, as they are */
@@ -379,7 +388,7 @@ int niah_run(struct niah_options *op)
                 if (r) goto fail;
             }
     }
-    if (isatty(STDERR_FILENO) && !o.dump) fprintf(stderr, "\n");
+    progress_end(&c.progress);
     if (c.out && fclose(c.out) != 0) {
         c.out = NULL;
         hr_fail(&e, "%s: write failed", o.out);
@@ -407,7 +416,9 @@ int niah_run(struct niah_options *op)
     rc = NIAH_RUN_OK;
     goto done;
 fail:
+    progress_end(&c.progress);
     fprintf(stderr, "hyrecall niah: %s\n", e.msg);
+    if (c.interrupted) rc = NIAH_RUN_INTERRUPTED;
 done:
     niah_mpi_stop_workers();
     given_prompts_free(&given);
