@@ -77,6 +77,7 @@ int64_t memory_parse_size(const char *text)
     case 'T':
     case 't': unit = 1024.0 * 1024 * 1024 * 1024, end++; break;
     }
+    if (unit > 1 && *end == 'i') end++; /* 20GiB: the units are binary either way */
     if (*end == 'B' || *end == 'b') end++;
     if (end == text || *end || !(v > 0) || v * unit > 9e18) return 0;
     return (int64_t)(v * unit);

@@ -19,7 +19,7 @@ struct memory_plan {
 int memory_plan_estimate(const char *dir, int64_t context, struct memory_plan *p, struct hr_error *e);
 /* MemAvailable from /proc/meminfo, in bytes (or -1 when unknown). */
 int64_t memory_available(void);
-/* "20G", "512M", "1.5T", plain bytes; -1 for "unlimited"; 0 on a syntax error. */
+/* "20G", "20GiB", "512M", "1.5T" (binary units), plain bytes; -1 for "unlimited"; 0 on a syntax error. */
 int64_t memory_parse_size(const char *text);
 
 /* Loads dir (restored when o->base_dir is set) after checking that a run at

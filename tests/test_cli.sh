@@ -109,6 +109,14 @@ grep -q '"restore"' "$tmp/ref.safetensors" && { echo "FAIL: an unrestored dump r
 expect 1 "MiB are allowed by --max-memory" -- "$bin" run -m "$model" --ids 1,2 -n 2 --max-memory 100K
 expect 2 "--max-memory expects a size" -- "$bin" run -m "$model" --ids 1,2 --max-memory lots
 expect 0 "" -- "$bin" run -m "$model" --ids 1,2 -n 2 --max-memory unlimited
+expect 0 "" -- "$bin" run -m "$model" --ids 1,2 -n 2 --max-memory 20GiB
+# A restore option without --restore-from would restore nothing: refused, naming the flag.
+expect 2 "--restore needs --restore-from BASE" -- "$bin" run -m "$model" --ids 1,2 --restore procrustes
+expect 2 "--procrustes-alpha needs --restore-from BASE" -- "$bin" lens -m "$model" --ids 1,2 --procrustes-alpha 0.5
+# One spelling everywhere: restore's short flags work on run, run's long ones on restore (same bytes).
+"$bin" run -m "$model" --ids 1,2,3 -n 3 --restore-from "$tmp/restored" --method qk --layers 0,1 --dump "$tmp/short.st" >/dev/null 2>&1
+"$bin" run -m "$model" --ids 1,2,3 -n 3 --restore-from "$tmp/restored" --restore qk --restore-layers 0,1 --dump "$tmp/long.st" >/dev/null 2>&1
+"$bin" diff "$tmp/short.st" "$tmp/long.st" --atol 0 >/dev/null || { echo "FAIL: --method/--layers differ from --restore/--restore-layers"; fail=1; }
 
 # Routing lens: summary and dump layout.
 expect 0 "query position 4 of 6 tokens" -- "$bin" lens -m "$model" --ids 3,1,4,1,5,9 --position 4 --dump "$tmp/lens.safetensors"

@@ -26,11 +26,16 @@ int cmd_diff(int argc, char **argv);
 /* Restore flags shared by the commands that load a model: consumes argv[*i]
  * (and its value) when it is one of them, setting *matched. */
 int cli_restore_flag(const char *cmd, int argc, char **argv, int *i, struct restore_options *o, bool *matched);
+/* After parsing: a restore option (--restore, --restore-layers, ...) without
+ * --restore-from is a usage error, unless the restore comes from elsewhere
+ * (niah --compare's NAME=DIR+SPEC@BASE variants). */
+int cli_restore_check(const char *cmd, const struct restore_options *o, bool restored_elsewhere);
 #define CLI_RESTORE_HELP                                                                                               \
     "  --restore-from BASE   patch W_Q/W_K from the base checkpoint BASE at load time\n"                               \
     "  --restore qk|procrustes  (default qk)   --restore-layers full|attention|linear|all|0,3,7\n"                     \
     "  --restore-parts q,k,v,o (default q,k)   --procrustes-side output|input (default output)\n"                      \
-    "  --procrustes-alpha A  --restore-with biases,norms   (see hyrecall restore --help)\n"                            \
+    "  --procrustes-alpha A  --restore-with biases,norms   (see hyrecall restore --help; its spellings\n"              \
+    "                        --method, --layers, --parts, --alpha, --with are accepted too)\n"                         \
     "  --max-memory SIZE     refuse runs estimated above SIZE (e.g. 20G; default: available memory;\n"                 \
     "                        'unlimited' skips the check)\n"
 /* Loads dir, restored when o->base_dir is set, after checking that a run at

@@ -76,6 +76,9 @@ static int parse(int argc, char **argv, struct eval_options *o)
     if (!o->model_dir == !o->num_variants) return cli_usage_error("eval", "give exactly one of -m and --compare");
     if (o->num_variants && o->restore.base_dir)
         return cli_usage_error("eval", "with --compare, restore per variant: NAME=DIR+qk@BASE");
+    bool variant_restored = false;
+    for (int k = 0; k < o->num_variants; k++) variant_restored |= o->variants[k].base[0] != '\0';
+    if (cli_restore_check("eval", &o->restore, variant_restored)) return -1;
     if (o->model_dir) {
         struct variant *v = &o->variants[o->num_variants++];
         snprintf(v->name, sizeof v->name, "model");

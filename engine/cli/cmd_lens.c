@@ -167,6 +167,7 @@ int cmd_lens(int argc, char **argv)
         cli_usage_error("lens", "needs -m MODEL_DIR and exactly one of --ids, --text, --prompt-file");
         return EXIT_USAGE;
     }
+    if (cli_restore_check("lens", &ro, false)) return EXIT_USAGE;
     cpu_set_threads((int)threads);
     struct hr_error e;
     struct model m;

@@ -196,6 +196,9 @@ static int parse(int argc, char **argv, struct niah_options *o)
     if (o->num_variants && o->model_dir) return cli_usage_error("niah", "give either -m or --compare, not both");
     if (o->num_variants && o->restore.base_dir)
         return cli_usage_error("niah", "with --compare, restore per variant: NAME=DIR+qk@BASE");
+    bool variant_restored = false;
+    for (int k = 0; k < o->num_variants; k++) variant_restored |= o->variants[k].base[0] != '\0';
+    if (cli_restore_check("niah", &o->restore, variant_restored)) return -1;
     if (!o->dump && !o->model_dir && !o->num_variants)
         return cli_usage_error("niah", "-m MODEL_DIR (or --compare, or --dump-prompts) is required");
     if (!o->num_variants && o->model_dir) { /* one variant: the model */

@@ -45,41 +45,23 @@ int cmd_restore(int argc, char **argv)
             fputs(HELP, stdout);
             return EXIT_OK;
         }
-        if (!(v = i + 1 < argc ? argv[i + 1] : NULL)) {
-            cli_usage_error("restore", "%s needs a value", a);
-            return EXIT_USAGE;
+        /* --method, --layers, --parts, --with, --alpha, --procrustes-side, and
+         * their --restore-* spellings (cli_restore.c) */
+        bool matched;
+        if (cli_restore_flag("restore", argc, argv, &i, &o, &matched)) return EXIT_USAGE;
+        if (matched) {
+            have_method |= strcmp(a, "--method") == 0 || strcmp(a, "--restore") == 0;
+            continue;
         }
-        i++;
-        int bad = 0;
-        if (strcmp(a, "--base") == 0)
+        if (!(v = cli_value("restore", argc, argv, &i))) return EXIT_USAGE;
+        if (strcmp(a, "--base") == 0 || strcmp(a, "--restore-from") == 0)
             o.base_dir = v;
         else if (strcmp(a, "--tuned") == 0)
             tuned = v;
         else if (strcmp(a, "--out") == 0)
             out = v;
-        else if (strcmp(a, "--method") == 0)
-            bad = restore_parse_method(v, &o, &e), have_method = true;
-        else if (strcmp(a, "--layers") == 0)
-            bad = restore_parse_layers(v, &o, &e);
-        else if (strcmp(a, "--with") == 0)
-            bad = restore_parse_with(v, &o, &e);
-        else if (strcmp(a, "--parts") == 0 || strcmp(a, "--restore-parts") == 0)
-            bad = restore_parse_parts(v, &o, &e);
-        else if (strcmp(a, "--procrustes-side") == 0)
-            bad = restore_parse_side(v, &o, &e);
-        else if (strcmp(a, "--alpha") == 0) {
-            char *end;
-            o.alpha = strtod(v, &end);
-            if (end == v || *end || !(o.alpha >= 0 && o.alpha <= 1))
-                bad = hr_fail(&e, "--alpha expects a number in [0, 1], got '%s'", v);
-        } else {
-            cli_usage_error("restore", "unknown option '%s'", a);
-            return EXIT_USAGE;
-        }
-        if (bad) {
-            cli_usage_error("restore", "%s", e.msg);
-            return EXIT_USAGE;
-        }
+        else
+            return cli_usage_error("restore", "unknown option '%s'", a), EXIT_USAGE;
     }
     if (!o.base_dir || !tuned || !out || !have_method) {
         cli_usage_error("restore", "--base, --tuned, --method and --out are required");

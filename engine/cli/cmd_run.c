@@ -119,7 +119,7 @@ static int parse(int argc, char **argv, struct run_options *o)
         return cli_usage_error("run", "give exactly one of --ids, -p and -f");
     if (o->chat && o->ids) return cli_usage_error("run", "--chat needs a text prompt (-p or -f)");
     if (o->dump_layers && !o->dump_path) return cli_usage_error("run", "--dump-layers needs --dump FILE");
-    return 0;
+    return cli_restore_check("run", &o->restore, false);
 }
 
 /* Tokenizes the -p text (in a ChatML turn with --chat) into o->ids, and adds
