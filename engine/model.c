@@ -124,3 +124,15 @@ void model_free(struct model *m)
     free(m->dir);
     memset(m, 0, sizeof *m);
 }
+
+const char *model_context_warning(const struct model *m, int64_t context)
+{
+    static char text[4400];
+    const int64_t trained = m->cfg.max_position_embeddings;
+    if (trained <= 0 || context <= trained) return NULL;
+    snprintf(text, sizeof text,
+             "warning: %s: max_position_embeddings is %lld, and this run goes to %lld tokens, past the context "
+             "the model was trained for",
+             m->cfg.path, (long long)trained, (long long)context);
+    return text;
+}

@@ -145,4 +145,9 @@ int model_plan(const char *config_path, struct model *m, struct wanted_tensor **
 void wanted_tensors_free(struct wanted_tensor *wanted);
 void model_free(struct model *m);
 
+/* A run to `context` tokens goes past the context the model was trained for
+ * (config.json's max_position_embeddings): the warning to print, naming the
+ * field and its value, or NULL. The text is static (one per process). */
+const char *model_context_warning(const struct model *m, int64_t context);
+
 #endif

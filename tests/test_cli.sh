@@ -35,6 +35,13 @@ expect 1 "outside the vocabulary" -- "$bin" run -m "$model" --ids 1,99999
 expect 1 "$tmp/nowhere/config.json: cannot open" -- "$bin" inspect "$tmp/nowhere"
 expect 0 "OpenBLAS core" -- "$bin" inspect "$model"
 expect 0 "of caches at 4096 tokens" -- "$bin" inspect "$model" --context 4K
+# The trained context: inspect shows it and sizes the session at it; a longer run warns once, naming the field.
+expect 0 "trained for    4096 tokens (max_position_embeddings)" -- "$bin" inspect "$model"
+grep -q "caches at 4096 tokens" "$tmp/out" || { echo "FAIL: inspect's default context is not the trained one"; fail=1; }
+long_ids=$(printf '5,%.0s' $(seq 1 4100))5
+expect 0 "max_position_embeddings is 4096, and this run goes to 4102 tokens" -- "$bin" run -m "$model" --ids "$long_ids" -n 1
+[ "$(grep -c max_position_embeddings "$tmp/err")" = 1 ] || { echo "FAIL: the context warning is not printed once"; fail=1; }
+"$bin" run -m "$model" --ids 1,2,3 -n 2 2>&1 | grep -q max_position_embeddings && { echo "FAIL: a short run warned"; fail=1; }
 
 # --dump writes the golden layout; a failed run leaves no file behind.
 "$bin" run -m "$model" --ids 1,2,3,4,5 -n 6 --dump "$tmp/ref.safetensors" >"$tmp/ids" || { echo "FAIL: dump run"; fail=1; }

@@ -41,6 +41,8 @@ int cli_restore_check(const char *cmd, const struct restore_options *o, bool res
 /* Loads dir, restored when o->base_dir is set, after checking that a run at
  * `context` tokens fits in memory (--max-memory); prints the error. */
 int cli_load_model(const char *cmd, const char *dir, const struct restore_options *o, int64_t context, struct model *m);
+/* Prints, once, that a run to `tokens` goes past the model's trained context. */
+void cli_warn_context(const char *cmd, const struct model *m, int64_t tokens);
 /* The --max-memory given to this command: bytes, 0 for the memory available, -1 for no check. */
 int64_t cli_max_memory(void);
 

@@ -92,3 +92,9 @@ int cli_load_model(const char *cmd, const char *dir, const struct restore_option
     fprintf(stderr, "hyrecall %s: %s\n", cmd, e.msg);
     return -1;
 }
+
+void cli_warn_context(const char *cmd, const struct model *m, int64_t tokens)
+{
+    const char *warning = model_context_warning(m, tokens);
+    if (warning) fprintf(stderr, "hyrecall %s: %s\n", cmd, warning);
+}

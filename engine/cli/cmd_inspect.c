@@ -12,12 +12,12 @@ static const char *HELP =
     "       hyrecall inspect --diff A_DIR B_DIR [--top K]\n\n"
     "Loads MODEL_DIR (config.json + model.safetensors or its sharded index), validates every\n"
     "tensor against the config, and prints the architecture, the layer plan, tensor count and\n"
-    "dtypes, parameters, bytes mapped, and the memory one session needs at --context tokens\n"
-    "(default 32768).\n\n"
+    "dtypes, parameters, bytes mapped, the context it was trained for (max_position_embeddings),\n"
+    "and the memory one session needs at --context tokens (default: that trained context, else 32768).\n\n"
     "--diff compares two checkpoints of the same architecture (say base and fine-tuned): for every\n"
     "tensor |A-B|/|A| (Frobenius), and for the query/key projections also the largest principal angle\n"
     "(degrees) between the spans of their top-K right singular vectors (default K 8): the input\n"
-    "directions each projection reads most. Largest changes first within each group.\n\n"
+    "directions each projection reads most. Listed in layer order within each group.\n\n"
     "exit codes: 0 ok, 1 invalid model, 2 usage error\n";
 
 /* inspect --diff: which matrices fine-tuning moved, and how. */
@@ -100,7 +100,7 @@ int cmd_inspect(int argc, char **argv)
 {
     const char *dir = NULL;
     const char *diff_b = NULL;
-    long context = 32768, threads = 0, top = 8;
+    long context = 0, threads = 0, top = 8; /* context 0: the trained context, else 32768 */
     bool diff = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -151,6 +151,7 @@ int cmd_inspect(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     const struct model_config *c = &m.cfg;
+    if (context == 0) context = c->max_position_embeddings > 0 ? (long)c->max_position_embeddings : 32768;
     printf("model          %s\n", dir);
     printf("architecture   %s (%s)\n", c->model_type, m.arch->hf_class);
     printf("               %s\n", m.arch->description);
@@ -162,6 +163,10 @@ int cmd_inspect(int argc, char **argv)
                c->shared_expert_intermediate_size ? ", shared expert" : "");
     printf("rope           theta %g, rotary dim %d of %d%s\n", c->rope_theta, c->rotary_dim, c->head_dim,
            c->rope_type == ROPE_LINEAR ? ", linear scaling" : "");
+    if (c->max_position_embeddings > 0)
+        printf("trained for    %lld tokens (max_position_embeddings)\n", (long long)c->max_position_embeddings);
+    else
+        printf("trained for    not given (config.json has no max_position_embeddings)\n");
     printf("layer plan     %d layers:", c->num_layers);
     for (int i = 0; i < c->num_layers; i++) {
         if (i % 4 == 0) printf("\n              ");

@@ -210,6 +210,7 @@ int cmd_lens(int argc, char **argv)
             hr_fail(&e, "token id %d at index %d is outside the vocabulary [0, %d)", ids[i], i, m.cfg.vocab_size);
             goto fail;
         }
+    cli_warn_context("lens", &m, position + 1);
     if (lens_run(&m, ids, position, 0, &l, &e)) goto fail;
     if (dump && write_dump(dump, &l, T, dir, &ro, &e)) goto fail;
     printf("lens: %s, query position %ld of %d tokens\n", dir, position, T);

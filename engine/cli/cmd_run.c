@@ -301,6 +301,7 @@ int cmd_run(int argc, char **argv)
             return EXIT_RUNTIME;
         }
     }
+    cli_warn_context("run", &m, o.num_ids + o.max_new);
     const int64_t V = m.cfg.vocab_size;
     int32_t *gen = malloc(((size_t)o.max_new + 1) * sizeof *gen);
     float *prompt_logits = o.dump_path ? malloc((size_t)(o.num_ids * V) * sizeof(float)) : NULL;

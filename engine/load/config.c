@@ -311,6 +311,9 @@ static int parse_config(const char *path, const cJSON *root, struct model_config
         return hr_fail(e, "%s: field 'num_key_value_heads' (%d) must divide num_attention_heads (%d)", path,
                        cfg->num_kv_heads, cfg->num_heads);
     if (get_double_or(&c, root, "rms_norm_eps", 1e-6, &cfg->rms_norm_eps)) return -1;
+    int max_pos = 0;
+    if (get_int_or(&c, "max_position_embeddings", 1, 0, &max_pos)) return -1;
+    cfg->max_position_embeddings = max_pos;
     if (get_bool_or(&c, "attention_bias", false, &cfg->attention_bias)) return -1;
     if (get_bool_or(&c, "tie_word_embeddings", false, &cfg->tie_word_embeddings)) return -1;
     if (parse_rope(&c, cfg)) return -1;

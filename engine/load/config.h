@@ -36,6 +36,7 @@ struct model_config {
     double rope_factor; /* linear scaling: positions are divided by it */
     int rotary_dim;     /* head_dim * partial_rotary_factor */
     int sliding_window; /* 0 when no layer slides */
+    int64_t max_position_embeddings; /* the context the model was trained for; 0 when the config does not say */
     bool attention_bias;
     bool tie_word_embeddings;
     enum layer_kind *layer_kinds; /* [num_layers], malloc'd */
