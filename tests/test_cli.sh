@@ -32,7 +32,10 @@ expect 2 "--samples expects" -- "$bin" eval -m "$model" --samples 0
 expect 1 "tokenizer.json: cannot open" -- "$bin" eval -m "$model" --samples 1
 expect 2 "--threads expects an integer" -- "$bin" run -m "$model" --ids 1 --threads -1
 expect 1 "outside the vocabulary" -- "$bin" run -m "$model" --ids 1,99999
-expect 1 "$tmp/nowhere/config.json: cannot open" -- "$bin" inspect "$tmp/nowhere"
+expect 1 "$tmp/nowhere: no such model directory" -- "$bin" inspect "$tmp/nowhere"
+expect 1 "$model/model.safetensors is a file; give the model directory" -- "$bin" run -m "$model/model.safetensors" --ids 1
+expect 1 "$tmp/nowhere: no such model directory" -- "$bin" niah -m "$tmp/nowhere" --out "$tmp/nowhere_run"
+expect 2 "unknown command 'restor' (did you mean 'restore'?)" -- "$bin" restor
 expect 0 "OpenBLAS core" -- "$bin" inspect "$model"
 expect 0 "of caches at 4096 tokens" -- "$bin" inspect "$model" --context 4K
 # The trained context: inspect shows it and sizes the session at it; a longer run warns once, naming the field.
@@ -62,6 +65,11 @@ expect 1 "textmodel/tokenizer.json: cannot open" -- "$bin" run -m "$tmp/textmode
 "$MAKE_TINY_TOKENIZER" "$tmp/textmodel/tokenizer.json" || { echo "FAIL: make_tiny_tokenizer"; fail=1; }
 expect 0 "" -- "$bin" run -m "$tmp/textmodel" -p "Hello world" -n 4
 expect 0 "" -- "$bin" run -m "$tmp/textmodel" -p "Hello" --chat -n 4
+# A tokenizer of another model (the miniature's: 4,096 ids, no ChatML tokens) with this 512-id model.
+mkdir "$tmp/mismatch" && cp "$model"/config.json "$model"/model.safetensors "$tmp/mismatch/"
+cp "$(dirname "$0")/../data/miniature/base/tokenizer.json" "$tmp/mismatch/"
+expect 1 "the tokenizer and the model do not match" -- "$bin" run -m "$tmp/mismatch" -p "Hello world, this is a test" -n 1
+expect 1 "has no <|im_start|> token" -- "$bin" run -m "$tmp/mismatch" -p "Hello" --chat -n 1
 expect 2 "give exactly one of --ids, -p and -f" -- "$bin" run -m "$tmp/textmodel" -p "Hello" --ids 1
 # llama.cpp's habits: -t, --threads 0, -c, -f, -p - (stdin), --temp 0; tokens streamed, a timing summary.
 printf 'Hello world' >"$tmp/prompt.txt"
@@ -87,6 +95,10 @@ expect 1 "id 999 at index 0 has no token" -- "$bin" tokenize -t "$tmp/textmodel/
 expect 0 "wrote $tmp/restored" -- "$bin" restore --base "$model" --tuned "$model" --method procrustes --out "$tmp/restored"
 expect 1 "already exists; refusing to overwrite" -- "$bin" restore --base "$model" --tuned "$model" --method qk --out "$tmp/restored"
 expect 2 "are required" -- "$bin" restore --base "$model" --tuned "$model" --out "$tmp/x"
+# An output in a directory that does not exist: named as given, never as a temporary name.
+expect 1 "$tmp/a/missing/dir: cannot create: directory $tmp/a/missing does not exist" -- "$bin" restore --base "$model" \
+  --tuned "$model" --method qk --out "$tmp/a/missing/dir"
+grep -q "hyrecall-tmp" "$tmp/err" && { echo "FAIL: restore names a temporary directory"; fail=1; }
 expect 2 "expected qk or procrustes" -- "$bin" run -m "$model" --ids 1 --restore-from "$model" --restore rotate
 expect 0 "(W_Q, layer 1 full_attention)" -- "$bin" inspect --diff "$model" "$tmp/restored"
 # The method table's flags: parts, the two Procrustes sides, their refusals.

@@ -87,6 +87,8 @@ expect 1 "too small" "$bin" niah -m "$tmp/m" --tasks S2 --lengths 300 --out "$tm
 expect 1 "nowhere.txt: cannot open" "$bin" niah -m "$tmp/m" --tasks S2 --haystack "$tmp/nowhere.txt" --out "$tmp/x"
 expect 1 "another configuration (field 'tasks' differs)" "$bin" niah -m "$tmp/m" --tasks S1 --lengths 2k,3k --samples 1 --depths 0,50,100 --seed 5 --out "$tmp/run"
 expect 0 "wrote $tmp/run" "$bin" niah -m "$tmp/m" --tasks S1,MK3 --lengths 2k,3k --samples 1 --depths 0,50,100 --seed 5 --out "$tmp/run"
+mkdir "$tmp/emptydir"
+expect 0 "wrote $tmp/emptydir" "$bin" niah -m "$tmp/m" --tasks S1 --lengths 2k --samples 1 --out "$tmp/emptydir"
 mkdir "$tmp/notarun" && echo hi >"$tmp/notarun/file"
 expect 1 "is not a hyrecall niah run" "$bin" niah -m "$tmp/m" --tasks S1 --lengths 2k --samples 1 --out "$tmp/notarun"
 expect 2 "--out DIR is required" "$bin" niah -m "$tmp/m"

@@ -42,9 +42,8 @@ def commands(out):
                    "--dump", f"{out}/run-{g}-t{t}.safetensors"]
             yield ["lens", "-m", model, "--ids", IDS, "--threads", str(t),
                    "--dump", f"{out}/lens-{g}-t{t}.safetensors"]
-    for chat in ([], ["--chat"]):
-        yield ["run", "-m", f"{MINI}/base", "-p", "The magic number is 42. What is the magic number?", "-n", "6",
-               "--dump", f"{out}/run-text{len(chat)}.safetensors"] + chat
+    yield ["run", "-m", f"{MINI}/base", "-p", "The magic number is 42. What is the magic number?", "-n", "6",
+           "--dump", f"{out}/run-text.safetensors"]
     for method in ("qk", "procrustes"):
         yield ["restore", "--method", method, "--base", f"{MINI}/base", "--tuned", f"{MINI}/sft",
                "--out", f"{out}/restore-{method}"]

@@ -63,6 +63,9 @@ int cli_split_list(const char *text, char *buf, size_t size, char **items, int c
 int cli_parse_ids(const char *cmd, const char *flag, const char *text, int32_t **ids, int *n);
 /* The value after flag argv[*i]; advances *i. */
 const char *cli_value(const char *cmd, int argc, char **argv, int *i);
+/* The candidate closest to a misspelled word (within a third of its length,
+ * at most 3 edits), or NULL: for "did you mean" in usage errors. */
+const char *cli_did_you_mean(const char *word, const char *const *candidates, int n);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

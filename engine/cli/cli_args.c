@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -117,4 +118,40 @@ const char *cli_value(const char *cmd, int argc, char **argv, int *i)
         return NULL;
     }
     return argv[++*i];
+}
+
+/* Edit distance (insertions, deletions, substitutions), case-insensitive. */
+static int edit_distance(const char *a, const char *b)
+{
+    const size_t n = strlen(b);
+    if (n > 63) return 64;
+    int row[64];
+    for (size_t j = 0; j <= n; j++) row[j] = (int)j;
+    for (size_t i = 1; a[i - 1]; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= n; j++) {
+            const int up = row[j];
+            const int same = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]);
+            int best = diag + !same;
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[n];
+}
+
+const char *cli_did_you_mean(const char *word, const char *const *candidates, int n)
+{
+    const char *best = NULL;
+    if (strlen(word) < 4) return NULL; /* "S4": any guess would be noise */
+    int best_d = 1 + (int)strlen(word) / 3; /* at most a third of the word wrong */
+    if (best_d > 3) best_d = 3;
+    for (int i = 0; i < n; i++) {
+        const int d = edit_distance(word, candidates[i]);
+        if (d < best_d || (d == best_d && !best && d <= 2)) best = candidates[i], best_d = d;
+    }
+    return best;
 }

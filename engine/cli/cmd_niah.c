@@ -90,11 +90,17 @@ static int parse_tasks(const char *text, struct niah_options *o)
     if (o->num_tasks < 0) return cli_usage_error("niah", "--tasks names more than the 8 tasks ('%s')", text);
     for (int i = 0; i < o->num_tasks; i++) {
         const struct niah_task *t = niah_task_find(items[i]);
-        if (!t)
+        if (!t) {
+            const char *names[16];
+            for (int k = 0; k < 8; k++) names[k] = niah_tasks[k].name, names[8 + k] = niah_tasks[k].short_name;
+            const char *guess = cli_did_you_mean(items[i], names, 16);
+            char hint[96] = "";
+            if (guess) snprintf(hint, sizeof hint, "did you mean '%s'? ", guess);
             return cli_usage_error("niah",
-                                   "unknown task '%s' (niah_single_1..3, niah_multikey_1..3, niah_multivalue, "
+                                   "unknown task '%s' (%sniah_single_1..3, niah_multikey_1..3, niah_multivalue, "
                                    "niah_multiquery, or S1..S3, MK1..MK3, MV, MQ)",
-                                   items[i]);
+                                   items[i], hint);
+        }
         for (int k = 0; k < i; k++)
             if (o->tasks[k] == t) return cli_usage_error("niah", "--tasks names %s twice ('%s')", t->name, text);
         o->tasks[i] = t;
@@ -146,6 +152,10 @@ static int parse(int argc, char **argv, struct niah_options *o)
         } else if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) {
             o->model_dir = v;
         } else if (strcmp(a, "-t") == 0 || strcmp(a, "--tokenizer") == 0) {
+            /* llama.cpp's -t is threads; here it is the tokenizer (RULER's flag) */
+            if (strspn(v, "0123456789") == strlen(v) && access(v, F_OK) != 0)
+                return cli_usage_error("niah", "%s %s: -t is the tokenizer.json here; for threads give --threads %s", a,
+                                       v, v);
             o->tokenizer = v;
         } else if (strcmp(a, "--out") == 0 || strcmp(a, "-o") == 0) {
             o->out = v;

@@ -126,12 +126,23 @@ static int parse(int argc, char **argv, struct run_options *o)
  * <|im_end|> to the stop ids for chat. */
 static int tokenize_prompt(struct run_options *o, struct tokenizer *t, struct model_config *cfg, struct hr_error *e)
 {
+    if (o->chat && tok_token_id(t, "<|im_start|>") < 0)
+        return hr_fail(e,
+                       "--chat: %s/tokenizer.json has no <|im_start|> token, so this model does not use the ChatML "
+                       "turn --chat writes; give the prompt in the form the model expects, without --chat",
+                       o->model_dir);
     char *text = niah_chat_wrap(o->chat ? niah_chat_template("chatml") : "{task_template}", o->prompt);
     if (!text) return hr_fail(e, "out of memory");
     int rc = tok_encode(t, text, strlen(text), &o->ids, &o->num_ids, e);
     free(text);
     if (rc != 0) return -1;
     if (o->num_ids == 0) return hr_fail(e, "the prompt encodes to no tokens");
+    for (int i = 0; i < o->num_ids; i++)
+        if (o->ids[i] >= cfg->vocab_size)
+            return hr_fail(e,
+                           "%s/tokenizer.json gives token id %d, outside the vocabulary of %s (%d ids): the "
+                           "tokenizer and the model do not match",
+                           o->model_dir, o->ids[i], cfg->path, cfg->vocab_size);
     int32_t im_end = tok_token_id(t, "<|im_end|>");
     if (o->chat && im_end >= 0 && cfg->num_eos < 8) cfg->eos_ids[cfg->num_eos++] = im_end;
     return 0;

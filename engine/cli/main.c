@@ -51,7 +51,14 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "hyrecall: unknown command '%s'\n\n", argv[1]);
+    const char *names[sizeof commands / sizeof commands[0] + 1];
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) names[i] = commands[i].name;
+    names[sizeof commands / sizeof commands[0]] = "version";
+    const char *guess = cli_did_you_mean(argv[1], names, (int)(sizeof names / sizeof names[0]));
+    if (guess)
+        fprintf(stderr, "hyrecall: unknown command '%s' (did you mean '%s'?)\n\n", argv[1], guess);
+    else
+        fprintf(stderr, "hyrecall: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return EXIT_USAGE;
 }

@@ -1,5 +1,6 @@
 #include "niah/run/niah_resume.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,11 +55,22 @@ static int compare_variants(const char *out, const cJSON *now, const cJSON *old,
     return 0;
 }
 
+static bool dir_is_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) return false;
+    bool empty = true;
+    for (struct dirent *ent; empty && (ent = readdir(d));)
+        empty = strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0;
+    closedir(d);
+    return empty;
+}
+
 int niah_resume_prepare(const char *out, const cJSON *manifest, struct niah_resume *r, struct hr_error *e)
 {
     memset(r, 0, sizeof *r);
     sh_new_strdup(r->done);
-    if (access(out, F_OK) != 0) return 0;
+    if (access(out, F_OK) != 0 || dir_is_empty(out)) return 0; /* a new run (an empty directory is one too) */
     r->existed = true;
     char path[4200];
     snprintf(path, sizeof path, "%s/run.json", out);

@@ -105,6 +105,15 @@ int niah_infer(struct run_context *c, const char *prompt, char **pred, struct hr
         free(gen);
         return -1;
     }
+    for (int i = 0; i < n; i++)
+        if (ids[i] >= c->model.cfg.vocab_size) {
+            hr_fail(e,
+                    "the tokenizer gives token id %d, outside the vocabulary of %s (%d ids): the tokenizer and the "
+                    "model do not match (give -t with the model's own tokenizer.json)",
+                    ids[i], c->model.cfg.path, c->model.cfg.vocab_size);
+            free(ids), free(gen);
+            return -1;
+        }
     session_reset(&c->session);
     struct lens lens = {0};
     const bool observe = c->lens_sample && n > 0;
@@ -308,6 +317,17 @@ int niah_run(struct niah_options *op)
         return rc;
     }
     if (o.prompts) need_essay = need_words = false; /* the prompts are given */
+    /* A missing model is named as such, before its tokenizer is looked for. */
+    for (int vi = 0; vi < o.num_variants; vi++) {
+        struct stat st;
+        if (stat(o.variants[vi].dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            hr_fail(&e, "%s: %s", o.variants[vi].dir,
+                    access(o.variants[vi].dir, F_OK) == 0
+                        ? "is a file; give the model directory that holds it (config.json, model.safetensors)"
+                        : "no such model directory (it should hold config.json and model.safetensors)");
+            goto fail;
+        }
+    }
     if (tok_load(tok_path, &c.tok, &e) || (need_essay && essay_load(o.haystack, &es, &e)) ||
         (need_words && word_keys_load(o.wordlists, &words, &e)) ||
         (o.prompts && given_prompts_load(o.prompts, &given, &e)))
