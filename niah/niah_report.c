@@ -10,6 +10,7 @@
 
 double niah_depth_bucket(double depth, bool grid)
 {
+    if (depth < 0) return NIAH_UNKNOWN; /* not recorded (RULER's own files): a row of its own */
     if (grid) return depth;
     double b = floor(depth / 10.0) * 10.0;
     return b > 90 ? 90 : b < 0 ? 0 : b;
@@ -59,7 +60,9 @@ static void colour(double score, char out[8])
 
 static void length_label(int64_t len, char *out, size_t n)
 {
-    if (len % 1024 == 0)
+    if (len < 0)
+        snprintf(out, n, "?");
+    else if (len % 1024 == 0)
         snprintf(out, n, "%lldK", (long long)(len / 1024));
     else
         snprintf(out, n, "%lld", (long long)len);
@@ -98,8 +101,11 @@ int niah_write_svg(const char *path, const char *title, const char *const *panel
     xml_text(f, title);
     fprintf(f, "</text>\n");
     for (int d = 0; d < nd; d++)
-        fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"end\">%g%%</text>\n", left - 8, top + d * ch + ch / 2 + 4,
-                depths[d]);
+        if (depths[d] < 0)
+            fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"end\">?</text>\n", left - 8, top + d * ch + ch / 2 + 4);
+        else
+            fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"end\">%g%%</text>\n", left - 8,
+                    top + d * ch + ch / 2 + 4, depths[d]);
     for (int p = 0; p < np; p++) {
         const int x0 = left + p * (panel_w + gap);
         if (np > 1 || (panels[p] && strcmp(panels[p], "model") != 0)) {
@@ -140,6 +146,17 @@ int niah_write_svg(const char *path, const char *title, const char *const *panel
     fprintf(f, "</svg>\n");
     if (fclose(f) != 0) return hr_fail(e, "%s: write failed", path);
     return 0;
+}
+
+/* Python's repr of a float that is already rounded to 2 decimals: the
+ * shortest fixed form that reads back to it, with at least one decimal
+ * (100.0, 97.5, 33.33), as pandas writes it. */
+static void py_float_repr(double x, char *out, size_t n)
+{
+    for (int p = 1; p <= 17; p++) {
+        snprintf(out, n, "%.*f", p, x);
+        if (strtod(out, NULL) == x) return;
+    }
 }
 
 struct cell {
@@ -220,16 +237,25 @@ int niah_write_reports(const char *dir, const struct niah_result *r, int n, bool
                     char depth[32];
                     if (d == nd)
                         snprintf(depth, sizeof depth, "all");
+                    else if (depths[d] < 0)
+                        snprintf(depth, sizeof depth, "unknown");
                     else
                         snprintf(depth, sizeof depth, "%g", depths[d]);
-                    fprintf(csv, "%s,%s,%lld,%s,%d,%.2f,%d\n", variants[v], tasks[t], (long long)lengths[l], depth,
-                            c->count, score, c->nulls);
+                    char length[32] = "unknown";
+                    if (lengths[l] >= 0) snprintf(length, sizeof length, "%lld", (long long)lengths[l]);
+                    fprintf(csv, "%s,%s,%s,%s,%d,%.2f,%d\n", variants[v], tasks[t], length, depth, c->count, score,
+                            c->nulls);
                     cJSON *row = cJSON_CreateObject();
                     cJSON_AddStringToObject(row, "variant", variants[v]);
                     cJSON_AddStringToObject(row, "task", tasks[t]);
-                    cJSON_AddNumberToObject(row, "length", (double)lengths[l]);
+                    if (lengths[l] >= 0)
+                        cJSON_AddNumberToObject(row, "length", (double)lengths[l]);
+                    else
+                        cJSON_AddStringToObject(row, "length", "unknown");
                     if (d == nd)
                         cJSON_AddStringToObject(row, "depth", "all");
+                    else if (depths[d] < 0)
+                        cJSON_AddStringToObject(row, "depth", "unknown");
                     else
                         cJSON_AddNumberToObject(row, "depth", depths[d]);
                     cJSON_AddNumberToObject(row, "samples", c->count);
@@ -257,6 +283,45 @@ int niah_write_reports(const char *dir, const struct niah_result *r, int n, bool
         free(grid_scores);
     }
     if (fclose(csv) != 0 && rc == 0) rc = hr_fail(e, "%s/summary.csv: write failed", dir);
+    /* RULER's own summary (scripts/eval/evaluate.py: a pandas frame, header row
+     * of column indices, rows Tasks / Score / Nulls), one per variant and length
+     * (RULER scores one model at one length per directory). */
+    for (int v = 0; v < nv && rc == 0; v++)
+        for (int l = 0; l < nl && rc == 0; l++) {
+            char lab[32], name[128];
+            length_label(lengths[l], lab, sizeof lab);
+            if (nv == 1 && nl == 1)
+                snprintf(name, sizeof name, "summary_ruler.csv");
+            else
+                snprintf(name, sizeof name, "summary_ruler_%s_%s.csv", variants[v], lengths[l] < 0 ? "unknown" : lab);
+            snprintf(path, sizeof path, "%s/%s", dir, name);
+            FILE *f = fopen(path, "w");
+            if (!f) {
+                rc = hr_fail(e, "%s: cannot create: %s", path, strerror(errno));
+                break;
+            }
+            int cols = 0;
+            for (int t = 0; t < nt; t++) cols += CELL(v, t, l, nd).count > 0;
+            for (int k = 0; k <= cols; k++) fprintf(f, k ? ",%d" : "%d", k);
+            fprintf(f, "\nTasks");
+            for (int t = 0; t < nt; t++)
+                if (CELL(v, t, l, nd).count) fprintf(f, ",%s", tasks[t]);
+            fprintf(f, "\nScore");
+            for (int t = 0; t < nt; t++) {
+                const struct cell *c = &CELL(v, t, l, nd);
+                if (!c->count) continue;
+                char num[32];
+                py_float_repr(niah_round2(100.0 * c->sum / c->count), num, sizeof num);
+                fprintf(f, ",%s", num);
+            }
+            fprintf(f, "\nNulls");
+            for (int t = 0; t < nt; t++) {
+                const struct cell *c = &CELL(v, t, l, nd);
+                if (c->count) fprintf(f, ",%d/%d", c->nulls, c->count);
+            }
+            fprintf(f, "\n");
+            if (fclose(f) != 0) rc = hr_fail(e, "%s: write failed", path);
+        }
     if (rc == 0) {
         snprintf(path, sizeof path, "%s/summary.json", dir);
         FILE *f = fopen(path, "w");

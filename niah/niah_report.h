@@ -22,6 +22,9 @@ struct niah_result {
 /* Depth rows of the reports: the grid depths themselves, or for RULER's
  * random depths, deciles 0, 10, …, 90 (90 holds 90..100). */
 double niah_depth_bucket(double depth, bool grid);
+/* A length or depth the predictions do not record (RULER's files): its own
+ * row or column ("?"), never counted as 0. */
+#define NIAH_UNKNOWN (-1)
 
 /* Writes DIR/summary.csv, DIR/summary.json (meta: an object recorded as is,
  * may be NULL) and DIR/heatmap_<task>.svg (one panel per variant, side by

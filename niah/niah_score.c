@@ -4,6 +4,7 @@
 
 #include "engine/base/error.h"
 #include "niah/niah_report.h"
+#include "niah/niah_tasks.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -75,20 +76,52 @@ double niah_round2(double x)
     return strtod(buf, NULL);
 }
 
+/* RULER writes its predictions as .../<max_seq_length>/pred/<task>.jsonl:
+ * the task from the file name, the length from the directory above pred/
+ * (its lines' "length" is the prompt's own token count, not the cell's). */
+static void ruler_path_fields(const char *label, char *task, size_t task_n, int64_t *length)
+{
+    *length = NIAH_UNKNOWN;
+    task[0] = '\0';
+    const char *base = strrchr(label, '/') ? strrchr(label, '/') + 1 : label;
+    const size_t n = strlen(base);
+    if (n > 6 && strcmp(base + n - 6, ".jsonl") == 0) snprintf(task, task_n, "%.*s", (int)(n - 6), base);
+    /* .../<digits>/pred/<task>.jsonl */
+    if (base == label) return;
+    const char *pred = base - 1; /* the '/' before the file name */
+    if (pred - label < 5 || strncmp(pred - 5, "/pred", 5) != 0) return;
+    const char *end = pred - 5, *start = end;
+    while (start > label && start[-1] >= '0' && start[-1] <= '9') start--;
+    if (start < end && (start == label || start[-1] == '/')) *length = strtoll(start, NULL, 10);
+}
+
 int niah_score_jsonl(const char *label, char *text, struct niah_result **out, int *count, struct hr_error *e)
 {
     struct niah_result *res = NULL;
     int n = 0, cap = 0, line_no = 0, rc = 0;
-    char *save = NULL;
+    char *save = NULL, file_task[96];
+    int64_t file_length;
+    ruler_path_fields(label, file_task, sizeof file_task, &file_length);
+    const bool file_names_task = niah_task_find(file_task) != NULL;
     for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
         line_no++;
         cJSON *o = cJSON_Parse(line);
         const cJSON *task = cJSON_GetObjectItemCaseSensitive(o, "task"),
                     *ans = cJSON_GetObjectItemCaseSensitive(o, "answers"),
                     *pred = cJSON_GetObjectItemCaseSensitive(o, "pred");
-        if (!pred) pred = cJSON_GetObjectItemCaseSensitive(o, "outputs");
-        if (!cJSON_IsString(task) || !cJSON_IsArray(ans) || !(cJSON_IsString(pred) || cJSON_IsArray(pred))) {
-            rc = hr_fail(e, "%s: line %d: needs 'task', 'answers' and 'pred' (or 'outputs')", label, line_no);
+        /* hyrecall's lines: task, answers, pred (or outputs as the prediction).
+         * RULER's pred/<task>.jsonl: pred, and the gold strings as outputs. */
+        const bool ruler = !ans && cJSON_IsString(pred);
+        if (ruler)
+            ans = cJSON_GetObjectItemCaseSensitive(o, "outputs");
+        else if (!pred)
+            pred = cJSON_GetObjectItemCaseSensitive(o, "outputs");
+        const char *task_name = cJSON_IsString(task) ? task->valuestring : file_names_task ? file_task : NULL;
+        if (!task_name || !cJSON_IsArray(ans) || !(cJSON_IsString(pred) || cJSON_IsArray(pred))) {
+            rc = hr_fail(e,
+                         "%s: line %d: needs 'task' (or a file named TASK.jsonl, as RULER's pred/ files), the gold "
+                         "strings as 'answers' (or RULER's 'outputs') and the prediction as 'pred'",
+                         label, line_no);
             cJSON_Delete(o);
             break;
         }
@@ -110,14 +143,18 @@ int niah_score_jsonl(const char *label, char *text, struct niah_result **out, in
         const char *clean = niah_postprocess(p);
         if (n == cap) res = realloc(res, (size_t)(cap = cap ? 2 * cap : 64) * sizeof *res);
         memset(&res[n], 0, sizeof res[n]);
-        snprintf(res[n].task, sizeof res[n].task, "%s", task->valuestring);
+        snprintf(res[n].task, sizeof res[n].task, "%s", task_name);
         const cJSON *variant = cJSON_GetObjectItemCaseSensitive(o, "variant");
         snprintf(res[n].variant, sizeof res[n].variant, "%s", cJSON_IsString(variant) ? variant->valuestring : "model");
         const cJSON *len = cJSON_GetObjectItemCaseSensitive(o, "length"),
                     *dep = cJSON_GetObjectItemCaseSensitive(o, "depth");
-        res[n].length =
-            cJSON_IsNumber(len) && len->valuedouble >= 0 && len->valuedouble < 1e15 ? (int64_t)len->valuedouble : 0;
-        res[n].depth = cJSON_IsNumber(dep) && dep->valuedouble >= 0 && dep->valuedouble <= 100 ? dep->valuedouble : 0;
+        /* Not recorded is unknown, never 0K or depth 0 (niah_report.h). */
+        res[n].length = ruler ? file_length
+                        : cJSON_IsNumber(len) && len->valuedouble >= 0 && len->valuedouble < 1e15
+                            ? (int64_t)len->valuedouble
+                            : NIAH_UNKNOWN;
+        res[n].depth =
+            cJSON_IsNumber(dep) && dep->valuedouble >= 0 && dep->valuedouble <= 100 ? dep->valuedouble : NIAH_UNKNOWN;
         res[n].score = niah_string_match_all(clean, gold, ng);
         res[n].null = clean[0] == '\0';
         n++;

@@ -77,6 +77,31 @@ say "dump-prompts: 8 tasks, reproducible by seed"
   --seed 11 --out "$tmp/p4" >/dev/null || bad "--tasks with spaces"
 cmp -s "$tmp/p1/prompts.jsonl" "$tmp/p4/prompts.jsonl" || bad "--tasks 'S1, S2' or --lengths 1K read differently"
 
+# RULER's own files. Its pred/<task>.jsonl (pred, outputs = the gold strings, task from the file name,
+# length from the directory above pred/) rescored, with RULER's summary layout; its data/<task>/validation.jsonl
+# (outputs, input + answer_prefix) run with --prompts: the same predictions as our own prompts.jsonl gives.
+mkdir -p "$tmp/ruler/2048/pred" "$tmp/ruler/2048/data/niah_single_1"
+printf '%s\n' '{"index": 0, "pred": " 1234567.", "input": "x", "outputs": ["1234567"], "others": {}, "truncation": -1, "length": 1990}' \
+  '{"index": 1, "pred": " 7654321", "input": "x", "outputs": ["1111111"], "others": {}, "truncation": -1, "length": 1985}' \
+  '{"index": 2, "pred": "  ", "input": "x", "outputs": ["2222222"], "others": {}, "truncation": -1, "length": 1992}' \
+  >"$tmp/ruler/2048/pred/niah_single_1.jsonl"
+"$bin" niah score "$tmp/ruler/2048/pred/niah_single_1.jsonl" --out "$tmp/ruler_scored" >/dev/null 2>&1 || bad "score RULER's pred file"
+printf '0,1\nTasks,niah_single_1\nScore,33.33\nNulls,1/3\n' | cmp -s - "$tmp/ruler_scored/summary_ruler.csv" ||
+  bad "summary_ruler.csv is not RULER's layout: $(cat "$tmp/ruler_scored/summary_ruler.csv")"
+grep -q '^model,niah_single_1,2048,unknown,3,33.33,1$' "$tmp/ruler_scored/summary.csv" ||
+  bad "RULER's lines: length from the directory, depth unknown (not 0): $(cat "$tmp/ruler_scored/summary.csv")"
+"$bin" niah --dump-prompts -t "$tmp/m/tokenizer.json" --tasks S1 --lengths 2k --samples 2 --seed 3 --out "$tmp/own" >/dev/null
+sed -e 's/"task":"niah_single_1",//' -e 's/"length":2048/"length":1900/' -e 's/"answers":/"outputs":/' -e 's/"answer_prefix":"[^"]*"/"answer_prefix":""/' \
+  "$tmp/own/prompts.jsonl" >"$tmp/ruler/2048/data/niah_single_1/validation.jsonl"
+"$bin" niah -m "$tmp/m" --prompts "$tmp/own/prompts.jsonl" --out "$tmp/own_run" >/dev/null 2>&1 || bad "--prompts (own)"
+"$bin" niah -m "$tmp/m" --prompts "$tmp/ruler/2048/data/niah_single_1/validation.jsonl" --out "$tmp/ruler_run" \
+  >"$tmp/ruler_run.log" 2>&1 || { cat "$tmp/ruler_run.log"; bad "--prompts (RULER's validation.jsonl)"; }
+diff <(grep -o '"pred":"[^"]*"' "$tmp/own_run/predictions.jsonl") <(grep -o '"pred":"[^"]*"' "$tmp/ruler_run/predictions.jsonl") \
+  >/dev/null || bad "RULER's validation.jsonl gave other predictions than the same prompts in ours"
+[ "$(grep -c '"task":"niah_single_1","length":2048' "$tmp/ruler_run/predictions.jsonl")" -eq 2 ] ||
+  bad "RULER's validation.jsonl: task and length not taken from its directories"
+say "RULER's pred/ and validation.jsonl files: scored and run; summary_ruler.csv in RULER's layout"
+
 # Errors: clear message, non-zero exit, no output left.
 expect() { local code=$1 needle=$2; shift 2
   "$@" >"$tmp/out" 2>&1; local got=$?
@@ -95,6 +120,7 @@ expect 2 "--out DIR is required" "$bin" niah -m "$tmp/m"
 expect 2 "--compare expects NAME=DIR" "$bin" niah --compare "nodir" --out "$tmp/x"
 expect 2 "needs METHOD@BASE_DIR" "$bin" niah --compare "a=$tmp/m+qk" --out "$tmp/x"
 expect 2 "--lens needs a model run" "$bin" niah --dump-prompts -t "$qwen_tok" --lens --out "$tmp/x"
+expect 2 "--tasks does not apply to --prompts" "$bin" niah -m "$tmp/m" --prompts "$tmp/own/prompts.jsonl" --tasks S2 --out "$tmp/x"
 [ -e "$tmp/x" ] && bad "a failed run left $tmp/x"
 
 # Crash safety: kill -9 part-way, run the same command again, compare with an uninterrupted run.

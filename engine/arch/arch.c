@@ -1,8 +1,8 @@
 #include "engine/arch/arch.h"
 
 #include <stdio.h>
-#include <sys/stat.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine/arch/hypenet.h"
 #include "engine/arch/jet_nemotron.h"
@@ -56,8 +56,7 @@ int arch_config_load(const char *dir, struct model_config *cfg, const struct arc
     if (stat(dir, &st) != 0)
         return hr_fail(e, "%s: no such model directory (it should hold config.json and model.safetensors)", dir);
     if (!S_ISDIR(st.st_mode))
-        return hr_fail(e, "%s is a file; give the model directory that holds it (config.json, model.safetensors)",
-                       dir);
+        return hr_fail(e, "%s is a file; give the model directory that holds it (config.json, model.safetensors)", dir);
     char config_path[4200], generation_path[4200];
     snprintf(config_path, sizeof config_path, "%s/config.json", dir);
     snprintf(generation_path, sizeof generation_path, "%s/generation_config.json", dir);

@@ -146,7 +146,7 @@ static int edit_distance(const char *a, const char *b)
 const char *cli_did_you_mean(const char *word, const char *const *candidates, int n)
 {
     const char *best = NULL;
-    if (strlen(word) < 4) return NULL; /* "S4": any guess would be noise */
+    if (strlen(word) < 4) return NULL;      /* "S4": any guess would be noise */
     int best_d = 1 + (int)strlen(word) / 3; /* at most a third of the word wrong */
     if (best_d > 3) best_d = 3;
     for (int i = 0; i < n; i++) {

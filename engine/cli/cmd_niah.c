@@ -54,7 +54,10 @@ static const char *HELP =
     "                        and distance_profile.svg (mass against log distance, a line per variant).\n"
     "                        One process only (not under MPI); costs O(T) memory per softmax layer\n"
     "  --prompts FILE        run the prompts of a prompts.jsonl (written by --dump-prompts, here or by another\n"
-    "                        tool: lines with task, length, index, input, answers) exactly as given\n"
+    "                        tool: lines with task, length, index, input, answers) exactly as given; or\n"
+    "                        RULER's data/TASK/validation.jsonl (input + answer_prefix, outputs; the task from\n"
+    "                        its directory, the length from the one above data/). Not with --tasks,\n"
+    "                        --lengths, --samples, --depths or --seed: the file decides those\n"
     "  --compare LIST        A/B: run the same samples on several variants instead of -m, e.g.\n"
     "                        base=DIR,sft=DIR,restored=DIR+qk@BASE_DIR (METHOD qk or procrustes; the\n"
     "                        --restore-layers/--procrustes-alpha/--restore-with flags apply to it);\n"
@@ -78,6 +81,8 @@ static const char *HELP =
     "                     included), answer_prefix, answers\n"
     "  summary.csv, summary.json  score per task x length x depth (and depth 'all'); summary.json also\n"
     "                     holds the provenance\n"
+    "  summary_ruler.csv  RULER's summary layout (Tasks / Score / Nulls rows), one per variant and length\n"
+    "                     (summary_ruler_VARIANT_LENGTH.csv when there are several)\n"
     "  heatmap_TASK.svg   depth x length heat map per task\n\n"
     "Under MPI (mpirun -np N hyrecall niah ..., or srun) rank 0 hands out samples longest first and\n"
     "writes the same files as a single process; --threads is per rank.\n\n"
@@ -123,6 +128,7 @@ static int parse_depths(const char *text, struct niah_options *o)
 
 static int parse(int argc, char **argv, struct niah_options *o)
 {
+    const char *generator_flag = NULL; /* a flag that shapes generated prompts (not --prompts') */
     memset(o, 0, sizeof *o);
     o->samples = 20;
     o->seed = 42;
@@ -166,16 +172,20 @@ static int parse(int argc, char **argv, struct niah_options *o)
         } else if (strcmp(a, "--template") == 0) {
             o->template_arg = v;
         } else if (strcmp(a, "--tasks") == 0) {
+            if (!generator_flag) generator_flag = a;
             if (parse_tasks(v, o)) return -1;
         } else if (strcmp(a, "--compare") == 0) {
             if (cli_parse_variants("niah", v, o->variants, 8, &o->num_variants)) return -1;
         } else if (strcmp(a, "--prompts") == 0) {
             o->prompts = v;
         } else if (strcmp(a, "--lengths") == 0) {
+            if (!generator_flag) generator_flag = a;
             if (cli_parse_sizes("niah", a, v, 1, 1000000000, o->lengths, 32, &o->num_lengths)) return -1;
         } else if (strcmp(a, "--depths") == 0) {
+            if (!generator_flag) generator_flag = a;
             if (parse_depths(v, o)) return -1;
         } else if (strcmp(a, "--samples") == 0) {
+            if (!generator_flag) generator_flag = a;
             if (cli_parse_int("niah", a, v, 1, 1000000, &o->samples)) return -1;
         } else if (strcmp(a, "--tokens-to-generate") == 0) {
             if (cli_parse_int("niah", a, v, 1, 1 << 20, &o->tokens_to_generate)) return -1;
@@ -185,6 +195,7 @@ static int parse(int argc, char **argv, struct niah_options *o)
             if (progress_parse(v, &o->progress))
                 return cli_usage_error("niah", "--progress expects auto, always or never, got '%s'", v);
         } else if (strcmp(a, "--seed") == 0) {
+            if (!generator_flag) generator_flag = a;
             long s;
             if (cli_parse_int("niah", a, v, 0, 2147483647L, &s)) return -1;
             o->seed = (uint64_t)s;
@@ -202,6 +213,11 @@ static int parse(int argc, char **argv, struct niah_options *o)
     if (!o->out) return cli_usage_error("niah", "--out DIR is required");
     if (o->dump && !o->tokenizer) return cli_usage_error("niah", "--dump-prompts needs -t TOKENIZER_JSON");
     if (o->dump && o->prompts) return cli_usage_error("niah", "--prompts and --dump-prompts exclude each other");
+    if (o->prompts && generator_flag)
+        return cli_usage_error("niah",
+                               "%s does not apply to --prompts (the given prompts run as they are: their tasks, "
+                               "lengths and samples are the file's)",
+                               generator_flag);
     if (o->dump && o->lens) return cli_usage_error("niah", "--lens needs a model run, not --dump-prompts");
     if (o->num_variants && o->model_dir) return cli_usage_error("niah", "give either -m or --compare, not both");
     if (o->num_variants && o->restore.base_dir)
@@ -247,8 +263,11 @@ static int cmd_niah_score(int argc, char **argv)
             fputs("usage: hyrecall niah score PREDICTIONS.jsonl [--out DIR]\n\n"
                   "Rescores predictions made elsewhere with RULER's post-processing and string_match_all. Each line\n"
                   "needs 'task' and 'answers' (gold strings) and the prediction as 'pred' (or, without 'pred',\n"
-                  "'outputs', a string or list of strings); 'length' and 'depth' are used when present. Prints the\n"
-                  "task x length table; with --out DIR (must not exist) writes summary.csv, summary.json, heat maps.\n",
+                  "'outputs', a string or list of strings); 'length' and 'depth' are used when present, and a line\n"
+                  "without them is counted under 'unknown', not as 0K or depth 0. RULER's own predictions work as\n"
+                  "they are: pred/TASK.jsonl (pred; the gold strings as outputs; the task from the file name, the\n"
+                  "length from the directory above pred/). Prints the task x length table; with --out DIR (must\n"
+                  "not exist) writes summary.csv, summary.json, summary_ruler.csv (RULER's layout), heat maps.\n",
                   stdout);
             return EXIT_OK;
         } else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {

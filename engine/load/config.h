@@ -33,9 +33,9 @@ struct model_config {
     double rms_norm_eps;
     double rope_theta;
     enum rope_type rope_type;
-    double rope_factor; /* linear scaling: positions are divided by it */
-    int rotary_dim;     /* head_dim * partial_rotary_factor */
-    int sliding_window; /* 0 when no layer slides */
+    double rope_factor;              /* linear scaling: positions are divided by it */
+    int rotary_dim;                  /* head_dim * partial_rotary_factor */
+    int sliding_window;              /* 0 when no layer slides */
     int64_t max_position_embeddings; /* the context the model was trained for; 0 when the config does not say */
     bool attention_bias;
     bool tie_word_embeddings;

@@ -11,7 +11,8 @@
 struct given_prompts {
     struct niah_sample *samples;
     char (*task)[32];
-    int64_t *length;
+    int64_t *length; /* the cell's length (NIAH_UNKNOWN when the file does not say) */
+    int64_t *tokens; /* the line's "length": what the memory plan reserves for */
     uint64_t *seed;
     int n;
 };

@@ -333,7 +333,7 @@ int niah_run(struct niah_options *op)
         (o.prompts && given_prompts_load(o.prompts, &given, &e)))
         goto fail;
     if (o.prompts)
-        for (int i = 0; i < given.n; i++) c.longest = given.length[i] > c.longest ? given.length[i] : c.longest;
+        for (int i = 0; i < given.n; i++) c.longest = given.tokens[i] > c.longest ? given.tokens[i] : c.longest;
     struct niah_sources src = {.words = need_words ? &words : NULL,
                                .essay = need_essay ? &es : NULL,
                                .count = niah_tokenizer_counter,
