@@ -141,29 +141,6 @@ cJSON *build_provenance_json(void)
     return o;
 }
 
-cJSON *restore_provenance_json(const struct restore_options *o)
-{
-    if (!o || !o->base_dir) return NULL;
-    static const char *const scopes[] = {"full", "attention", "linear", "all"};
-    cJSON *r = cJSON_CreateObject();
-    cJSON_AddStringToObject(r, "base", o->base_dir);
-    char parts[32];
-    cJSON_AddStringToObject(r, "method", o->method == RESTORE_QK ? "qk" : "procrustes");
-    if (o->method == RESTORE_PROCRUSTES)
-        cJSON_AddStringToObject(r, "side", o->side == PROCRUSTES_INPUT ? "input" : "output");
-    cJSON_AddStringToObject(r, "parts", restore_parts_name(o->parts, parts, sizeof parts));
-    if (o->scope == RESTORE_LIST) {
-        cJSON *layers = cJSON_AddArrayToObject(r, "layers");
-        for (int i = 0; i < o->num_layers; i++) cJSON_AddItemToArray(layers, cJSON_CreateNumber(o->layers[i]));
-    } else {
-        cJSON_AddStringToObject(r, "layers", scopes[o->scope]);
-    }
-    if (o->method == RESTORE_PROCRUSTES) cJSON_AddNumberToObject(r, "alpha", o->alpha);
-    cJSON_AddBoolToObject(r, "with_biases", o->with_biases);
-    cJSON_AddBoolToObject(r, "with_norms", o->with_norms);
-    return r;
-}
-
 /* {"dir", "files"} of DIR. */
 /* Directories already hashed in this process, by their real path, so that a
  * model named twice in one run (a variant and another's restore base) is read
@@ -206,7 +183,7 @@ cJSON *model_provenance_json(const char *dir, const struct restore_options *r, s
     cJSON *p = cJSON_CreateObject(), *model = identity_record(dir, e);
     if (!model) return cJSON_Delete(p), NULL;
     cJSON_AddItemToObject(p, "model", model);
-    cJSON *restore = restore_provenance_json(r);
+    cJSON *restore = restore_options_json(r);
     if (restore) {
         cJSON *base = identity_record(r->base_dir, e);
         if (!base) return cJSON_Delete(restore), cJSON_Delete(p), NULL;

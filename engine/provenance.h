@@ -40,18 +40,15 @@ int model_identity_check(const cJSON *current, const cJSON *recorded, const char
 
 /* {"hyrecall_version", "git_commit", "openblas_core", "threads"} */
 cJSON *build_provenance_json(void);
-/* {"base", "method", "layers", "alpha", "with"} of an applied restore, or
- * NULL when o is NULL or restores nothing (no base). */
-cJSON *restore_provenance_json(const struct restore_options *o);
 
 /* "model": {"dir", "files"} of DIR and, when a restore is applied,
- * "restore": restore_provenance_json() with the base's "base_files". Hashes
+ * "restore": restore_options_json() (restore.h) with the base's "base_files". Hashes
  * DIR (and BASE) once; NULL on failure (a file that cannot be read). */
 cJSON *model_provenance_json(const char *dir, const struct restore_options *r, struct hr_error *e);
 
 /* The whole record of a run of one model: build_provenance_json()'s fields,
  * "model": {"dir", "files"} and, when a restore is applied, "restore":
- * restore_provenance_json() with the base's "base_files". Hashes DIR (and
+ * restore_options_json() (restore.h) with the base's "base_files". Hashes DIR (and
  * BASE) once; NULL on failure (a file that cannot be read). */
 cJSON *provenance_for_model(const char *dir, const struct restore_options *r, struct hr_error *e);
 

@@ -90,10 +90,14 @@ expect 0 "300 256 258 301" -- "$bin" tokenize -t "$tmp/textmodel/tokenizer.json"
 printf 'Hello\n' | "$bin" tokenize -t "$tmp/textmodel/tokenizer.json" - >"$tmp/out"
 [ "$(cat "$tmp/out")" = "256 258 10" ] || { echo "FAIL: stdin tokenize gave $(cat "$tmp/out")"; fail=1; }
 expect 0 "Hello world" -- "$bin" tokenize -t "$tmp/textmodel/tokenizer.json" --decode 256,258,259,111,114,108,100
+[ "$(tail -c 1 "$tmp/out" | od -An -c | tr -d ' ')" = '\n' ] || { echo "FAIL: tokenize --decode does not end its line"; fail=1; }
 expect 1 "id 999 at index 0 has no token" -- "$bin" tokenize -t "$tmp/textmodel/tokenizer.json" --decode 999
 # Restore: write a checkpoint, compare it, refuse to overwrite it.
 expect 0 "wrote $tmp/restored" -- "$bin" restore --base "$model" --tuned "$model" --method procrustes --out "$tmp/restored"
 expect 1 "already exists; refusing to overwrite" -- "$bin" restore --base "$model" --tuned "$model" --method qk --out "$tmp/restored"
+for key in '"method":' '"side":' '"parts":' '"layers":' '"alpha":' '"summary":'; do
+  grep -q "$key" "$tmp/restored/hyrecall_restore.json" || { echo "FAIL: hyrecall_restore.json lacks $key"; fail=1; }
+done
 expect 2 "are required" -- "$bin" restore --base "$model" --tuned "$model" --out "$tmp/x"
 # An output in a directory that does not exist: named as given, never as a temporary name.
 expect 1 "$tmp/a/missing/dir: cannot create: directory $tmp/a/missing does not exist" -- "$bin" restore --base "$model" \

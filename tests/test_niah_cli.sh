@@ -72,6 +72,7 @@ cmp -s "$tmp/p1/prompts.jsonl" "$tmp/p2/prompts.jsonl" || bad "same seed, differ
 cmp -s "$tmp/p1/prompts.jsonl" "$tmp/p3/prompts.jsonl" && bad "other seed, same prompts"
 [ "$(wc -l <"$tmp/p1/prompts.jsonl")" -eq 16 ] || bad "prompts.jsonl line count"
 say "dump-prompts: 8 tasks, reproducible by seed"
+grep -qE '"depth":[0-9]+\.[0-9]{3,}' "$tmp/p1/prompts.jsonl" && bad "depths written with more than 2 decimals"
 # Lists as people type them: spaces after commas, K for 1024.
 "$bin" niah --dump-prompts -t "$qwen_tok" --tasks "S1, S2,S3, MK1, MK2,MK3 , MV,MQ" --lengths "1K" --samples 2 \
   --seed 11 --out "$tmp/p4" >/dev/null || bad "--tasks with spaces"
@@ -110,6 +111,7 @@ expect 2 "unknown task 'S9'" "$bin" niah -m "$tmp/m" --tasks S9 --out "$tmp/x"
 expect 2 "--lengths expects" "$bin" niah -m "$tmp/m" --lengths 4q --out "$tmp/x"
 expect 1 "too small" "$bin" niah -m "$tmp/m" --tasks S2 --lengths 300 --out "$tmp/x"
 expect 1 "nowhere.txt: cannot open" "$bin" niah -m "$tmp/m" --tasks S2 --haystack "$tmp/nowhere.txt" --out "$tmp/x"
+expect 1 "nowhere.txt: cannot open" "$bin" niah -m "$tmp/m" --tasks S1 --haystack "$tmp/nowhere.txt" --out "$tmp/x"
 expect 1 "another configuration (field 'tasks' differs)" "$bin" niah -m "$tmp/m" --tasks S1 --lengths 2k,3k --samples 1 --depths 0,50,100 --seed 5 --out "$tmp/run"
 expect 0 "wrote $tmp/run" "$bin" niah -m "$tmp/m" --tasks S1,MK3 --lengths 2k,3k --samples 1 --depths 0,50,100 --seed 5 --out "$tmp/run"
 mkdir "$tmp/emptydir"

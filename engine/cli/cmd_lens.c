@@ -19,7 +19,8 @@ static const char *HELP =
     "                                      (its output is the decay-weighted sum of those terms);\n"
     "  delta-rule layers                   no per-position figure: their state is rewritten by every token.\n"
     "Prints, per layer and head, the share of attention (or contribution) by distance P - j in powers of\n"
-    "two, and the top K positions (default 3) with their tokens when MODEL_DIR has tokenizer.json.\n"
+    "two, and the top K positions (default 3) as position:mass, with their tokens when MODEL_DIR has\n"
+    "tokenizer.json.\n"
     "--dump writes attn.<layer> and contrib.<layer>, F32 [heads, T] (zero after P) to a safetensors file,\n"
     "with metadata: position, hyrecall_version, git_commit, openblas_core, threads, model_dir and\n"
     "provenance (JSON: every model file's SHA-256, the restore applied).\n"
@@ -58,7 +59,7 @@ static void print_top(const float *row, int64_t P, int k, const int32_t *ids, st
         }
         if (best < 0) break;
         picked[t] = best;
-        printf("  %lld", (long long)best);
+        printf("  %lld:%.3f", (long long)best, row[best]); /* position and its mass */
         if (tok) {
             char *text;
             size_t len;
@@ -213,7 +214,13 @@ int cmd_lens(int argc, char **argv)
     cli_warn_context("lens", &m, position + 1);
     if (lens_run(&m, ids, position, 0, &l, &e)) goto fail;
     if (dump && write_dump(dump, &l, T, dir, &ro, &e)) goto fail;
-    printf("lens: %s, query position %ld of %d tokens\n", dir, position, T);
+    printf("lens: %s, query position %ld of %d tokens", dir, position, T);
+    if (ro.base_dir) { /* a restored model says so (its record is in --dump's provenance) */
+        char spec[32], parts[32];
+        printf(", restored: %s (parts %s) from %s", restore_spec_name(&ro, spec, sizeof spec),
+               restore_parts_name(ro.parts, parts, sizeof parts), ro.base_dir);
+    }
+    printf("\n");
     for (int i = 0; i < l.num_layers; i++) {
         const float *rows = l.attn[i] ? l.attn[i] : l.contrib[i];
         const struct layer *ly = &m.layers[i];

@@ -6,12 +6,13 @@
 #include "engine/cli/cli.h"
 #include "tokenizer/tokenizer.h"
 
-static const char *HELP = "usage: hyrecall tokenize -t TOKENIZER_JSON (TEXT | -)\n"
-                          "       hyrecall tokenize -t TOKENIZER_JSON --decode IDS\n\n"
-                          "Prints the ids of TEXT on one line, separated by single spaces (special-token strings such\n"
-                          "as <|im_start|> are recognised). '-' reads the text from standard input, byte for byte (no\n"
-                          "newline stripped). --decode takes ids (comma or space separated) and prints their text.\n\n"
-                          "exit codes: 0 ok, 1 invalid tokenizer or ids, 2 usage error\n";
+static const char *HELP =
+    "usage: hyrecall tokenize -t TOKENIZER_JSON (TEXT | -)\n"
+    "       hyrecall tokenize -t TOKENIZER_JSON --decode IDS\n\n"
+    "Prints the ids of TEXT on one line, separated by single spaces (special-token strings such\n"
+    "as <|im_start|> are recognised). '-' reads the text from standard input, byte for byte (no\n"
+    "newline stripped). --decode takes ids (comma or space separated) and prints their text and a newline.\n\n"
+    "exit codes: 0 ok, 1 invalid tokenizer or ids, 2 usage error\n";
 
 static char *read_stdin(size_t *len)
 {
@@ -71,6 +72,7 @@ int cmd_tokenize(int argc, char **argv)
             rc = EXIT_RUNTIME;
         } else {
             fwrite(out, 1, len, stdout);
+            fputc('\n', stdout); /* a line, as the ids are printed (the text's own bytes before it) */
             free(out);
         }
     } else {

@@ -658,10 +658,10 @@ int restore_write_checkpoint(const char *tuned_dir, const struct restore_options
     snprintf(path, sizeof path, "%s/model.safetensors", out.tmp);
     if (rc == 0) rc = write_weights(tuned_dir, o, patches, summary, path, e);
     if (rc == 0) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "base", o->base_dir);
+        /* The settings as fields (the run records' "restore" object), the summary as text. */
+        cJSON *j = restore_options_json(o);
         cJSON_AddStringToObject(j, "tuned", tuned_dir);
-        cJSON_AddStringToObject(j, "restore", summary);
+        cJSON_AddStringToObject(j, "summary", summary);
         char *text = cJSON_Print(j);
         cJSON_Delete(j);
         snprintf(path, sizeof path, "%s/hyrecall_restore.json", out.tmp);
@@ -688,5 +688,28 @@ struct restore_options variant_restore_options(const struct variant *v, const st
         r.base_dir = v->base;
         restore_parse_spec(v->restore, &r, &e); /* checked when parsed */
     }
+    return r;
+}
+
+cJSON *restore_options_json(const struct restore_options *o)
+{
+    if (!o || !o->base_dir) return NULL;
+    static const char *const scopes[] = {"full", "attention", "linear", "all"};
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "base", o->base_dir);
+    char parts[32];
+    cJSON_AddStringToObject(r, "method", o->method == RESTORE_QK ? "qk" : "procrustes");
+    if (o->method == RESTORE_PROCRUSTES)
+        cJSON_AddStringToObject(r, "side", o->side == PROCRUSTES_INPUT ? "input" : "output");
+    cJSON_AddStringToObject(r, "parts", restore_parts_name(o->parts, parts, sizeof parts));
+    if (o->scope == RESTORE_LIST) {
+        cJSON *layers = cJSON_AddArrayToObject(r, "layers");
+        for (int i = 0; i < o->num_layers; i++) cJSON_AddItemToArray(layers, cJSON_CreateNumber(o->layers[i]));
+    } else {
+        cJSON_AddStringToObject(r, "layers", scopes[o->scope]);
+    }
+    if (o->method == RESTORE_PROCRUSTES) cJSON_AddNumberToObject(r, "alpha", o->alpha);
+    cJSON_AddBoolToObject(r, "with_biases", o->with_biases);
+    cJSON_AddBoolToObject(r, "with_norms", o->with_norms);
     return r;
 }

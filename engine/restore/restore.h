@@ -41,6 +41,7 @@
 #ifndef HYRECALL_RESTORE_H
 #define HYRECALL_RESTORE_H
 
+#include <cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -121,5 +122,10 @@ struct variant {
 
 /* o with the variant's own restore applied (NAME=DIR+SPEC@BASE), if it has one. */
 struct restore_options variant_restore_options(const struct variant *v, const struct restore_options *o);
+
+/* The options as a JSON object (base, method, side, parts, layers, alpha,
+ * with_biases, with_norms): the "restore" record of every output a restored
+ * model writes, and hyrecall_restore.json's fields. NULL without a base. */
+cJSON *restore_options_json(const struct restore_options *o);
 
 #endif

@@ -4,6 +4,7 @@
  * resumed by content (niah_resume.c), the reports written at the end. */
 #include <cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,7 +165,7 @@ int niah_record(struct run_context *c, const struct unit *u, const char *pred, s
     cJSON_AddStringToObject(o, "task", u->task);
     cJSON_AddNumberToObject(o, "length", (double)u->length);
     cJSON_AddNumberToObject(o, "index", s->index);
-    cJSON_AddNumberToObject(o, "depth", s->depth);
+    cJSON_AddNumberToObject(o, "depth", round(s->depth * 100) / 100); /* percent, to 2 decimals */
     cJSON_AddNumberToObject(o, "seed", (double)u->seed);
     cJSON_AddNumberToObject(o, "n_tokens", s->n_tokens);
     cJSON_AddStringToObject(o, "pred", pred);
@@ -244,7 +245,7 @@ static void dump_sample(FILE *f, const struct niah_task *t, int64_t length, uint
     cJSON_AddStringToObject(o, "task", t->name);
     cJSON_AddNumberToObject(o, "length", (double)length);
     cJSON_AddNumberToObject(o, "index", s->index);
-    cJSON_AddNumberToObject(o, "depth", s->depth);
+    cJSON_AddNumberToObject(o, "depth", round(s->depth * 100) / 100); /* percent, to 2 decimals */
     cJSON_AddNumberToObject(o, "seed", (double)seed);
     cJSON_AddNumberToObject(o, "n_tokens", s->n_tokens);
     cJSON_AddStringToObject(o, "input", s->prompt);
@@ -317,6 +318,11 @@ int niah_run(struct niah_options *op)
         return rc;
     }
     if (o.prompts) need_essay = need_words = false; /* the prompts are given */
+    /* A haystack given but not readable is an error even when no task reads it. */
+    if (strcmp(o.haystack, HYRECALL_DEFAULT_HAYSTACK) != 0 && access(o.haystack, R_OK) != 0) {
+        hr_fail(&e, "%s: cannot open: %s (--haystack)", o.haystack, strerror(errno));
+        goto fail;
+    }
     /* A missing model is named as such, before its tokenizer is looked for. */
     for (int vi = 0; vi < o.num_variants; vi++) {
         struct stat st;
