@@ -83,22 +83,34 @@ static void xml_text(FILE *f, const char *s)
     }
 }
 
-int niah_write_svg(const char *path, const char *title, const char *const *panels, int np, const double *depths, int nd,
-                   const int64_t *lengths, int nl, const double *scores, struct hr_error *e)
+int niah_write_svg(const char *path, const char *title, const char *subtitle, const char *const *panels, int np,
+                   const double *depths, int nd, const int64_t *lengths, const double *tokens, int nl,
+                   const double *scores, const int *counts, struct hr_error *e)
 {
     FILE *f = fopen(path, "w");
     if (!f) return hr_fail(e, "%s: cannot create: %s", path, strerror(errno));
-    const int cw = 64, ch = 28, left = 90, top = 70, gap = 40, panel_w = nl * cw, H = top + nd * ch + 60;
-    int W = left + np * panel_w + (np - 1) * gap + 20;
-    if (W < 620) W = 620; /* room for the title */
+    const int cw = 72, ch = 34, left = 90, top = 84, gap = 40, panel_w = nl * cw;
+    const int axis_y = top + nd * ch, legend_y = axis_y + 62, H = legend_y + 44;
+    int W = left + np * panel_w + (np - 1) * gap + 24;
+    /* Room for the title lines: ~8.6 px a character at 15 px bold, ~6.6 at 12 px. */
+    const int title_w = left + (int)(8.6 * (double)strlen(title)) + 24,
+              subtitle_w = left + (int)(6.6 * (double)strlen(subtitle)) + 24;
+    if (W < title_w) W = title_w;
+    if (W < subtitle_w) W = subtitle_w;
+    if (W < left + 300) W = left + 300; /* the legend */
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(f,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
             "font-family=\"sans-serif\" font-size=\"12\">\n",
             W, H, W, H);
+    fprintf(f, "  <defs><linearGradient id=\"ramp\"><stop offset=\"0\" stop-color=\"#F0496E\"/>"
+               "<stop offset=\"0.5\" stop-color=\"#EBB839\"/><stop offset=\"1\" stop-color=\"#0CD79F\"/>"
+               "</linearGradient></defs>\n");
     fprintf(f, "  <rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", W, H);
     fprintf(f, "  <text x=\"%d\" y=\"24\" font-size=\"15\" font-weight=\"bold\">", left);
     xml_text(f, title);
+    fprintf(f, "</text>\n  <text x=\"%d\" y=\"42\" fill=\"#555555\">", left);
+    xml_text(f, subtitle);
     fprintf(f, "</text>\n");
     for (int d = 0; d < nd; d++)
         if (depths[d] < 0)
@@ -116,7 +128,8 @@ int niah_write_svg(const char *path, const char *title, const char *const *panel
         }
         for (int d = 0; d < nd; d++)
             for (int l = 0; l < nl; l++) {
-                const double sc = scores[((size_t)p * nd + d) * nl + l];
+                const size_t at = ((size_t)p * nd + d) * nl + l;
+                const double sc = scores[at];
                 const int x = x0 + l * cw, y = top + d * ch;
                 if (isnan(sc)) {
                     fprintf(f,
@@ -129,20 +142,34 @@ int niah_write_svg(const char *path, const char *title, const char *const *panel
                 colour(sc, c);
                 fprintf(f, "  <rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#ffffff\"/>\n", x,
                         y, cw, ch, c);
-                fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%.1f</text>\n", x + cw / 2, y + ch / 2 + 4,
-                        sc);
+                /* The score, and under it how many samples it averages (one sample reads 0 or 100). */
+                fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%.1f</text>\n", x + cw / 2, y + 15, sc);
+                fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"9\">n=%d</text>\n", x + cw / 2,
+                        y + 28, counts[at]);
             }
         for (int l = 0; l < nl; l++) {
             char lab[32];
             length_label(lengths[l], lab, sizeof lab);
             fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", x0 + l * cw + cw / 2,
-                    top + nd * ch + 18, lab);
+                    axis_y + 16, lab);
+            if (tokens[l] > 0) /* what the prompts of that column really hold */
+                fprintf(f,
+                        "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"9\" fill=\"#555555\">"
+                        "%.0f tok</text>\n",
+                        x0 + l * cw + cw / 2, axis_y + 28, tokens[l]);
         }
     }
-    fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\">context length (tokens)</text>\n",
-            left + (np * panel_w + (np - 1) * gap) / 2, top + nd * ch + 40);
+    fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\">context length (target; mean prompt tokens)</text>\n",
+            left + (np * panel_w + (np - 1) * gap) / 2, axis_y + 46);
     fprintf(f, "  <text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\">needle depth</text>\n",
             top + nd * ch / 2, top + nd * ch / 2);
+    /* The colour scale. */
+    fprintf(f, "  <rect x=\"%d\" y=\"%d\" width=\"200\" height=\"10\" fill=\"url(#ramp)\"/>\n", left, legend_y);
+    for (int v = 0; v <= 100; v += 50)
+        fprintf(f, "  <text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"10\">%d</text>\n", left + 2 * v,
+                legend_y + 24, v);
+    fprintf(f, "  <text x=\"%d\" y=\"%d\" font-size=\"10\">score (%%); grey: no samples</text>\n", left + 212,
+            legend_y + 9);
     fprintf(f, "</svg>\n");
     if (fclose(f) != 0) return hr_fail(e, "%s: write failed", path);
     return 0;
@@ -160,8 +187,8 @@ static void py_float_repr(double x, char *out, size_t n)
 }
 
 struct cell {
-    double sum;
-    int count, nulls;
+    double sum, tokens;
+    int count, nulls, with_tokens;
 };
 
 int niah_write_reports(const char *dir, const struct niah_result *r, int n, bool grid, const cJSON *meta,
@@ -204,6 +231,8 @@ int niah_write_reports(const char *dir, const struct niah_result *r, int n, bool
         struct cell *c = &CELL(v, t, l, d), *all = &CELL(v, t, l, nd);
         c->sum += r[i].score, c->count++, c->nulls += r[i].null;
         all->sum += r[i].score, all->count++, all->nulls += r[i].null;
+        if (r[i].n_tokens > 0)
+            c->tokens += r[i].n_tokens, c->with_tokens++, all->tokens += r[i].n_tokens, all->with_tokens++;
     }
     snprintf(path, sizeof path, "%s/summary.csv", dir);
     FILE *csv = fopen(path, "w");
@@ -215,7 +244,7 @@ int niah_write_reports(const char *dir, const struct niah_result *r, int n, bool
         rc = hr_fail(e, "%s: cannot create: %s", path, strerror(errno));
         goto out;
     }
-    fprintf(csv, "variant,task,length,depth,samples,score,nulls\n");
+    fprintf(csv, "variant,task,length,depth,samples,score,nulls,tokens\n");
     printf("%-16s %-18s", "variant", "task");
     for (int l = 0; l < nl; l++) {
         char lab[32];
@@ -243,8 +272,12 @@ int niah_write_reports(const char *dir, const struct niah_result *r, int n, bool
                         snprintf(depth, sizeof depth, "%g", depths[d]);
                     char length[32] = "unknown";
                     if (lengths[l] >= 0) snprintf(length, sizeof length, "%lld", (long long)lengths[l]);
-                    fprintf(csv, "%s,%s,%s,%s,%d,%.2f,%d\n", variants[v], tasks[t], length, depth, c->count, score,
-                            c->nulls);
+                    /* tokens: the prompts' mean token count (a "1K" cell of an essay task holds fewer:
+                     * RULER sizes the haystack in steps), empty when the predictions do not say */
+                    char tokens[32] = "";
+                    if (c->with_tokens) snprintf(tokens, sizeof tokens, "%.0f", c->tokens / c->with_tokens);
+                    fprintf(csv, "%s,%s,%s,%s,%d,%.2f,%d,%s\n", variants[v], tasks[t], length, depth, c->count, score,
+                            c->nulls, tokens);
                     cJSON *row = cJSON_CreateObject();
                     cJSON_AddStringToObject(row, "variant", variants[v]);
                     cJSON_AddStringToObject(row, "task", tasks[t]);
@@ -261,26 +294,49 @@ int niah_write_reports(const char *dir, const struct niah_result *r, int n, bool
                     cJSON_AddNumberToObject(row, "samples", c->count);
                     cJSON_AddNumberToObject(row, "score", score);
                     cJSON_AddNumberToObject(row, "nulls", c->nulls);
+                    if (c->with_tokens) cJSON_AddNumberToObject(row, "tokens", round(c->tokens / c->with_tokens));
                     cJSON_AddItemToArray(rows, row);
                     if (d == nd) printf(" %8.2f", score);
                 }
             printf("\n");
         }
     for (int t = 0; t < nt && rc == 0; t++) {
-        /* Heat map of the task: one depth x length panel per variant. */
-        double *grid_scores = malloc((size_t)nv * nd * nl * sizeof *grid_scores);
+        /* Heat map of the task: one depth x length panel per variant, over
+         * the depths this task has (not the union over the tasks), each column
+         * labelled with the prompts' mean token count. */
+        int *rows = malloc((size_t)(nd ? nd : 1) * sizeof *rows), tnd = 0;
+        double *row_depths = malloc((size_t)(nd ? nd : 1) * sizeof *row_depths);
+        for (int d = 0; d < nd; d++) {
+            bool any = false;
+            for (int v = 0; v < nv; v++)
+                for (int l = 0; l < nl; l++) any |= CELL(v, t, l, d).count > 0;
+            if (any) rows[tnd] = d, row_depths[tnd++] = depths[d];
+        }
+        double *grid_scores = malloc((size_t)nv * (tnd ? tnd : 1) * nl * sizeof *grid_scores);
+        int *grid_counts = malloc((size_t)nv * (tnd ? tnd : 1) * nl * sizeof *grid_counts);
+        double *tokens = calloc((size_t)nl, sizeof *tokens);
+        for (int l = 0; l < nl; l++) {
+            double sum = 0;
+            int k = 0;
+            for (int v = 0; v < nv; v++) sum += CELL(v, t, l, nd).tokens, k += CELL(v, t, l, nd).with_tokens;
+            tokens[l] = k ? sum / k : 0;
+        }
         for (int v = 0; v < nv; v++)
-            for (int d = 0; d < nd; d++)
+            for (int d = 0; d < tnd; d++)
                 for (int l = 0; l < nl; l++) {
-                    const struct cell *c = &CELL(v, t, l, d);
-                    grid_scores[((size_t)v * nd + d) * nl + l] = c->count ? 100.0 * c->sum / c->count : NAN;
+                    const struct cell *c = &CELL(v, t, l, rows[d]);
+                    const size_t at = ((size_t)v * tnd + d) * nl + l;
+                    grid_scores[at] = c->count ? 100.0 * c->sum / c->count : NAN;
+                    grid_counts[at] = c->count;
                 }
-        char title[128];
-        snprintf(title, sizeof title, "%s: string_match_all (%%) by needle depth and context length%s", tasks[t],
-                 grid ? "" : " (depth deciles)");
+        char title[128], subtitle[160];
+        snprintf(title, sizeof title, "%s: string_match_all (%%)", tasks[t]);
+        snprintf(subtitle, sizeof subtitle, "by needle depth%s and context length; n = samples in the cell",
+                 grid ? "" : " (deciles of RULER's random depths)");
         snprintf(path, sizeof path, "%s/heatmap_%s.svg", dir, tasks[t]);
-        rc = niah_write_svg(path, title, variants, nv, depths, nd, lengths, nl, grid_scores, e);
-        free(grid_scores);
+        rc = niah_write_svg(path, title, subtitle, variants, nv, row_depths, tnd, lengths, tokens, nl, grid_scores,
+                            grid_counts, e);
+        free(grid_scores), free(grid_counts), free(tokens), free(rows), free(row_depths);
     }
     if (fclose(csv) != 0 && rc == 0) rc = hr_fail(e, "%s/summary.csv: write failed", dir);
     /* RULER's own summary (scripts/eval/evaluate.py: a pandas frame, header row

@@ -17,6 +17,7 @@ struct niah_result {
     double depth; /* percent */
     double score; /* string_match_all of the sample, 0..1 */
     bool null;    /* empty prediction after post-processing */
+    int n_tokens; /* the prompt's tokens (0 when the predictions do not say) */
 };
 
 /* Depth rows of the reports: the grid depths themselves, or for RULER's
@@ -32,9 +33,12 @@ double niah_depth_bucket(double depth, bool grid);
 int niah_write_reports(const char *dir, const struct niah_result *r, int n, bool grid, const cJSON *meta,
                        struct hr_error *e);
 
-/* One heat map per panel, side by side: rows depths, columns lengths,
- * scores[panel][d * nl + l] in 0..100 or NaN (absent). */
-int niah_write_svg(const char *path, const char *title, const char *const *panels, int np, const double *depths, int nd,
-                   const int64_t *lengths, int nl, const double *scores, struct hr_error *e);
+/* One heat map per panel, side by side: rows depths, columns lengths (with
+ * the prompts' mean token count under each when tokens[l] > 0),
+ * scores[panel][d * nl + l] in 0..100 or NaN (absent), counts the samples of
+ * each cell; a colour scale under the panels. */
+int niah_write_svg(const char *path, const char *title, const char *subtitle, const char *const *panels, int np,
+                   const double *depths, int nd, const int64_t *lengths, const double *tokens, int nl,
+                   const double *scores, const int *counts, struct hr_error *e);
 
 #endif

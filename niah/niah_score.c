@@ -155,6 +155,9 @@ int niah_score_jsonl(const char *label, char *text, struct niah_result **out, in
                             : NIAH_UNKNOWN;
         res[n].depth =
             cJSON_IsNumber(dep) && dep->valuedouble >= 0 && dep->valuedouble <= 100 ? dep->valuedouble : NIAH_UNKNOWN;
+        const cJSON *ntok = cJSON_GetObjectItemCaseSensitive(o, "n_tokens");
+        res[n].n_tokens =
+            cJSON_IsNumber(ntok) && ntok->valuedouble >= 0 && ntok->valuedouble < 2e9 ? ntok->valueint : 0;
         res[n].score = niah_string_match_all(clean, gold, ng);
         res[n].null = clean[0] == '\0';
         n++;

@@ -89,7 +89,7 @@ printf '%s\n' '{"index": 0, "pred": " 1234567.", "input": "x", "outputs": ["1234
 "$bin" niah score "$tmp/ruler/2048/pred/niah_single_1.jsonl" --out "$tmp/ruler_scored" >/dev/null 2>&1 || bad "score RULER's pred file"
 printf '0,1\nTasks,niah_single_1\nScore,33.33\nNulls,1/3\n' | cmp -s - "$tmp/ruler_scored/summary_ruler.csv" ||
   bad "summary_ruler.csv is not RULER's layout: $(cat "$tmp/ruler_scored/summary_ruler.csv")"
-grep -q '^model,niah_single_1,2048,unknown,3,33.33,1$' "$tmp/ruler_scored/summary.csv" ||
+grep -q '^model,niah_single_1,2048,unknown,3,33.33,1,$' "$tmp/ruler_scored/summary.csv" ||
   bad "RULER's lines: length from the directory, depth unknown (not 0): $(cat "$tmp/ruler_scored/summary.csv")"
 "$bin" niah --dump-prompts -t "$tmp/m/tokenizer.json" --tasks S1 --lengths 2k --samples 2 --seed 3 --out "$tmp/own" >/dev/null
 sed -e 's/"task":"niah_single_1",//' -e 's/"length":2048/"length":1900/' -e 's/"answers":/"outputs":/' -e 's/"answer_prefix":"[^"]*"/"answer_prefix":""/' \

@@ -337,7 +337,12 @@ static int write_profile_svg(const char *dir, const struct lens_totals *t, struc
     for (int v = 0; v < t->nv; v++)
         for (int b = 0; b < nb; b++)
             if (t->profile_count[v]) ymax = fmax(ymax, t->profile[v][b] / t->profile_count[v]);
-    ymax = ymax > 0 ? ceil(ymax * 10) / 10 : 1;
+    /* Four ticks at a round step (0.05, 0.1, 0.25, ...: never 0.075). */
+    static const double steps[] = {0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25};
+    double step = 0.25;
+    for (int i = 7; i >= 0; i--)
+        if (4 * steps[i] >= ymax) step = steps[i];
+    ymax = ymax > 0 ? 4 * step : 1;
     fprintf(f,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
             "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
@@ -355,8 +360,8 @@ static int write_profile_svg(const char *dir, const struct lens_totals *t, struc
             "[2^(b−1), 2^b))</text>\n",
             left + pw / 2, top + ph + 40);
     for (int k = 0; k <= 4; k++)
-        fprintf(f, "  <text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.2f</text>\n", left - 6,
-                top + ph - k * ph / 4.0 + 4, ymax * k / 4);
+        fprintf(f, "  <text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n", left - 6, top + ph - k * ph / 4.0 + 4,
+                ymax * k / 4);
     fprintf(f,
             "  <text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\">mean attention "
             "mass (softmax layers, heads)</text>\n",
