@@ -36,6 +36,7 @@ expect 1 "$tmp/nowhere: no such model directory" -- "$bin" inspect "$tmp/nowhere
 expect 1 "$model/model.safetensors is a file; give the model directory" -- "$bin" run -m "$model/model.safetensors" --ids 1
 expect 1 "$tmp/nowhere: no such model directory" -- "$bin" niah -m "$tmp/nowhere" --out "$tmp/nowhere_run"
 expect 2 "unknown command 'restor' (did you mean 'restore'?)" -- "$bin" restor
+expect 2 "unknown option '--dump-layer' (did you mean --dump-layers?)" -- "$bin" run -m "$model" --ids 1 --dump-layer
 expect 0 "OpenBLAS core" -- "$bin" inspect "$model"
 expect 0 "of caches at 4096 tokens" -- "$bin" inspect "$model" --context 4K
 # The trained context: inspect shows it and sizes the session at it; a longer run warns once, naming the field.

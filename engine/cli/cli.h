@@ -66,6 +66,8 @@ const char *cli_value(const char *cmd, int argc, char **argv, int *i);
 /* The candidate closest to a misspelled word (within a third of its length,
  * at most 3 edits), or NULL: for "did you mean" in usage errors. */
 const char *cli_did_you_mean(const char *word, const char *const *candidates, int n);
+/* "unknown option", with the closest flag of the command's help text when one is near. */
+int cli_unknown_option(const char *cmd, const char *arg, const char *help);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -155,3 +155,26 @@ const char *cli_did_you_mean(const char *word, const char *const *candidates, in
     }
     return best;
 }
+
+int cli_unknown_option(const char *cmd, const char *arg, const char *help)
+{
+    /* The command's flags, as its help text spells them: every "--word" and "-x". */
+    char flags[96][32];
+    const char *names[96];
+    int n = 0;
+    for (const char *p = help; *p && n < 96; p++) {
+        if (*p != '-' || (p > help && (isalnum((unsigned char)p[-1]) || p[-1] == '-'))) continue;
+        const char *q = p + 1 + (p[1] == '-');
+        size_t len = 0;
+        while (isalnum((unsigned char)q[len]) || q[len] == '-') len++;
+        if (len == 0 || len > 28) continue;
+        snprintf(flags[n], sizeof flags[n], "%.*s", (int)(q - p + len), p);
+        bool seen = false;
+        for (int k = 0; k < n; k++) seen |= strcmp(flags[k], flags[n]) == 0;
+        if (!seen) names[n] = flags[n], n++;
+        p = q + len - 1;
+    }
+    const char *guess = cli_did_you_mean(arg, names, n);
+    if (guess) return cli_usage_error(cmd, "unknown option '%s' (did you mean %s?)", arg, guess);
+    return cli_usage_error(cmd, "unknown option '%s'", arg);
+}

@@ -56,7 +56,7 @@ int cmd_bench(int argc, char **argv)
         } else if (strcmp(a, "--contexts") == 0) {
             if (cli_parse_sizes("bench", a, v, 1, 1 << 24, contexts, 16, &nc)) return EXIT_USAGE;
         } else {
-            cli_usage_error("bench", "unknown option '%s'", a);
+            cli_unknown_option("bench", a, HELP);
             return EXIT_USAGE;
         }
     }

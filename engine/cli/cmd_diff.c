@@ -71,7 +71,7 @@ int cmd_diff(int argc, char **argv)
                 return cli_usage_error("diff", "%s expects a number >= 0, got '%s'", a, v), EXIT_USAGE;
             *(a[2] == 'a' ? &atol : &rtol) = x;
         } else if (a[0] == '-') {
-            return cli_usage_error("diff", "unknown option '%s'", a), EXIT_USAGE;
+            return cli_unknown_option("diff", a, HELP), EXIT_USAGE;
         } else if (np < 2) {
             paths[np++] = a;
         } else {

@@ -67,7 +67,7 @@ static int parse(int argc, char **argv, struct eval_options *o)
                            : strcmp(a, "--show") == 0    ? &o->show
                            : strcmp(a, "--threads") == 0 ? &o->threads
                                                          : NULL;
-            if (!target) return cli_usage_error("eval", "unknown option '%s'", a);
+            if (!target) return cli_unknown_option("eval", a, HELP);
             const long lo = target == &o->samples || target == &o->max_new || target == &o->threads ? 1 : 0;
             if (!(v = cli_value("eval", argc, argv, &i)) || cli_parse_int("eval", a, v, lo, 1L << 31, target))
                 return -1;

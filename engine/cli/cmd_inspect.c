@@ -121,7 +121,7 @@ int cmd_inspect(int argc, char **argv)
             if (!(v = cli_value("inspect", argc, argv, &i)) || cli_parse_int("inspect", a, v, 1, 4096, &threads))
                 return EXIT_USAGE;
         } else if (a[0] == '-') {
-            cli_usage_error("inspect", "unknown option '%s'", a);
+            cli_unknown_option("inspect", a, HELP);
             return EXIT_USAGE;
         } else if (!dir) {
             dir = a;

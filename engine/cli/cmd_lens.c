@@ -160,7 +160,7 @@ int cmd_lens(int argc, char **argv)
         } else if (strcmp(a, "--threads") == 0) {
             if (cli_parse_int("lens", a, v, 1, 4096, &threads)) return EXIT_USAGE;
         } else {
-            cli_usage_error("lens", "unknown option '%s'", a);
+            cli_unknown_option("lens", a, HELP);
             return EXIT_USAGE;
         }
     }

@@ -200,7 +200,7 @@ static int parse(int argc, char **argv, struct niah_options *o)
             if (cli_parse_int("niah", a, v, 0, 2147483647L, &s)) return -1;
             o->seed = (uint64_t)s;
         } else {
-            return cli_usage_error("niah", "unknown option '%s'", a);
+            return cli_unknown_option("niah", a, HELP);
         }
     }
     o->wrapper = niah_chat_template(o->template_arg);

@@ -61,7 +61,7 @@ int cmd_restore(int argc, char **argv)
         else if (strcmp(a, "--out") == 0)
             out = v;
         else
-            return cli_usage_error("restore", "unknown option '%s'", a), EXIT_USAGE;
+            return cli_unknown_option("restore", a, HELP), EXIT_USAGE;
     }
     if (!o.base_dir || !tuned || !out || !have_method) {
         cli_usage_error("restore", "--base, --tuned, --method and --out are required");

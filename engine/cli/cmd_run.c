@@ -111,7 +111,7 @@ static int parse(int argc, char **argv, struct run_options *o)
         } else if (strcmp(a, "--dump") == 0) {
             if (!(o->dump_path = cli_value("run", argc, argv, &i))) return -1;
         } else {
-            return cli_usage_error("run", "unknown option '%s'", a);
+            return cli_unknown_option("run", a, HELP);
         }
     }
     if (!o->model_dir) return cli_usage_error("run", "-m MODEL_DIR is required");

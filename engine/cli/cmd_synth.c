@@ -41,7 +41,7 @@ int cmd_synth(int argc, char **argv)
         } else if (strcmp(a, "--seed") == 0) {
             if (cli_parse_int("synth", a, v, 0, 2147483647L, &seed)) return EXIT_USAGE;
         } else {
-            cli_usage_error("synth", "unknown option '%s'", a);
+            cli_unknown_option("synth", a, HELP);
             return EXIT_USAGE;
         }
     }

@@ -40,7 +40,7 @@ int cmd_tokenize(int argc, char **argv)
         } else if (strcmp(a, "--decode") == 0) {
             if (!(decode = cli_value("tokenize", argc, argv, &i))) return EXIT_USAGE;
         } else if (a[0] == '-' && a[1] != '\0') {
-            cli_usage_error("tokenize", "unknown option '%s'", a);
+            cli_unknown_option("tokenize", a, HELP);
             return EXIT_USAGE;
         } else if (!text) {
             text = a;
