@@ -143,7 +143,7 @@ int niah_score_jsonl(const char *label, char *text, struct niah_result **out, in
         const char *clean = niah_postprocess(p);
         if (n == cap) res = realloc(res, (size_t)(cap = cap ? 2 * cap : 64) * sizeof *res);
         memset(&res[n], 0, sizeof res[n]);
-        snprintf(res[n].task, sizeof res[n].task, "%s", task_name);
+        snprintf(res[n].task, sizeof res[n].task, "%.31s", task_name);
         const cJSON *variant = cJSON_GetObjectItemCaseSensitive(o, "variant");
         snprintf(res[n].variant, sizeof res[n].variant, "%s", cJSON_IsString(variant) ? variant->valuestring : "model");
         const cJSON *len = cJSON_GetObjectItemCaseSensitive(o, "length"),

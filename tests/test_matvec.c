@@ -124,6 +124,7 @@ static void check_linear_batch(int n, int64_t rows, int64_t cols)
     const struct workspace before = ws;
     CHECK(workspace_reserve(&ws, 2, INT64_C(1) << 50) == -1 && ws.data == before.data && ws.slice == before.slice,
           "an impossible workspace was not refused cleanly");
+    CHECK(workspace_reserve(&ws, 4, INT64_C(1) << 62) == -1 && ws.data == before.data, "an overflowing size accepted");
     workspace_free(&ws);
     double worst = 0;
     for (int t = 0; t < n; t++)

@@ -1,6 +1,7 @@
 #include "engine/ops/workspace.h"
 
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@ int workspace_reserve(struct workspace *w, int threads, int64_t floats)
     if (threads <= w->threads && floats <= w->slice) return 0;
     const int t = threads > w->threads ? threads : w->threads;
     const int64_t s = floats > w->slice ? floats : w->slice;
+    if (s > INT64_MAX / (int64_t)sizeof(float) / t) return -1; /* not even addressable */
     float *data = aligned_alloc(64, (size_t)t * (size_t)s * sizeof(float));
     if (!data) return -1;
     free(w->data);
