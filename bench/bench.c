@@ -98,21 +98,43 @@ static double active_matrix_size(const struct model *m, enum unit u)
  *   softmax attention  4 · heads · head_dim · Σ_t visible(t)   (QKᵀ and PV)
  *   linear attention   per token and head 4 · dk · dv (state) + 4 · C · d (intra-chunk, C = 64)
  * norms, activations and RoPE are left out (a few percent at most). */
-double bench_prefill_flops(const struct model *m, int64_t T)
+const char *const bench_part_names[PART_COUNT] = {"attention", "linear_mixers", "ffn", "lm_head", "other"};
+
+static double ffn_size(const struct model *m, const struct layer *L, enum unit u)
+{
+    if (!L->sparse) return mlp_size(&L->mlp, u);
+    double p = matrix_size(&L->moe.router, u) + L->moe.top_k * mlp_size(&L->moe.experts[0], u);
+    if (L->moe.has_shared) p += mlp_size(&L->moe.shared, u) + m->cfg.hidden_size * (u == BYTES ? 4.0 : 1.0);
+    return p;
+}
+
+void bench_prefill_flops_by_part(const struct model *m, int64_t T, double flops[PART_COUNT])
 {
     const struct model_config *c = &m->cfg;
-    double f = 2.0 * active_matrix_size(m, PARAMS) * (double)T + 2.0 * matrix_size(&m->lm_head, PARAMS);
+    for (int k = 0; k < PART_COUNT; k++) flops[k] = 0;
+    flops[PART_LM_HEAD] = 2.0 * matrix_size(&m->lm_head, PARAMS);
     for (int i = 0; i < c->num_layers; i++) {
         const struct layer *L = &m->layers[i];
+        flops[PART_FFN] += 2.0 * ffn_size(m, L, PARAMS) * (double)T;
+        double mix = 2.0 * mixer_size(L, PARAMS) * (double)T;
         if (L->mixer == MIXER_SOFTMAX_ATTENTION) {
             const double W = L->window > 0 ? (double)L->window : (double)T;
             const double visible = W >= (double)T ? (double)T * ((double)T + 1) / 2 : W * (double)T - W * (W - 1) / 2;
-            f += 4.0 * c->num_heads * c->head_dim * visible;
+            mix += 4.0 * c->num_heads * c->head_dim * visible;
+            flops[PART_ATTENTION] += mix;
         } else {
             const struct recurrent_shape r = block_kind(L->mixer)->recurrent(m, L);
-            f += (double)T * r.heads * (4.0 * r.dk * r.dv + 4.0 * 64 * (r.dk + r.dv) / 2);
+            mix += (double)T * r.heads * (4.0 * r.dk * r.dv + 4.0 * 64 * (r.dk + r.dv) / 2);
+            flops[PART_LINEAR] += mix;
         }
     }
+}
+
+double bench_prefill_flops(const struct model *m, int64_t T)
+{
+    double parts[PART_COUNT], f = 0;
+    bench_prefill_flops_by_part(m, T, parts);
+    for (int k = 0; k < PART_COUNT; k++) f += parts[k];
     return f;
 }
 
@@ -163,6 +185,33 @@ static int64_t peak_rss(void)
     return (int64_t)ru.ru_maxrss * 1024;
 }
 
+/* The prefill's time by part, from the session's observer points (observer.h):
+ * each point closes the interval since the previous one. */
+struct part_clock {
+    const struct model *m;
+    double last, seconds[PART_COUNT], final_norm_at;
+};
+
+static void on_module(void *ctx, enum observed_module what, int layer, const float *x, int rows, int width, int64_t pos)
+{
+    (void)x, (void)rows, (void)width, (void)pos;
+    struct part_clock *pc = ctx;
+    const double now = clock_seconds();
+    enum bench_part part = PART_OTHER;
+    switch (what) {
+    case OBSERVE_MIXER_GATE: return; /* inside the block */
+    case OBSERVE_EMBEDDINGS: part = PART_OTHER; break;
+    case OBSERVE_MIXER_OUTPUT:
+        part = pc->m->layers[layer].mixer == MIXER_SOFTMAX_ATTENTION ? PART_ATTENTION : PART_LINEAR;
+        break;
+    case OBSERVE_MLP_OUTPUT: part = PART_FFN; break;
+    case OBSERVE_LAYER_OUTPUT: part = PART_OTHER; break;
+    case OBSERVE_FINAL_NORM: part = PART_OTHER, pc->final_norm_at = now; break;
+    }
+    if (pc->last > 0) pc->seconds[part] += now - pc->last;
+    pc->last = now;
+}
+
 int bench_model(const struct model *m, int64_t context, int decode_tokens, struct machine_limits *limits,
                 struct bench_run *r, struct hr_error *e)
 {
@@ -183,9 +232,18 @@ int bench_model(const struct model *m, int64_t context, int decode_tokens, struc
         free(ids), free(logits);
         return -1;
     }
+    struct part_clock pc = {.m = m};
+    const struct session_observer timing = {.ctx = &pc, .module_output = on_module};
+    session_set_observer(&sess, &timing);
     double t0 = clock_seconds();
+    pc.last = t0;
     int rc = session_forward(&sess, ids, (int)context, logits, false, e);
-    r->prefill_seconds = clock_seconds() - t0;
+    const double t_end = clock_seconds();
+    r->prefill_seconds = t_end - t0;
+    session_set_observer(&sess, NULL);
+    pc.seconds[PART_LM_HEAD] = pc.final_norm_at > 0 ? t_end - pc.final_norm_at : 0; /* after the last point */
+    for (int k = 0; k < PART_COUNT; k++) r->part_seconds[k] = pc.seconds[k];
+    bench_prefill_flops_by_part(m, context, r->part_flops);
     double decode_seconds = 0;
     if (rc == 0) {
         t0 = clock_seconds();
@@ -209,6 +267,7 @@ int bench_model(const struct model *m, int64_t context, int decode_tokens, struc
     r->prefill_flops = bench_prefill_flops(m, context);
     r->prefill_fraction_of_peak = r->prefill_flops / r->prefill_seconds / (r->around.sgemm_gflops * 1e9);
     r->decode_tokens_per_s = decode_tokens / decode_seconds;
+    r->niah_sample_seconds = r->prefill_seconds + 32.0 / r->decode_tokens_per_s;
     r->decode_bytes_per_token = bench_decode_bytes(m, context + decode_tokens / 2);
     r->decode_fraction_of_bandwidth = r->decode_bytes_per_token * r->decode_tokens_per_s / (r->around.stream_gbs * 1e9);
     return 0;

@@ -17,8 +17,17 @@ struct machine_limits {
     const char *openblas_core;
 };
 
+/* Where a prefill's time goes (bench_model): the softmax-attention blocks,
+ * the linear-attention blocks (lightning, gated delta rule, JetBlock), the
+ * feed-forward blocks (dense or MoE), the lm_head; "other" is the rest
+ * (embeddings, residual adds). Each block's share includes its input norm. */
+enum bench_part { PART_ATTENTION, PART_LINEAR, PART_FFN, PART_LM_HEAD, PART_OTHER, PART_COUNT };
+extern const char *const bench_part_names[PART_COUNT];
+
 struct bench_run {
     int64_t context;
+    double part_seconds[PART_COUNT], part_flops[PART_COUNT]; /* the prefill, split */
+    double niah_sample_seconds; /* one NIAH sample at this context: prefill + 32 decode steps */
     double prefill_seconds, prefill_tokens_per_s, prefill_flops, prefill_fraction_of_peak;
     double decode_tokens_per_s, decode_bytes_per_token, decode_fraction_of_bandwidth;
     int64_t peak_rss_bytes;       /* of this run alone where Linux can reset the high-water mark */
@@ -30,6 +39,8 @@ void bench_machine(struct machine_limits *m);
 /* Model cost estimates (documented in bench.c): FLOPs of a prefill of T
  * tokens, and bytes read per decoded token at context T. */
 double bench_prefill_flops(const struct model *m, int64_t T);
+/* The same estimate by part (PART_OTHER: 0); their sum is bench_prefill_flops. */
+void bench_prefill_flops_by_part(const struct model *m, int64_t T, double flops[PART_COUNT]);
 double bench_decode_bytes(const struct model *m, int64_t T);
 
 /* Prefill of `context` random tokens, then `decode_tokens` greedy steps.

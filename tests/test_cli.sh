@@ -201,7 +201,8 @@ expect 1 "share no tensor name" -- "$bin" diff "$tmp/layers_a.safetensors" "$mod
 expect 0 "prefill tok/s" -- "$bin" bench -m "$model" --contexts 64,128 --decode-tokens 2 --json "$tmp/bench.json"
 for key in '"machine"' '"sgemm_gflops"' '"stream_gbs"' '"threads"' '"openblas_core"' '"runs"' \
            '"prefill_tokens_per_s"' '"prefill_fraction_of_peak"' '"decode_tokens_per_s"' \
-           '"decode_fraction_of_bandwidth"' '"peak_rss_bytes"'; do
+           '"decode_fraction_of_bandwidth"' '"peak_rss_bytes"' '"prefill_by_kind"' '"linear_mixers"' '"lm_head"' \
+           '"fraction_of_peak"' '"niah_sample_seconds"'; do
   grep -qF "$key" "$tmp/bench.json" || { echo "FAIL: bench JSON lacks $key"; fail=1; }
 done
 [ "$(grep -c '"context"' "$tmp/bench.json")" = 2 ] || { echo "FAIL: bench JSON should hold 2 runs"; fail=1; }

@@ -21,8 +21,12 @@ static const char *HELP =
     "percent over minutes). The FLOP and byte counts are the estimates documented in bench/bench.c.\n"
     "Prints a table; --json writes {machine: {sgemm_gflops, stream_gbs, threads, openblas_core},\n"
     "runs: [{context, prefill_tokens_per_s, prefill_fraction_of_peak, decode_tokens_per_s,\n"
-    "decode_fraction_of_bandwidth, peak_rss_bytes, sgemm_gflops, stream_gbs}]} (machine: the best\n"
-    "measured; each run: the limits its fractions use). Defaults: contexts 1k,4k; 16 decode tokens.\n\n"
+    "decode_fraction_of_bandwidth, peak_rss_bytes, sgemm_gflops, stream_gbs, prefill_by_kind,\n"
+    "niah_sample_seconds}]} (machine: the best measured; each run: the limits its fractions use).\n"
+    "prefill_by_kind splits the prefill's time (attention, linear_mixers, ffn, lm_head: seconds, GFLOP/s,\n"
+    "fraction of peak; other: seconds) at the session's observer points; niah_sample_seconds is the\n"
+    "prefill plus 32 decode steps, what one NIAH sample at that context costs here.\n"
+    "Defaults: contexts 1k,4k; 16 decode tokens.\n\n"
     "exit codes: 0 ok, 1 invalid model or out of memory, 2 usage error\n";
 
 int cmd_bench(int argc, char **argv)
@@ -99,6 +103,16 @@ int cmd_bench(int argc, char **argv)
         printf("%8lld %14.1f %9.1f%% %8.0f %14.2f %9.1f%% %7.1f %8.2f GiB\n", (long long)r.context,
                r.prefill_tokens_per_s, 100 * r.prefill_fraction_of_peak, r.around.sgemm_gflops, r.decode_tokens_per_s,
                100 * r.decode_fraction_of_bandwidth, r.around.stream_gbs, r.peak_rss_bytes / 1073741824.0);
+        /* Where the prefill's time went, and what one NIAH sample costs here. */
+        printf("%8s   prefill by part:", "");
+        for (int k = 0; k < PART_COUNT; k++) {
+            if (r.part_seconds[k] <= 0) continue;
+            printf(" %s %.3g s", bench_part_names[k], r.part_seconds[k]);
+            if (r.part_flops[k] > 0)
+                printf(" (%.0f%% of peak)", 100 * r.part_flops[k] / r.part_seconds[k] / (r.around.sgemm_gflops * 1e9));
+            printf(k + 1 < PART_COUNT ? ";" : "");
+        }
+        printf("\n%8s   one NIAH sample (prefill + 32 decode steps): %.3g s\n", "", r.niah_sample_seconds);
         fflush(stdout);
         if (r.around.sgemm_gflops > best.sgemm_gflops) best.sgemm_gflops = r.around.sgemm_gflops;
         if (r.around.stream_gbs > best.stream_gbs) best.stream_gbs = r.around.stream_gbs;
@@ -111,6 +125,16 @@ int cmd_bench(int argc, char **argv)
         cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)r.peak_rss_bytes);
         cJSON_AddNumberToObject(o, "sgemm_gflops", r.around.sgemm_gflops);
         cJSON_AddNumberToObject(o, "stream_gbs", r.around.stream_gbs);
+        cJSON *parts = cJSON_AddObjectToObject(o, "prefill_by_kind");
+        for (int k = 0; k < PART_COUNT; k++) {
+            cJSON *p = cJSON_AddObjectToObject(parts, bench_part_names[k]);
+            cJSON_AddNumberToObject(p, "seconds", r.part_seconds[k]);
+            if (k == PART_OTHER) continue; /* no FLOPs are counted for it */
+            const double rate = r.part_seconds[k] > 0 ? r.part_flops[k] / r.part_seconds[k] : 0;
+            cJSON_AddNumberToObject(p, "gflops", rate / 1e9);
+            cJSON_AddNumberToObject(p, "fraction_of_peak", rate / (r.around.sgemm_gflops * 1e9));
+        }
+        cJSON_AddNumberToObject(o, "niah_sample_seconds", r.niah_sample_seconds);
         cJSON_AddItemToArray(runs, o);
     }
     cJSON_AddNumberToObject(mach, "sgemm_gflops", best.sgemm_gflops);
