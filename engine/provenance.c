@@ -131,6 +131,15 @@ int model_identity_check(const cJSON *current, const cJSON *recorded, const char
     return 0;
 }
 
+int build_provenance_meta(const char **meta, char *threads_text, size_t n)
+{
+    snprintf(threads_text, n, "%d", cpu_threads());
+    const char *pairs[] = {"hyrecall_version", build_version(),     "git_commit", build_commit(),
+                           "openblas_core",    cpu_openblas_core(), "threads",    threads_text};
+    for (int i = 0; i < 8; i++) meta[i] = pairs[i];
+    return 8;
+}
+
 cJSON *build_provenance_json(void)
 {
     cJSON *o = cJSON_CreateObject();

@@ -40,6 +40,9 @@ int model_identity_check(const cJSON *current, const cJSON *recorded, const char
 
 /* {"hyrecall_version", "git_commit", "openblas_core", "threads"} */
 cJSON *build_provenance_json(void);
+/* The same four as safetensors metadata pairs (key, value, ...) into meta,
+ * the thread count written into threads_text; returns the entries written (8). */
+int build_provenance_meta(const char **meta, char *threads_text, size_t n);
 
 /* "model": {"dir", "files"} of DIR and, when a restore is applied,
  * "restore": restore_options_json() (restore.h) with the base's "base_files". Hashes

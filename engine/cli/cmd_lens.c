@@ -102,24 +102,10 @@ static int write_dump(const char *path, const struct lens *l, int64_t T, const c
     char pos[32];
     snprintf(pos, sizeof pos, "%lld", (long long)l->position);
     char threads[32];
-    snprintf(threads, sizeof threads, "%d", cpu_threads());
-    const char *meta[] = {"format",
-                          "hyrecall-lens-v1",
-                          "position",
-                          pos,
-                          "hyrecall_version",
-                          build_version(),
-                          "git_commit",
-                          build_commit(),
-                          "openblas_core",
-                          cpu_openblas_core(),
-                          "threads",
-                          threads,
-                          "model_dir",
-                          dir,
-                          "provenance",
-                          provenance,
-                          NULL};
+    const char *meta[16] = {"format", "hyrecall-lens-v1", "position", pos};
+    int k = 4;
+    k += build_provenance_meta(meta + k, threads, sizeof threads);
+    meta[k++] = "model_dir", meta[k++] = dir, meta[k++] = "provenance", meta[k++] = provenance, meta[k] = NULL;
     int rc = st_write_file(path, t, n, meta, false, e);
     free(provenance);
     for (int i = 0; i < n; i++) free(bufs[i]);

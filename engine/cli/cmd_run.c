@@ -160,36 +160,18 @@ static int write_dump(const struct run_options *o, const struct model *m, const 
     char *provenance = cJSON_PrintUnformatted(record);
     cJSON_Delete(record);
     char threads[32], prompt_len[32], generated[32], logits_sha[65], steps_sha[65];
-    snprintf(threads, sizeof threads, "%d", cpu_threads());
     snprintf(prompt_len, sizeof prompt_len, "%d", o->num_ids);
     snprintf(generated, sizeof generated, "%d", n_gen);
     sha256_hex_of(prompt_logits, (size_t)(o->num_ids * V) * sizeof(float), logits_sha);
     sha256_hex_of(step_logits, (size_t)(n_gen * V) * sizeof(float), steps_sha);
-    const char *meta[] = {"format",
-                          "hyrecall-reference-v1",
-                          "hyrecall_version",
-                          build_version(),
-                          "git_commit",
-                          build_commit(),
-                          "openblas_core",
-                          cpu_openblas_core(),
-                          "threads",
-                          threads,
-                          "model_dir",
-                          o->model_dir,
-                          "model_type",
-                          m->cfg.model_type,
-                          "prompt_len",
-                          prompt_len,
-                          "generated",
-                          generated,
-                          "logits_sha256",
-                          logits_sha,
-                          "full_logits_last_sha256",
-                          steps_sha,
-                          "provenance",
-                          provenance,
-                          NULL};
+    const char *meta[32] = {"format", "hyrecall-reference-v1"};
+    int k = 2;
+    k += build_provenance_meta(meta + k, threads, sizeof threads);
+    const char *rest[] = {
+        "model_dir", o->model_dir,    "model_type", m->cfg.model_type,         "prompt_len", prompt_len,   "generated",
+        generated,   "logits_sha256", logits_sha,   "full_logits_last_sha256", steps_sha,    "provenance", provenance};
+    for (size_t i = 0; i < sizeof rest / sizeof *rest; i++) meta[k++] = rest[i];
+    meta[k] = NULL;
     const int extra = layers ? (int)arrlen(layers->tensors) : 0;
     struct st_write_tensor *t = calloc((size_t)(4 + extra), sizeof *t);
     if (!t) {

@@ -7,7 +7,6 @@
 
 int workspace_reserve(struct workspace *w, int threads, int64_t floats)
 {
-    omp_set_max_active_levels(1); /* one slice per thread of the outermost region (workspace_mine) */
     floats = floats < 16 ? 16 : (floats + 15) / 16 * 16;
     if (threads < 1) threads = 1;
     if (threads <= w->threads && floats <= w->slice) return 0;
@@ -16,6 +15,7 @@ int workspace_reserve(struct workspace *w, int threads, int64_t floats)
     if (s > INT64_MAX / (int64_t)sizeof(float) / t) return -1; /* not even addressable */
     float *data = aligned_alloc(64, (size_t)t * (size_t)s * sizeof(float));
     if (!data) return -1;
+    omp_set_max_active_levels(1); /* one slice per thread of the outermost region (workspace_mine) */
     free(w->data);
     w->data = data, w->threads = t, w->slice = s;
     return 0;
