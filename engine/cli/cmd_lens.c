@@ -102,7 +102,7 @@ static int write_dump(const char *path, const struct lens *l, int64_t T, const c
     char pos[32];
     snprintf(pos, sizeof pos, "%lld", (long long)l->position);
     char threads[32];
-    const char *meta[16] = {"format", "hyrecall-lens-v1", "position", pos};
+    const char *meta[24] = {"format", "hyrecall-lens-v1", "position", pos}; /* 16 entries and the NULL */
     int k = 4;
     k += build_provenance_meta(meta + k, threads, sizeof threads);
     meta[k++] = "model_dir", meta[k++] = dir, meta[k++] = "provenance", meta[k++] = provenance, meta[k] = NULL;
