@@ -21,8 +21,13 @@ int generate_greedy(struct session *s, const struct generate_request *r, int32_t
     float *last = r->prompt_logits ? r->prompt_logits + (int64_t)(r->prompt_len - 1) * V
                                    : (own = malloc((size_t)V * sizeof(float)));
     if (!last) return hr_fail(e, "out of memory");
-    int rc = session_forward(s, r->prompt, r->prompt_len, r->prompt_logits ? r->prompt_logits : last,
-                             r->prompt_logits != NULL, e);
+    if (r->prefix && r->prompt_logits) {
+        free(own);
+        return hr_fail(e, "generate: a prefix cache gives the last prompt row only, not every prompt row");
+    }
+    int rc = r->prefix ? prefix_cache_prefill(r->prefix, r->prompt, r->prompt_len, last, e)
+                       : session_forward(s, r->prompt, r->prompt_len, r->prompt_logits ? r->prompt_logits : last,
+                                         r->prompt_logits != NULL, e);
     if (rc == 0 && r->on_prefilled) r->on_prefilled(r->on_prefilled_ctx, s);
     for (int i = 0; rc == 0 && i < r->max_new; i++) {
         int next = argmax_f32(last, V);

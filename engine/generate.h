@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "engine/prefix_cache.h"
 #include "engine/session.h"
 
 struct generate_request {
@@ -25,6 +26,10 @@ struct generate_request {
      * step (the state after the prompt, for reference dumps). */
     void (*on_prefilled)(void *ctx, const struct session *s);
     void *on_prefilled_ctx;
+    /* NULL, or the prompt goes through this prefix cache of the session
+     * (engine/prefix_cache.h): same logits, the shared start not recomputed.
+     * The session need not be reset then; prompt_logits must be NULL. */
+    struct prefix_cache *prefix;
 };
 
 /* Writes up to max_new ids into out and their count into *n_out. With

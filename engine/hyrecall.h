@@ -7,16 +7,17 @@
 #ifndef HYRECALL_H
 #define HYRECALL_H
 
-#include "engine/arch/arch.h"    /* the architecture a model was read as (name, description) */
-#include "engine/build_info.h"   /* version, git commit */
-#include "engine/generate.h"     /* greedy generation over a session */
-#include "engine/layers/block.h" /* the block kinds: names, state shapes, weight matrices */
-#include "engine/lens.h"
-#include "engine/load/safetensors.h" /* reading and writing safetensors files (dumps) */ /* the routing lens */
+#include "engine/arch/arch.h"           /* the architecture a model was read as (name, description) */
+#include "engine/build_info.h"          /* version, git commit */
+#include "engine/generate.h"            /* greedy generation over a session */
+#include "engine/layers/block.h"        /* the block kinds: names, state shapes, weight matrices */
+#include "engine/lens.h"                /* the routing lens */
+#include "engine/load/safetensors.h"    /* reading and writing safetensors files (dumps) */
 #include "engine/memory_plan.h"         /* what a run needs in memory; loading within a limit */
 #include "engine/model.h"               /* a loaded model: config, layer plan, weight views */
 #include "engine/observer.h"            /* callbacks at named points of the forward pass */
 #include "engine/ops/cpu.h"             /* threads and the OpenBLAS core */
+#include "engine/prefix_cache.h"        /* prefix reuse across prompts with a shared start */
 #include "engine/provenance.h"          /* SHA-256 of builds, models, inputs */
 #include "engine/restore/restore.h"     /* QK-Restore and Procrustes patches at load time */
 #include "engine/restore/weight_diff.h" /* per-tensor differences of two checkpoints */

@@ -187,6 +187,60 @@ void session_reset(struct session *s)
     s->pos = 0;
 }
 
+/* ---- snapshots ------------------------------------------------------------- */
+
+/* Floats of a sliding-window cache's ring (keys and values), 0 for a full cache. */
+static int64_t ring_floats(const struct kv_cache *kv)
+{
+    return kv->window > 0 ? 2 * (int64_t)kv->window * kv->kv_heads * kv->head_dim : 0;
+}
+
+int64_t session_snapshot_floats(const struct session *s)
+{
+    int64_t total = 0;
+    for (int i = 0; i < s->m->cfg.num_layers; i++) {
+        const struct layer_state *st = &s->layers[i];
+        total += st->S_floats + st->conv_tail_floats + ring_floats(&st->kv);
+    }
+    return total;
+}
+
+/* Copies each layer's state between the session and a snapshot, in layer
+ * order: S, conv tail, ring keys, ring values. A ring not yet allocated (no
+ * batch has run) is all zeros in the snapshot. */
+static void snapshot_copy(struct session *s, float *snap, bool save)
+{
+    for (int i = 0; i < s->m->cfg.num_layers; i++) {
+        struct layer_state *st = &s->layers[i];
+        float *parts[2] = {st->S, st->conv_tail};
+        const int64_t sizes[2] = {st->S_floats, st->conv_tail_floats};
+        for (int p = 0; p < 2; p++) {
+            if (sizes[p] == 0) continue;
+            memcpy(save ? snap : parts[p], save ? parts[p] : snap, (size_t)sizes[p] * sizeof(float));
+            snap += sizes[p];
+        }
+        const int64_t half = ring_floats(&st->kv) / 2;
+        if (half == 0) continue;
+        float *ring[2] = {st->kv.k, st->kv.v};
+        for (int p = 0; p < 2; p++, snap += half) {
+            if (!save && ring[p]) memcpy(ring[p], snap, (size_t)half * sizeof(float));
+            if (save && ring[p]) memcpy(snap, ring[p], (size_t)half * sizeof(float));
+            if (save && !ring[p]) memset(snap, 0, (size_t)half * sizeof(float));
+        }
+    }
+}
+
+void session_snapshot_save(const struct session *s, float *dst)
+{
+    snapshot_copy((struct session *)s, dst, true);
+}
+
+void session_snapshot_load(struct session *s, const float *src, int64_t pos)
+{
+    snapshot_copy(s, (float *)src, false);
+    s->pos = pos;
+}
+
 void session_set_observer(struct session *s, const struct session_observer *o)
 {
     s->observer = o;

@@ -66,6 +66,17 @@ void session_reset(struct session *s);
 /* Instruments the session (NULL removes the observer); o must outlive its use. */
 void session_set_observer(struct session *s, const struct session_observer *o);
 
+/* Snapshots of the sequence state, for prefix reuse (engine/prefix_cache.h).
+ * The state at a position is the recurrent matrix states, the convolution
+ * tails and the rings of sliding-window caches, plus the rows of the full
+ * KV caches below it; those rows need no copy, since nothing writes them
+ * again until the sequence is fed from an earlier position. */
+int64_t session_snapshot_floats(const struct session *s);
+void session_snapshot_save(const struct session *s, float *dst);
+/* Back to a state saved at position pos, whose full caches still hold the
+ * rows below pos they held then. */
+void session_snapshot_load(struct session *s, const float *src, int64_t pos);
+
 /* Feeds n tokens at positions pos .. pos+n-1. logits may be NULL; otherwise
  * it receives [n, vocab] when all_logits, else [vocab] for the last token. */
 int session_forward(struct session *s, const int32_t *ids, int n, float *logits, bool all_logits, struct hr_error *e);

@@ -103,6 +103,18 @@ diff <(grep -o '"pred":"[^"]*"' "$tmp/own_run/predictions.jsonl") <(grep -o '"pr
   bad "RULER's validation.jsonl: task and length not taken from its directories"
 say "RULER's pred/ and validation.jsonl files: scored and run; summary_ruler.csv in RULER's layout"
 
+# Prefix reuse: the samples restart from states saved inside the beginning they
+# share (engine/prefix_cache.h); the predictions are the same bits as without.
+pc=(niah -m "$tmp/m" --tasks S1,S2 --lengths 8k --samples 3 --seed 3)
+"$bin" "${pc[@]}" --out "$tmp/pc_on" >"$tmp/pc_on.log" 2>&1 || { cat "$tmp/pc_on.log"; bad "prefix cache run"; }
+"$bin" "${pc[@]}" --no-prefix-cache --out "$tmp/pc_off" >"$tmp/pc_off.log" 2>&1 || { cat "$tmp/pc_off.log"; bad "--no-prefix-cache run"; }
+cmp -s "$tmp/pc_on/predictions.jsonl" "$tmp/pc_off/predictions.jsonl" || bad "the prefix cache changed the predictions"
+reused=$(sed -n 's/.*prefix cache reused \([0-9]*\) of.*/\1/p' "$tmp/pc_on.log")
+[ "${reused:-0}" -gt 0 ] || bad "the prefix cache reused nothing: $(cat "$tmp/pc_on.log")"
+grep -q "prefix cache" "$tmp/pc_off.log" && bad "--no-prefix-cache still reports a prefix cache"
+grep -qE '"prefix_cache":[[:space:]]*false' "$tmp/pc_off/summary.json" || bad "summary.json does not record --no-prefix-cache"
+say "prefix cache: $reused prompt tokens reused, predictions bit-identical to --no-prefix-cache"
+
 # Errors: clear message, non-zero exit, no output left.
 expect() { local code=$1 needle=$2; shift 2
   "$@" >"$tmp/out" 2>&1; local got=$?

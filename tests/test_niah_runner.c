@@ -1,8 +1,7 @@
-/* The NIAH runner's bookkeeping, without a model: predictions written in
- * sample order whatever order samples finish in (ordered_lines.h), and
- * resuming (niah_resume.h): which samples an existing run holds, a torn last
- * line dropped, a run of another configuration or fewer samples refused,
- * and the file put back in a fresh run's order. */
+/* The NIAH runner's bookkeeping, without a model: the order that lets
+ * samples reuse each other's prefill (prefix_order.c), and resuming (niah_resume.h): which samples an existing run
+ * holds, a torn last line dropped, a run of another configuration or fewer samples refused, and the file put back in a
+ * fresh run's order. */
 #include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,42 +10,51 @@
 
 #include "engine/base/files.h"
 #include "niah/run/niah_resume.h"
-#include "niah/run/ordered_lines.h"
+#include "niah/run/niah_run.h"
 #include "stb_ds.h"
 #include "tests/test_util.h"
 
-static char *line_of(const char *text)
+/* A haystack prompt with its needle after `depth` bytes of the shared text. */
+static char *prompt_at(const char *haystack, int depth, const char *needle)
 {
-    return strdup(text);
+    const size_t n = strlen(haystack);
+    char *p = malloc(n + strlen(needle) + 1);
+    memcpy(p, haystack, (size_t)depth);
+    strcpy(p + depth, needle);
+    strcat(p, haystack + depth);
+    return p;
 }
 
-static void check_ordered_lines(const char *dir)
+/* niah_prefix_order: longest length first, then deepest shared beginning,
+ * then sample order; in that order each prompt shares with the one before
+ * all it shares with any (the sum of every depth but the deepest). */
+static void check_prefix_order(void)
 {
-    char path[4400];
-    snprintf(path, sizeof path, "%s/ordered.txt", dir);
-    FILE *f = fopen(path, "w");
-    struct ordered_lines o;
-    CHECK(ordered_lines_begin(&o, 10, 5) == 0, "begin");
-    /* Places 10..14: 11 was written by an earlier run; the rest finish 13, 10, 12, 14 (as MPI ranks return them). */
-    ordered_lines_skip(&o, 11);
-    CHECK(ordered_lines_flush(&o, NULL) == 0, "a skip behind an open place wrote something");
-    CHECK(ordered_lines_put(&o, 13, line_of("13"), f) == 0, "13 written before 10 and 12");
-    CHECK(ordered_lines_put(&o, 10, line_of("10"), f) == 1, "10 (then the skipped 11) should write one line");
-    CHECK(ordered_lines_put(&o, 12, line_of("12"), f) == 2, "12 should release 12 and 13");
-    CHECK(!ordered_lines_done(&o), "done before 14");
-    CHECK(ordered_lines_put(&o, 14, line_of("14"), f) == 1, "14");
-    CHECK(ordered_lines_done(&o), "not done after every place");
-    ordered_lines_end(&o);
-    fclose(f);
-    char *text = read_text_file(path, NULL, &(struct hr_error){0});
-    CHECK(text && strcmp(text, "10\n12\n13\n14\n") == 0, "file order: got '%s'", text ? text : "(none)");
-    free(text);
-    /* A failed run: lines still waiting are freed (LeakSanitizer checks), nothing written. */
-    CHECK(ordered_lines_begin(&o, 0, 3) == 0, "begin");
-    f = fopen(path, "w");
-    CHECK(ordered_lines_put(&o, 2, line_of("2"), f) == 0, "2 before 0");
-    ordered_lines_end(&o);
-    fclose(f);
+    const char *hay = "Some special magic numbers are hidden within the following text. The grass is green. The sky "
+                      "is blue. The sun is yellow. Here we go. There and back again. The grass is green.";
+    const int depth[5] = {30, 80, 10, 50, 5};
+    const int64_t length[5] = {1000, 1000, 1000, 1000, 2000};
+    struct niah_sample samples[5];
+    struct unit units[5];
+    for (int i = 0; i < 5; i++) {
+        char needle[64];
+        snprintf(needle, sizeof needle, "|needle %d|", 1000 + i); /* "|" is not in the haystack */
+        samples[i] = (struct niah_sample){.index = i, .prompt = prompt_at(hay, depth[i], needle)};
+        units[i] = (struct unit){.index = i, .task = "niah_single_1", .length = length[i], .s = &samples[i]};
+    }
+    niah_prefix_order(units, 5);
+    const int want[5] = {4, 1, 3, 0, 2};
+    for (int i = 0; i < 5; i++)
+        CHECK(units[i].index == want[i], "prefix order: place %d holds sample %d, want %d", i, units[i].index, want[i]);
+    size_t reused = 0;
+    for (int i = 2; i < 5; i++) {
+        const char *a = units[i - 1].s->prompt, *b = units[i].s->prompt;
+        size_t c = 0;
+        while (a[c] && a[c] == b[c]) c++;
+        reused += c;
+    }
+    CHECK(reused == 30 + 10 + 50, "prefix order shares %zu bytes with the previous prompts, want 90", reused);
+    for (int i = 0; i < 5; i++) free(samples[i].prompt);
 }
 
 static void write_file(const char *dir, const char *name, const char *text)
@@ -130,7 +138,7 @@ static void check_resume(const char *tmp)
 int main(void)
 {
     char *tmp = make_temp_dir("runner");
-    check_ordered_lines(tmp);
+    check_prefix_order();
     check_resume(tmp);
     remove_tree(tmp);
     free(tmp);

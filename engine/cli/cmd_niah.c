@@ -62,6 +62,11 @@ static const char *HELP =
     "                        base=DIR,sft=DIR,restored=DIR+qk@BASE_DIR (METHOD qk or procrustes; the\n"
     "                        --restore-layers/--procrustes-alpha/--restore-with flags apply to it);\n"
     "                        one table and one heat map per task with a panel per variant\n"
+    "  --no-prefix-cache     prefill every prompt from its start. By default the samples of a task and\n"
+    "                        length run in the order of their shared beginnings (template and haystack up\n"
+    "                        to the first needle) and each restarts from the state saved inside the part it\n"
+    "                        shares with the one before (at most 1 GiB of saved states; not with --lens):\n"
+    "                        the same predictions, bit for bit, in less time\n"
     "  --threads N\n"
     "  --progress MODE       auto (default): a live line on a terminal, else a plain line every 10 s;\n"
     "                        always: a plain line after every sample; never\n" CLI_RESTORE_HELP
@@ -153,6 +158,8 @@ static int parse(int argc, char **argv, struct niah_options *o)
             o->save_inputs = true;
         } else if (strcmp(a, "--lens") == 0) {
             o->lens = true;
+        } else if (strcmp(a, "--no-prefix-cache") == 0) {
+            o->no_prefix_cache = true;
         } else if (!(v = cli_value("niah", argc, argv, &i))) {
             return -1;
         } else if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) {

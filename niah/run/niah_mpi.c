@@ -64,10 +64,13 @@ static int by_length_desc(const void *a, const void *b)
 
 int niah_mpi_dispatch(struct run_context *c, int vi, struct unit *units, int n, struct hr_error *e)
 {
-    /* Longest prompts first: the slowest units start early, the tail is short. */
+    /* Longest prompts first: the slowest units start early, the tail is short.
+     * With prefix reuse the units come in niah_prefix_order's order (longest
+     * first too), which stays: each worker then gets a run of samples whose
+     * shared beginnings shrink, and reuses them as one process does. */
     struct unit **queue = malloc((size_t)n * sizeof *queue);
     for (int i = 0; i < n; i++) queue[i] = &units[i];
-    qsort(queue, (size_t)n, sizeof *queue, by_length_desc);
+    if (!niah_prefix_reuse(c->o)) qsort(queue, (size_t)n, sizeof *queue, by_length_desc);
     c->variant = c->o->variants[vi].name;
     int sent = 0, received = 0, rc = 0;
     for (int w = 1; w < size && sent < n; w++, sent++)

@@ -12,7 +12,6 @@
 #include "niah/niah_generate.h"
 #include "niah/niah_haystack.h"
 #include "niah/run/niah_resume.h"
-#include "niah/run/ordered_lines.h"
 #include "niah/run/progress.h"
 #include "tokenizer/tokenizer.h"
 
@@ -29,6 +28,7 @@ struct niah_options {
     long samples, threads, tokens_to_generate;
     uint64_t seed;
     bool dump, save_inputs, lens;
+    bool no_prefix_cache; /* --no-prefix-cache: prefill every prompt from position 0 */
     struct restore_options restore;
     int64_t max_memory; /* bytes; 0: the memory available; -1: no check (memory_plan.h) */
     enum progress_mode progress;
@@ -51,6 +51,8 @@ struct run_context {
     struct tokenizer *tok;
     struct model model;
     struct session session;
+    struct prefix_cache prefix; /* the session's, unless --no-prefix-cache or --lens (prefix_on) */
+    bool prefix_on;
     bool have_model;
     int loaded_variant;
     int64_t longest; /* the longest length of the run, for memory planning */
@@ -60,10 +62,10 @@ struct run_context {
     int resumed;                /* samples already in predictions.jsonl */
     struct niah_key_set *order; /* every unit's key -> its place in predictions.jsonl */
     cJSON *provenance;          /* build and models, for run.json */
-    struct ordered_lines block; /* the block of units being run, written in order */
     struct progress progress;
     bool interrupted; /* stopped on Ctrl-C / SIGTERM: the finished samples are saved */
     double t_start, prefill_tokens, prefill_seconds, coordination_seconds;
+    double reused_tokens; /* prompt tokens the prefix cache did not recompute (this process) */
     int done, total;
     const struct niah_sample *lens_sample; /* --lens: the sample being run (single process) */
     cJSON *lens_json;                      /* its measurements, for niah_record */
@@ -81,6 +83,13 @@ cJSON *niah_run_manifest(const struct niah_options *o, const struct essay *es, c
 cJSON *niah_run_meta(const struct niah_options *o, const struct essay *es, const char *tok_path,
                      const cJSON *provenance, double elapsed);
 
+/* Whether the run reuses prompt prefixes (engine/prefix_cache.h): on unless
+ * --no-prefix-cache or --lens. */
+bool niah_prefix_reuse(const struct niah_options *o);
+/* Puts a block's units in the order that lets each reuse most of the one
+ * before (prefix_order.c): longest first, then by how far each prompt's
+ * beginning is shared with another's, deepest first. */
+void niah_prefix_order(struct unit *units, int n);
 int niah_load_variant(struct run_context *c, int vi, struct hr_error *e);
 int niah_infer(struct run_context *c, const char *prompt, char **pred, struct hr_error *e);
 int niah_record(struct run_context *c, const struct unit *u, const char *pred, struct hr_error *e);

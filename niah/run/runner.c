@@ -21,7 +21,6 @@
 #include "niah/run/niah_lens.h"
 #include "niah/run/niah_resume.h"
 #include "niah/run/niah_run.h"
-#include "niah/run/ordered_lines.h"
 #include "niah/run/progress.h"
 #include "niah/sha256.h"
 #include "stb_ds.h"
@@ -69,17 +68,29 @@ static int ensure_output(struct run_context *c, struct hr_error *e)
     return c->out ? 0 : hr_fail(e, "%s: cannot open for appending: %s", path, strerror(errno));
 }
 
-/* Loads variant vi into c (the model, its session and stop ids); a no-op when
- * it is already loaded. */
+bool niah_prefix_reuse(const struct niah_options *o)
+{
+    /* The lens reads every prompt position's keys as the prefill passes them. */
+    return !o->no_prefix_cache && !o->lens;
+}
+
+static void unload_variant(struct run_context *c)
+{
+    if (!c->have_model) return;
+    if (c->prefix_on) prefix_cache_free(&c->prefix);
+    c->prefix_on = false;
+    session_free(&c->session);
+    model_free(&c->model);
+    c->have_model = false;
+}
+
+/* Loads variant vi into c (the model, its session, its prefix cache and stop
+ * ids); a no-op when it is already loaded. */
 int niah_load_variant(struct run_context *c, int vi, struct hr_error *e)
 {
     const struct niah_options *o = c->o;
     if (c->have_model && c->loaded_variant == vi) return 0;
-    if (c->have_model) {
-        session_free(&c->session);
-        model_free(&c->model);
-        c->have_model = false;
-    }
+    unload_variant(c);
     const struct variant *v = &o->variants[vi];
     const struct restore_options ro = variant_restore_options(v, &o->restore);
     c->variant = v->name;
@@ -89,6 +100,10 @@ int niah_load_variant(struct run_context *c, int vi, struct hr_error *e)
     c->have_model = true;
     c->loaded_variant = vi;
     if (session_init(&c->session, &c->model, 0, e)) return -1;
+    if (niah_prefix_reuse(o)) {
+        if (prefix_cache_init(&c->prefix, &c->session, c->longest, PREFIX_CACHE_DEFAULT_BYTES, e)) return -1;
+        c->prefix_on = true;
+    }
     c->num_stop = 0;
     for (int k = 0; k < c->model.cfg.num_eos; k++) c->stop_ids[c->num_stop++] = c->model.cfg.eos_ids[k];
     int32_t im_end = tok_token_id(c->tok, "<|im_end|>");
@@ -115,7 +130,7 @@ int niah_infer(struct run_context *c, const char *prompt, char **pred, struct hr
             free(ids), free(gen);
             return -1;
         }
-    session_reset(&c->session);
+    if (!c->prefix_on) session_reset(&c->session); /* the prefix cache starts where it can */
     struct lens lens = {0};
     const bool observe = c->lens_sample && n > 0;
     if (observe && niah_lens_begin(&lens, &c->model, n - 1)) {
@@ -130,10 +145,13 @@ int niah_infer(struct run_context *c, const char *prompt, char **pred, struct hr
                                  .prompt_len = n,
                                  .max_new = (int)c->o->tokens_to_generate,
                                  .stop_ids = c->stop_ids,
-                                 .num_stop = c->num_stop};
+                                 .num_stop = c->num_stop,
+                                 .prefix = c->prefix_on ? &c->prefix : NULL};
+    const int64_t reused_before = c->prefix_on ? c->prefix.reused_tokens : 0;
     int rc = generate_greedy(&c->session, &r, gen, &n_gen, e);
     c->prefill_seconds += clock_seconds() - t0;
     c->prefill_tokens += n;
+    if (c->prefix_on) c->reused_tokens += c->prefix.reused_tokens - reused_before;
     session_set_observer(&c->session, NULL);
     if (observe && rc == 0) c->lens_json = niah_lens_measure(&lens, c->tok, ids, n, c->lens_sample);
     lens_free(&lens);
@@ -151,8 +169,10 @@ int niah_infer(struct run_context *c, const char *prompt, char **pred, struct hr
     return rc;
 }
 
-/* The predictions line of a unit: scored here, written in predictions.jsonl
- * order (units may finish out of order under MPI: ordered_lines.h). */
+/* The predictions line of a unit: scored here and appended as soon as it is
+ * made, whatever its place (samples finish out of order under MPI and with
+ * prefix reuse), so that a kill loses at most the samples in flight; the run
+ * puts the file in sample order when it ends (niah_predictions_reorder). */
 int niah_record(struct run_context *c, const struct unit *u, const char *pred, struct hr_error *e)
 {
     const struct niah_sample *s = u->s;
@@ -181,8 +201,9 @@ int niah_record(struct run_context *c, const struct unit *u, const char *pred, s
         free(line);
         return -1;
     }
-    ordered_lines_put(&c->block, u->index, line, c->out);
-    fflush(c->out); /* one sample at a time: a kill loses at most those in flight */
+    fprintf(c->out, "%s\n", line);
+    free(line);
+    fflush(c->out);
     c->done++;
     progress_sample(&c->progress, c->variant, u->task, u->length, c->done, c->total, c->resumed,
                     c->prefill_tokens / (c->prefill_seconds > 0 ? c->prefill_seconds : 1),
@@ -194,10 +215,8 @@ int niah_record(struct run_context *c, const struct unit *u, const char *pred, s
  * over MPI ranks when launched by mpirun/srun with more than one process. */
 static int run_units(struct run_context *c, int vi, struct unit *units, int n, struct hr_error *e)
 {
-    if (ordered_lines_begin(&c->block, units[0].index, n)) return hr_fail(e, "out of memory");
     int rc = 0;
-    /* Units already in predictions.jsonl (a resumed run) are not run again:
-     * their slots count as written. */
+    /* Units already in predictions.jsonl (a resumed run) are not run again. */
     struct unit *todo = malloc((size_t)n * sizeof *todo);
     int m = 0;
     for (int i = 0; i < n; i++) {
@@ -205,12 +224,9 @@ static int run_units(struct run_context *c, int vi, struct unit *units, int n, s
         niah_unit_key(c->o->variants[vi].name, units[i].task, units[i].length, units[i].s->index, units[i].s->depth,
                       key, sizeof key);
         shput(c->order, key, units[i].index);
-        if (niah_resume_done(c->resume, key))
-            ordered_lines_skip(&c->block, units[i].index);
-        else
-            todo[m++] = units[i];
+        if (!niah_resume_done(c->resume, key)) todo[m++] = units[i];
     }
-    ordered_lines_flush(&c->block, c->out); /* leading skips: nothing to write */
+    if (niah_prefix_reuse(c->o)) niah_prefix_order(todo, m);
     if (m > 0) {
         if (niah_mpi_size() > 1) {
             rc = niah_mpi_dispatch(c, vi, todo, m, e);
@@ -235,7 +251,6 @@ static int run_units(struct run_context *c, int vi, struct unit *units, int n, s
         }
     }
     free(todo);
-    ordered_lines_end(&c->block);
     return rc;
 }
 
@@ -313,7 +328,7 @@ int niah_run(struct niah_options *op)
         } else {
             rc = NIAH_RUN_OK;
         }
-        if (c.have_model) session_free(&c.session), model_free(&c.model);
+        unload_variant(&c);
         tok_free(c.tok);
         return rc;
     }
@@ -426,11 +441,16 @@ int niah_run(struct niah_options *op)
     if (o.dump) {
         if (atomic_commit(&dump_dir, &e)) goto fail;
     } else {
-        /* A run extended to more samples appended them after the earlier
-         * ones: put predictions.jsonl in the order a run from scratch writes. */
-        if (resume.existed && niah_predictions_reorder(o.out, c.order, &e)) goto fail;
+        /* Lines went out as samples finished (and a run extended to more
+         * samples appended them after the earlier ones): put predictions.jsonl
+         * in sample order, the same file whatever the order of the work. */
+        if (niah_predictions_reorder(o.out, c.order, &e)) goto fail;
         cJSON *meta = niah_run_meta(&o, &es, tok_path, c.provenance, clock_seconds() - c.t_start);
         cJSON_AddNumberToObject(meta, "coordination_s", c.coordination_seconds);
+        cJSON_AddBoolToObject(meta, "prefix_cache", niah_prefix_reuse(&o));
+        if (niah_mpi_size() == 1 && c.prefill_tokens > 0 && niah_prefix_reuse(&o)) /* workers count their own */
+            fprintf(stderr, "hyrecall niah: the prefix cache reused %.0f of %.0f prompt tokens (%.1f%%)\n",
+                    c.reused_tokens, c.prefill_tokens, 100 * c.reused_tokens / c.prefill_tokens);
         if (niah_mpi_size() > 1)
             fprintf(stderr,
                     "hyrecall niah: %d processes, %.2f s, rank 0 busy (scoring, writing, sending) %.3f%% of it\n",
@@ -452,10 +472,7 @@ done:
     given_prompts_free(&given);
     if (c.out) fclose(c.out);
     if (dump_dir.tmp) atomic_abort(&dump_dir); /* a failed --dump-prompts leaves nothing */
-    if (c.have_model) {
-        session_free(&c.session);
-        model_free(&c.model);
-    }
+    unload_variant(&c);
     cJSON_Delete(manifest);
     cJSON_Delete(c.provenance);
     niah_resume_free(&resume);
