@@ -11,8 +11,12 @@
 
 /* Prefill attention works on blocks: QB queries against KB keys at a time,
  * scores by GEMM and a running (online) softmax (Milakov & Gimelshein 2018;
- * FlashAttention, Dao et al. 2022), so no [T, T] matrix is ever formed. */
-enum { QB = 128, KB = 512, BLOCKED_MIN_QUERIES = 16 };
+ * FlashAttention, Dao et al. 2022), so no [T, T] matrix is ever formed.
+ * QB = KB = 512, a whole micro-batch of queries per block: SGEMM packs each
+ * key and value block once per 512 queries instead of once per 128, which
+ * took prefill attention from 45 % to 59 % of SGEMM peak at 32K tokens
+ * (16 heads of 128, 8 KV heads; docs/kernel-measurements.md). */
+enum { QB = 512, KB = 512, BLOCKED_MIN_QUERIES = 16 };
 
 /* Decode (one query) splits the visible keys into fixed blocks of DB
  * positions (flash-decoding, Dao et al. 2023): each block is attended on its
@@ -194,9 +198,28 @@ static int attend_decode(struct kv_cache *c, const float *q, const float *k, con
 
 struct block_scratch {
     float *S;       /* [QB, KB] scores, then probabilities */
-    float *Kb, *Vb; /* [KB, d] gathered keys and values */
+    float *Kb, *Vb; /* [KB, d] keys and values gathered when a block is not one strided run */
     float *m, *l;   /* [QB] running max and sum */
 };
+
+/* Key (or value) block [j0, j0 + bk) of KV head kvh as a matrix for SGEMM:
+ * read in place, rows kv_heads · d apart, when it lies in the batch or in a
+ * full cache (whose slot is the position); gathered into buf otherwise (a
+ * block across the batch's start, or a sliding window's ring). */
+static const float *kv_block(const struct kv_cache *c, const float *cache, const float *batch, int64_t pos0, int64_t j0,
+                             int bk, int kvh, float *buf, int *ld)
+{
+    const int d = c->head_dim, row = c->kv_heads * d;
+    if (j0 >= pos0 || (c->window == 0 && j0 + bk <= pos0)) {
+        *ld = row;
+        return (j0 >= pos0 ? batch + (j0 - pos0) * row : cache + j0 * row) + (int64_t)kvh * d;
+    }
+    for (int j = 0; j < bk; j++)
+        memcpy(buf + (int64_t)j * d, kv_row(c, cache, batch, pos0, j0 + j) + (int64_t)kvh * d,
+               (size_t)d * sizeof(float));
+    *ld = d;
+    return buf;
+}
 
 /* Queries t0 .. t0+tn-1 of head h: out rows = softmax(q Kᵀ · scale) V over the
  * visible keys, one key block at a time in ascending order. */
@@ -215,13 +238,10 @@ static void attend_blocked(const struct kv_cache *c, const float *q, const float
     }
     for (int64_t j0 = kmin; j0 <= last_pos; j0 += KB) {
         const int bk = (int)(last_pos - j0 + 1 < KB ? last_pos - j0 + 1 : KB);
-        for (int j = 0; j < bk; j++) { /* gather: cache slots and batch rows alike */
-            memcpy(w->Kb + (int64_t)j * d, kv_row(c, c->k, k, pos0, j0 + j) + (int64_t)kvh * d,
-                   (size_t)d * sizeof(float));
-            memcpy(w->Vb + (int64_t)j * d, kv_row(c, c->v, v, pos0, j0 + j) + (int64_t)kvh * d,
-                   (size_t)d * sizeof(float));
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tn, bk, d, scale, Q, ldq, w->Kb, d, 0.0f, w->S, KB);
+        int ldk, ldv;
+        const float *K = kv_block(c, c->k, k, pos0, j0, bk, kvh, w->Kb, &ldk);
+        const float *V = kv_block(c, c->v, v, pos0, j0, bk, kvh, w->Vb, &ldv);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tn, bk, d, scale, Q, ldq, K, ldk, 0.0f, w->S, KB);
         for (int i = 0; i < tn; i++) {
             const int64_t p = first_pos + i, lo = c->window > 0 && p - c->window + 1 > 0 ? p - c->window + 1 : 0;
             /* Visible keys of this query in the block: [a, z) (causal, and the window). */
@@ -246,7 +266,7 @@ static void attend_blocked(const struct kv_cache *c, const float *q, const float
                 for (int x = 0; x < d; x++) o[x] *= alpha;
             }
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tn, d, bk, 1.0f, w->S, KB, w->Vb, d, 1.0f, O, ldq);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tn, d, bk, 1.0f, w->S, KB, V, ldv, 1.0f, O, ldq);
     }
     for (int i = 0; i < tn; i++) {
         const float inv = 1.0f / w->l[i];
