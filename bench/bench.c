@@ -272,3 +272,20 @@ int bench_model(const struct model *m, int64_t context, int decode_tokens, struc
     r->decode_fraction_of_bandwidth = r->decode_bytes_per_token * r->decode_tokens_per_s / (r->around.stream_gbs * 1e9);
     return 0;
 }
+
+void bench_project(const struct model *m, const struct bench_run *from, int64_t context, struct bench_projection *p)
+{
+    double flops[PART_COUNT];
+    bench_prefill_flops_by_part(m, context, flops);
+    p->context = context, p->from_context = from->context, p->prefill_seconds = 0;
+    for (int k = 0; k < PART_COUNT; k++) {
+        p->part_seconds[k] = k == PART_OTHER           ? from->part_seconds[k] * (double)context / (double)from->context
+                             : from->part_flops[k] > 0 ? flops[k] * from->part_seconds[k] / from->part_flops[k]
+                                                       : 0;
+        p->prefill_seconds += p->part_seconds[k];
+    }
+    /* The measured decode read decode_bytes_per_token at decode_tokens_per_s. */
+    const double measured_rate = from->decode_bytes_per_token * from->decode_tokens_per_s;
+    p->decode_step_seconds = bench_decode_bytes(m, context + 16) / measured_rate;
+    p->niah_sample_seconds = p->prefill_seconds + 32 * p->decode_step_seconds;
+}

@@ -51,4 +51,16 @@ double bench_decode_bytes(const struct model *m, int64_t T);
 int bench_model(const struct model *m, int64_t context, int decode_tokens, struct machine_limits *limits,
                 struct bench_run *r, struct hr_error *e);
 
+/* The cost at a longer context, projected from a measured run: each part of
+ * the prefill keeps the FLOP rate it ran at (its FLOPs at `context` over that
+ * rate; "other" grows with the tokens), and a decode step the bytes per
+ * second it read. A projection, not a measurement: softmax attention's rate
+ * may move as its share of the work grows. */
+struct bench_projection {
+    int64_t context, from_context;
+    double part_seconds[PART_COUNT];
+    double prefill_seconds, decode_step_seconds, niah_sample_seconds;
+};
+void bench_project(const struct model *m, const struct bench_run *from, int64_t context, struct bench_projection *p);
+
 #endif

@@ -209,6 +209,12 @@ done
 # Each run carries the limits measured around it (its fractions' denominators), the machine the best of them.
 [ "$(grep -c '"sgemm_gflops"' "$tmp/bench.json")" = 3 ] && [ "$(grep -c '"stream_gbs"' "$tmp/bench.json")" = 3 ] ||
   { echo "FAIL: bench JSON should give the machine's and each run's limits"; fail=1; }
+# --project: labelled projections from the last measured context, in the table and the JSON.
+expect 0 "projected from 64" -- "$bin" bench -m "$model" --contexts 32,64 --decode-tokens 2 --project 256,1k \
+  --json "$tmp/bench_projected.json"
+for key in '"projections"' '"from_context":	64' '"context":	1024' '"decode_step_seconds"' '"niah_sample_seconds"'; do
+  grep -qF "$key" "$tmp/bench_projected.json" || { echo "FAIL: bench --project JSON lacks $key"; fail=1; }
+done
 expect 2 "" -- "$bin" bench -m "$model" --contexts 0
 # An existing --json is refused before the work (one overwrite rule for every output).
 cp "$tmp/bench.json" "$tmp/bench.before"

@@ -12,7 +12,7 @@
 
 static const char *HELP =
     "usage: hyrecall bench -m MODEL_DIR [--contexts 1k,4k,16k,64k] [--decode-tokens N] [--threads N]\n"
-    "                      [--json FILE] [--max-memory SIZE]\n\n"
+    "                      [--project 128k,256k] [--json FILE] [--max-memory SIZE]\n\n"
     "For each context: prefill throughput (tokens/s, and model FLOPs per second as a fraction of\n"
     "this machine's SGEMM peak) and decode throughput after that prompt (tokens/s, and bytes read per\n"
     "token as a fraction of its float32 weight-streaming bandwidth), with the run's peak resident\n"
@@ -26,14 +26,18 @@ static const char *HELP =
     "prefill_by_kind splits the prefill's time (attention, linear_mixers, ffn, lm_head: seconds, GFLOP/s,\n"
     "fraction of peak; other: seconds) at the session's observer points; niah_sample_seconds is the\n"
     "prefill plus 32 decode steps, what one NIAH sample at that context costs here.\n"
+    "--project LIST projects the prefill (by part) and one NIAH sample to longer contexts from the last\n"
+    "measured context: each part keeps the FLOP rate it ran at, a decode step the bytes per second it\n"
+    "read (labelled as projections; in --json as projections: [{context, from_context, prefill_seconds,\n"
+    "prefill_by_kind, decode_step_seconds, niah_sample_seconds}]).\n"
     "Defaults: contexts 1k,4k; 16 decode tokens.\n\n"
     "exit codes: 0 ok, 1 invalid model or out of memory, 2 usage error\n";
 
 int cmd_bench(int argc, char **argv)
 {
     const char *dir = NULL, *json_path = NULL;
-    int64_t contexts[16] = {1024, 4096};
-    int nc = 2;
+    int64_t contexts[16] = {1024, 4096}, projected[16];
+    int nc = 2, np = 0;
     long decode = 16, threads = 0;
     struct restore_options unused;
     restore_options_default(&unused);
@@ -59,6 +63,8 @@ int cmd_bench(int argc, char **argv)
             if (cli_parse_int("bench", a, v, 1, 4096, &threads)) return EXIT_USAGE;
         } else if (strcmp(a, "--contexts") == 0) {
             if (cli_parse_sizes("bench", a, v, 1, 1 << 24, contexts, 16, &nc)) return EXIT_USAGE;
+        } else if (strcmp(a, "--project") == 0) {
+            if (cli_parse_sizes("bench", a, v, 1, 1 << 24, projected, 16, &np)) return EXIT_USAGE;
         } else {
             cli_unknown_option("bench", a, HELP);
             return EXIT_USAGE;
@@ -93,8 +99,8 @@ int cmd_bench(int argc, char **argv)
     int rc = EXIT_OK;
     struct machine_limits limits; /* before the first run; then each run's "after" is the next one's "before" */
     bench_machine(&limits);
+    struct bench_run r;
     for (int i = 0; i < nc && rc == EXIT_OK; i++) {
-        struct bench_run r;
         if (bench_model(&m, contexts[i], (int)decode, &limits, &r, &e)) {
             fprintf(stderr, "hyrecall bench: %s\n", e.msg);
             rc = EXIT_RUNTIME;
@@ -136,6 +142,26 @@ int cmd_bench(int argc, char **argv)
         }
         cJSON_AddNumberToObject(o, "niah_sample_seconds", r.niah_sample_seconds);
         cJSON_AddItemToArray(runs, o);
+    }
+    cJSON *projections = np > 0 && rc == EXIT_OK ? cJSON_AddArrayToObject(root, "projections") : NULL;
+    for (int i = 0; projections && i < np; i++) {
+        struct bench_projection p;
+        bench_project(&m, &r, projected[i], &p);
+        printf("%8lld   projected from %lld: prefill %.3g s (", (long long)p.context, (long long)p.from_context,
+               p.prefill_seconds);
+        for (int k = 0, first = 1; k < PART_COUNT; k++)
+            if (p.part_seconds[k] > 0)
+                printf("%s%s %.3g s", first ? "" : "; ", bench_part_names[k], p.part_seconds[k]), first = 0;
+        printf("), decode step %.3g s, one NIAH sample %.3g s\n", p.decode_step_seconds, p.niah_sample_seconds);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "context", (double)p.context);
+        cJSON_AddNumberToObject(o, "from_context", (double)p.from_context);
+        cJSON_AddNumberToObject(o, "prefill_seconds", p.prefill_seconds);
+        cJSON *parts = cJSON_AddObjectToObject(o, "prefill_by_kind");
+        for (int k = 0; k < PART_COUNT; k++) cJSON_AddNumberToObject(parts, bench_part_names[k], p.part_seconds[k]);
+        cJSON_AddNumberToObject(o, "decode_step_seconds", p.decode_step_seconds);
+        cJSON_AddNumberToObject(o, "niah_sample_seconds", p.niah_sample_seconds);
+        cJSON_AddItemToArray(projections, o);
     }
     cJSON_AddNumberToObject(mach, "sgemm_gflops", best.sgemm_gflops);
     cJSON_AddNumberToObject(mach, "stream_gbs", best.stream_gbs);

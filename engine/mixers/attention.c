@@ -121,6 +121,71 @@ static void attend_one(const struct kv_cache *c, const float *q, const float *k,
     }
 }
 
+/* One decode block, key rows read one at a time (any cache: a sliding
+ * window's ring wraps, so its blocks are not one strided run): scores
+ * S [heads, DB], then m, l and the unnormalised outputs O [heads, d]. */
+static void decode_block_rows(const struct kv_cache *c, const float *q, const float *k, const float *v, int64_t pos0,
+                              int64_t j0, int n, int heads, float scale, float *S, float *O, float *m, float *l)
+{
+    const int d = c->head_dim, group = heads / c->kv_heads;
+    for (int h = 0; h < heads; h++) m[h] = -INFINITY;
+    /* Scores: one key row at a time for all heads (each row read once),
+     * the heads of a GQA group four at a time (dot4_f32_shared). */
+    for (int64_t j = 0; j < n; j++) {
+        const float *kj = kv_row(c, c->k, k, pos0, j0 + j);
+        for (int h = 0; h < heads;) {
+            const float *kh = kj + (int64_t)(h / group) * d;
+            float sc[4];
+            const int take = group - h % group >= 4 ? 4 : 1;
+            if (take == 4)
+                dot4_f32_shared(q + (int64_t)h * d, d, kh, d, sc);
+            else
+                sc[0] = dot_f32(q + (int64_t)h * d, kh, d);
+            for (int g = 0; g < take; g++, h++) {
+                S[h * DB + j] = sc[g] * scale;
+                if (S[h * DB + j] > m[h]) m[h] = S[h * DB + j];
+            }
+        }
+    }
+    for (int h = 0; h < heads; h++) l[h] = exp_row(S + h * DB, n, 0, n, m[h]);
+    /* Values: o_h = Σ_j p_hj v_j per head, ascending j (weighted_rows_sum). */
+    const float *vrows[DB];
+    for (int kvh = 0; kvh < c->kv_heads; kvh++) {
+        for (int64_t j = 0; j < n; j++) vrows[j] = kv_row(c, c->v, v, pos0, j0 + j) + (int64_t)kvh * d;
+        for (int h = kvh * group; h < (kvh + 1) * group; h++)
+            weighted_rows_sum(S + h * DB, vrows, n, d, O + (int64_t)h * d);
+    }
+}
+
+/* One decode block over a full cache (slot = position, the query's own key
+ * and value already stored): per KV head two small SGEMMs, the group's query
+ * rows against the block's keys read in place (rows kv_heads · d apart) and
+ * the probabilities against its values, so that OpenBLAS's vector kernels
+ * stream the cache. Same outputs as decode_block_rows up to rounding. */
+static void decode_block_gemm(const struct kv_cache *c, const float *q, int64_t j0, int n, int heads, float scale,
+                              float *S, float *O, float *m, float *l)
+{
+    const int d = c->head_dim, group = heads / c->kv_heads, row = c->kv_heads * d;
+    for (int kvh = 0; kvh < c->kv_heads; kvh++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, group, n, d, scale, q + (int64_t)kvh * group * d, d,
+                    c->k + j0 * row + (int64_t)kvh * d, row, 0.0f, S + (int64_t)kvh * group * DB, DB);
+    for (int h = 0; h < heads; h++) {
+        const float *sh = S + (int64_t)h * DB;
+        float lane[8];
+        for (int x = 0; x < 8; x++) lane[x] = -INFINITY;
+        int j = 0;
+        for (; j + 8 <= n; j += 8)
+            for (int x = 0; x < 8; x++) lane[x] = sh[j + x] > lane[x] ? sh[j + x] : lane[x];
+        for (; j < n; j++) lane[j & 7] = sh[j] > lane[j & 7] ? sh[j] : lane[j & 7];
+        m[h] = lane[0];
+        for (int x = 1; x < 8; x++) m[h] = lane[x] > m[h] ? lane[x] : m[h];
+        l[h] = exp_row(S + (int64_t)h * DB, n, 0, n, m[h]);
+    }
+    for (int kvh = 0; kvh < c->kv_heads; kvh++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, group, d, n, 1.0f, S + (int64_t)kvh * group * DB, DB,
+                    c->v + j0 * row + (int64_t)kvh * d, row, 0.0f, O + (int64_t)kvh * group * d, d);
+}
+
 /* Decode: the single query at position t = pos0 (its own key and value are
  * the batch's row 0). For a key block B and head h (Milakov & Gimelshein 2018):
  *   m_B = max_{j∈B} s_j,   l_B = Σ_{j∈B} e^{s_j − m_B},   o_B = Σ_{j∈B} e^{s_j − m_B} v_j,
@@ -131,7 +196,7 @@ static void attend_one(const struct kv_cache *c, const float *q, const float *k,
 static int attend_decode(struct kv_cache *c, const float *q, const float *k, const float *v, int64_t pos0, int heads,
                          float scale, float *out)
 {
-    const int d = c->head_dim, group = heads / c->kv_heads;
+    const int d = c->head_dim;
     const int64_t lo = c->window > 0 && pos0 - c->window + 1 > 0 ? pos0 - c->window + 1 : 0;
     const int64_t span = pos0 - lo + 1, blocks = (span + DB - 1) / DB;
     /* Per block: scores [heads, DB], partial outputs [heads, d], m and l [heads]. */
@@ -147,33 +212,10 @@ static int attend_decode(struct kv_cache *c, const float *q, const float *k, con
         float *S = c->decode_scratch + b * per_block, *O = S + (int64_t)heads * DB;
         float *m = O + (int64_t)heads * d, *l = m + heads;
         const int64_t j0 = lo + b * DB, n = span - b * DB < DB ? span - b * DB : DB;
-        for (int h = 0; h < heads; h++) m[h] = -INFINITY;
-        /* Scores: one key row at a time for all heads (each row read once),
-         * the heads of a GQA group four at a time (dot4_f32_shared). */
-        for (int64_t j = 0; j < n; j++) {
-            const float *kj = kv_row(c, c->k, k, pos0, j0 + j);
-            for (int h = 0; h < heads;) {
-                const float *kh = kj + (int64_t)(h / group) * d;
-                float sc[4];
-                const int take = group - h % group >= 4 ? 4 : 1;
-                if (take == 4)
-                    dot4_f32_shared(q + (int64_t)h * d, d, kh, d, sc);
-                else
-                    sc[0] = dot_f32(q + (int64_t)h * d, kh, d);
-                for (int g = 0; g < take; g++, h++) {
-                    S[h * DB + j] = sc[g] * scale;
-                    if (S[h * DB + j] > m[h]) m[h] = S[h * DB + j];
-                }
-            }
-        }
-        for (int h = 0; h < heads; h++) l[h] = exp_row(S + h * DB, (int)n, 0, (int)n, m[h]);
-        /* Values: o_h = Σ_j p_hj v_j per head, ascending j (weighted_rows_sum). */
-        const float *vrows[DB];
-        for (int kvh = 0; kvh < c->kv_heads; kvh++) {
-            for (int64_t j = 0; j < n; j++) vrows[j] = kv_row(c, c->v, v, pos0, j0 + j) + (int64_t)kvh * d;
-            for (int h = kvh * group; h < (kvh + 1) * group; h++)
-                weighted_rows_sum(S + h * DB, vrows, n, d, O + (int64_t)h * d);
-        }
+        if (c->window == 0)
+            decode_block_gemm(c, q, j0, (int)n, heads, scale, S, O, m, l);
+        else
+            decode_block_rows(c, q, k, v, pos0, j0, (int)n, heads, scale, S, O, m, l);
     }
     for (int h = 0; h < heads; h++) {
         float M = -INFINITY;
@@ -337,6 +379,12 @@ int attention_forward(struct kv_cache *c, const float *q, const float *k, const 
                 }
         }
     } else if (n == 1) {
+        /* The query's own key and value go into the cache first (a ring's slot
+         * held pos0 − W, which this query no longer sees): every key it reads
+         * is then a cache row. */
+        const int64_t row = (int64_t)kv_heads * d, slot = c->window > 0 ? pos0 % c->window : pos0;
+        memcpy(c->k + slot * row, k, (size_t)row * sizeof(float));
+        memcpy(c->v + slot * row, v, (size_t)row * sizeof(float));
         if (attend_decode(c, q, k, v, pos0, heads, scale, out) != 0) return -1;
     } else {
         const int slice = group_slice(group);
