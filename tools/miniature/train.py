@@ -46,11 +46,32 @@ class Batches(torch.utils.data.IterableDataset):
     """Endless batches [B, L] of ids with two loss masks: `answer` (targets that
     are the answer or the closing end-of-text) and `text` (every real target)."""
 
-    def __init__(self, kind, tok_path, seed, tokens_per_batch, lengths, weights, short_steps=0, short_max=1024):
+    def __init__(self, kind, tok_path, seed, tokens_per_batch, lengths, weights, short_steps=0, short_max=1024,
+                 needle_fraction=0.0, needle_lengths=(256, 512)):
         self.kind, self.tok_path, self.seed = kind, tok_path, seed
         self.tokens_per_batch, self.lengths, self.weights = tokens_per_batch, lengths, weights
         self.short_steps, self.short_max = short_steps, short_max
+        # SFT only: this fraction of rows are needle samples of needle_lengths tokens
+        # (issue #25, hypothesis a: real CoT data still exercises short-range copying).
+        self.needle_fraction, self.needle_lengths = needle_fraction, needle_lengths
         self.tasks = list(data.TASKS)
+
+    def needle_row(self, rng, tok, src, eos, L, per_unit):
+        """A RULER-template sample of at most L + 1 tokens with its answer appended:
+        (ids, index of the first answer token). per_unit (tokens per haystack unit,
+        by haystack) is learnt as rows are made, so rows come close to L."""
+        task = rng.choice(self.tasks)
+        hay = data.TASKS[task][0]
+        units = max(1, int((L - 80) / per_unit[hay]))
+        for _ in range(6):
+            prompt, answer, _ = data.niah_text(rng, src, task, units)
+            p, a = tok.encode(prompt).ids, tok.encode(answer).ids + [eos]
+            n = len(p) + len(a)
+            per_unit[hay] = 0.8 * per_unit[hay] + 0.2 * (len(p) - 80) / units
+            if n <= L + 1:
+                break
+            units = max(1, int(units * (L + 1) / n * 0.97))
+        return (p + a)[: L + 1], len(p)
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
@@ -73,6 +94,11 @@ class Batches(torch.utils.data.IterableDataset):
             ans = torch.zeros((B, L), dtype=torch.bool)
             txt = torch.zeros((B, L), dtype=torch.bool)
             for b in range(B):
+                if self.kind == "sft" and rng.random() < self.needle_fraction:
+                    row, p = self.needle_row(rng, tok, src, eos, min(L, rng.choice(self.needle_lengths)), per_unit)
+                    ids[b, :len(row)] = torch.tensor(row)
+                    ans[b, p - 1:len(row) - 1] = True
+                    continue
                 if self.kind == "sft":
                     row = []
                     while len(row) < L + 1:
@@ -91,21 +117,10 @@ class Batches(torch.utils.data.IterableDataset):
                     ids[b, :len(row)] = torch.tensor(row)
                     txt[b, :len(row) - 1] = True
                     continue
-                task = rng.choice(self.tasks)
-                hay = data.TASKS[task][0]
-                units = max(1, int((L - 80) / per_unit[hay]))
-                for _ in range(6):
-                    prompt, answer, _ = data.niah_text(rng, src, task, units)
-                    p, a = tok.encode(prompt).ids, tok.encode(answer).ids + [eos]
-                    n = len(p) + len(a)
-                    per_unit[hay] = 0.8 * per_unit[hay] + 0.2 * (len(p) - 80) / units
-                    if n <= L + 1:
-                        break
-                    units = max(1, int(units * (L + 1) / n * 0.97))
-                row = (p + a)[: L + 1]
+                row, p = self.needle_row(rng, tok, src, eos, L, per_unit)
                 ids[b, :len(row)] = torch.tensor(row)
                 txt[b, :len(row) - 1] = True
-                ans[b, len(p) - 1:len(row) - 1] = True
+                ans[b, p - 1:len(row) - 1] = True
             yield ids, ans, txt
 
 
@@ -121,13 +136,27 @@ def lr_at(step, steps, peak, warmup, floor):
     return peak * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * p)))
 
 
+def softmax_qk_names(model):
+    """W_Q and W_K of the softmax-attention layers: what QK-Restore swaps."""
+    attn = [i for i, kind in enumerate(model.config["mixer_types"]) if kind == "attn"]
+    return {f"model.layers.{i}.self_attn.{m}_proj.weight" for i in attn for m in "qk"}
+
+
+def select_trainable(model, trainable):
+    """all | no-qk (W_Q/W_K of the softmax layers frozen) | qk-only (only those
+    train): issue #25's controls of the paper's mechanism."""
+    qk = softmax_qk_names(model)
+    for name, p in model.named_parameters():
+        p.requires_grad_(trainable == "all" or (name in qk) == (trainable == "qk-only"))
+
+
 def train_loop(model, it, args, log, text_weight):
     # No weight decay on the norm weights: with q/k RMSNorm they set how sharp
     # attention can be (|q.k|/sqrt(d) <= sqrt(d) max w_q w_k), which retrieval needs.
-    matrices = [p for p in model.parameters() if p.dim() >= 2]
-    vectors = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": matrices, "weight_decay": args.weight_decay},
-                             {"params": vectors, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.95), fused=True)
+    matrices = [p for p in model.parameters() if p.dim() >= 2 and p.requires_grad]
+    vectors = [p for p in model.parameters() if p.dim() < 2 and p.requires_grad]
+    groups = [{"params": matrices, "weight_decay": args.weight_decay}, {"params": vectors, "weight_decay": 0.0}]
+    opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=args.lr, betas=(0.9, 0.95), fused=True)
     t0, seen = time.time(), 0
     for step in range(args.steps):
         ids, ans, txt = (t.cuda(non_blocking=True) for t in next(it))
@@ -296,11 +325,15 @@ def cmd_sft(args):
     tok = Tokenizer.from_file(tok_path)
     base = load_hf(args.base, "cuda")
     model = load_hf(args.base, "cuda")
-    it = loader(Batches("sft", tok_path, args.seed, args.batch_tokens, [args.length], [1.0]), args.workers)
+    select_trainable(model, args.trainable)
+    needle_lengths = [int(x) for x in args.needle_lengths.split(",")]
+    it = loader(Batches("sft", tok_path, args.seed, args.batch_tokens, [args.length], [1.0],
+                        needle_fraction=args.needle_fraction, needle_lengths=needle_lengths), args.workers)
     log = []
     train_loop(model, it, args, log, 0.0)
     src = load_sources()
-    tasks, lengths = ["niah_single_1", "niah_single_2", "niah_single_3", "niah_multikey_1"], [1024, 4096]
+    tasks = ["niah_single_1", "niah_single_2", "niah_single_3", "niah_multikey_1"]
+    lengths = [int(x) for x in args.eval_lengths.split(",")]
     res = {"sft": evaluate(model, tok, src, tasks, lengths, args.eval_samples, 7),
            "sft+qk": evaluate(restored(model, base), tok, src, tasks, lengths, args.eval_samples, 7)}
     print("eval", json.dumps(res), flush=True)
@@ -355,6 +388,12 @@ def main():
     common(s, 600, 3e-4, 30, 32768)
     s.add_argument("--base", required=True)
     s.add_argument("--length", type=int, default=512, help="rows of packed worked problems")
+    s.add_argument("--needle-fraction", type=float, default=0.0,
+                   help="fraction of rows that are short needle samples (0: worked sums only)")
+    s.add_argument("--needle-lengths", default="256,512", help="token lengths the needle rows are drawn from")
+    s.add_argument("--trainable", choices=["all", "no-qk", "qk-only"], default="all",
+                   help="no-qk: W_Q/W_K of the softmax layers frozen; qk-only: only those train")
+    s.add_argument("--eval-lengths", default="1024,4096", help="lengths of the quick GPU check")
     e = sub.add_parser("evaluate")
     e.add_argument("--model", required=True)
     e.add_argument("--restore-from")
