@@ -9,7 +9,8 @@
 # pays the first touches of the mmapped weights: llama.cpp's load does them
 # outside its timings, hyrecall's first context inside). The OpenBLAS variables
 # are unset for hyrecall, as for every benchmark here. Prints the median of each
-# engine's rounds and the ratios, and writes WORK_DIR/side_by_side.json.
+# engine's rounds and the ratios; each invocation writes its logs, rounds.jsonl
+# and side_by_side.json into a new WORK_DIR/run-DATE-TIME/.
 set -euo pipefail
 work=${1:?usage: side_by_side.sh WORK_DIR [CONTEXTS] [ROUNDS] [DECODE_TOKENS]}
 contexts=${2:-512,4096} rounds=${3:-3} decode=${4:-16} threads=2
@@ -31,11 +32,12 @@ fi
 [ -f "$gguf" ] || python3 "$root/bench/llama_cpp/write_gguf.py" "$model" "$work/tokenizer.json" "$gguf"
 cp "$root/bench/llama_cpp/time_llama.mjs" "$work/node/time_llama.mjs"
 
-log=$work/rounds.jsonl
-: >"$log"
+run=$work/run-$(date +%Y%m%d-%H%M%S)
+mkdir "$run"
+log=$run/rounds.jsonl
 for r in $(seq 1 "$rounds"); do
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$bin" bench -m "$model" --contexts "256,$contexts" \
-    --decode-tokens "$decode" --threads $threads --json "$work/hyrecall-$r.json" >"$work/hyrecall-$r.log"
+    --decode-tokens "$decode" --threads $threads --json "$run/hyrecall-$r.json" >"$run/hyrecall-$r.log"
   python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -43,17 +45,18 @@ for run in d["runs"][1:]:
     print(json.dumps({"engine": "hyrecall", "round": int(sys.argv[2]), "context": run["context"],
                       "prefill_tokens_per_s": run["prefill_tokens_per_s"],
                       "decode_tokens_per_s": run["decode_tokens_per_s"], "core": d["machine"]["openblas_core"]}))
-' "$work/hyrecall-$r.json" "$r" >>"$log"
-  (cd "$work/node" && node time_llama.mjs "$gguf" "256,$contexts" "$decode" $threads) >"$work/llama-$r.log"
+' "$run/hyrecall-$r.json" "$r" >>"$log"
+  (cd "$work/node" && node time_llama.mjs "$gguf" "256,$contexts" "$decode" $threads) >"$run/llama-$r.log" \
+    2>"$run/llama-$r.stderr"
   python3 -c '
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 for rec in [l for l in lines if "context" in l][1:]:
     rec["round"] = int(sys.argv[2])
     print(json.dumps(rec))
-' "$work/llama-$r.log" "$r" >>"$log"
+' "$run/llama-$r.log" "$r" >>"$log"
 done
-python3 - "$log" "$work/side_by_side.json" <<'EOF'
+python3 - "$log" "$run/side_by_side.json" <<'EOF'
 import json, statistics, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 out = []
