@@ -91,6 +91,20 @@ static float exp_row(float *row, int n, int a, int z, float mx)
     return ((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]));
 }
 
+/* max(init, row[a .. z)) with eight running maxima (the loop vectorises;
+ * a maximum does not depend on the order it is taken in). */
+static float max_row(const float *row, int a, int z, float init)
+{
+    float lane[8], mx = init;
+    for (int l = 0; l < 8; l++) lane[l] = init;
+    int j = a;
+    for (; j + 8 <= z; j += 8)
+        for (int l = 0; l < 8; l++) lane[l] = row[j + l] > lane[l] ? row[j + l] : lane[l];
+    for (; j < z; j++) lane[j & 7] = row[j] > lane[j & 7] ? row[j] : lane[j & 7];
+    for (int l = 0; l < 8; l++) mx = lane[l] > mx ? lane[l] : mx;
+    return mx;
+}
+
 /* One query row of the `group` heads that share KV head kvh (GQA): scores,
  * float32 softmax with the max subtracted, weighted sum of values. Each key and
  * value row is read once for the whole group: decode reads the KV cache, and
@@ -170,15 +184,7 @@ static void decode_block_gemm(const struct kv_cache *c, const float *q, int64_t 
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, group, n, d, scale, q + (int64_t)kvh * group * d, d,
                     c->k + j0 * row + (int64_t)kvh * d, row, 0.0f, S + (int64_t)kvh * group * DB, DB);
     for (int h = 0; h < heads; h++) {
-        const float *sh = S + (int64_t)h * DB;
-        float lane[8];
-        for (int x = 0; x < 8; x++) lane[x] = -INFINITY;
-        int j = 0;
-        for (; j + 8 <= n; j += 8)
-            for (int x = 0; x < 8; x++) lane[x] = sh[j + x] > lane[x] ? sh[j + x] : lane[x];
-        for (; j < n; j++) lane[j & 7] = sh[j] > lane[j & 7] ? sh[j] : lane[j & 7];
-        m[h] = lane[0];
-        for (int x = 1; x < 8; x++) m[h] = lane[x] > m[h] ? lane[x] : m[h];
+        m[h] = max_row(S + (int64_t)h * DB, 0, n, -INFINITY);
         l[h] = exp_row(S + (int64_t)h * DB, n, 0, n, m[h]);
     }
     for (int kvh = 0; kvh < c->kv_heads; kvh++)
@@ -289,16 +295,8 @@ static void attend_blocked(const struct kv_cache *c, const float *q, const float
             /* Visible keys of this query in the block: [a, z) (causal, and the window). */
             const int a = lo > j0 ? (int)(lo - j0 < bk ? lo - j0 : bk) : 0;
             const int z = p - j0 + 1 < bk ? (int)(p - j0 + 1 > a ? p - j0 + 1 : a) : bk;
-            float *row = w->S + (int64_t)i * KB, mx = w->m[i];
-            /* Eight running maxima and sums, combined in a fixed order: the loops
-             * vectorise and the result never depends on the machine or threads. */
-            float lane[8];
-            for (int l = 0; l < 8; l++) lane[l] = mx;
-            int j = a;
-            for (; j + 8 <= z; j += 8)
-                for (int l = 0; l < 8; l++) lane[l] = row[j + l] > lane[l] ? row[j + l] : lane[l];
-            for (; j < z; j++) lane[j & 7] = row[j] > lane[j & 7] ? row[j] : lane[j & 7];
-            for (int l = 0; l < 8; l++) mx = lane[l] > mx ? lane[l] : mx;
+            float *row = w->S + (int64_t)i * KB;
+            const float mx = max_row(row, a, z, w->m[i]);
             /* Rescale what was accumulated under the old maximum. */
             const float alpha = mx == -INFINITY ? 1.0f : exp_nonpos_f32(w->m[i] - mx);
             w->l[i] = w->l[i] * alpha + exp_row(row, bk, a, z, mx);
