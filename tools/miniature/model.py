@@ -7,7 +7,9 @@ The same mathematics as hyrecall's engine/arch/hypenet.c and engine/session.c
   layer      x += mixer(RMSNorm(x));  x += MLP(RMSNorm(x))        (pre-norm)
   MLP        down(silu(gate(x)) * up(x))                            (SwiGLU)
   attn       q, k, v = x Wq, x Wk, x Wv; q, k <- RMSNorm per head; NO position
-             encoding (HyPE); o = softmax(q k^T / sqrt(d) + causal) v;
+             encoding (HyPE); with "attn_logits_scaling": "hype A" the query at
+             0-based position t is scaled by ln(t + A) / ln(floor A) and rounded
+             to bf16 (engine/ops/hype.h); o = softmax(q k^T / sqrt(d) + causal) v;
              o *= sigmoid(x Wg); out = o Wo
   lightning  q, k, v = x Wq, x Wk, x Wv; q, k <- RMSNorm per head, RoPE;
              q /= sqrt(d); o_t = sum_{s<=t} lambda_h^(t-s) (q_t . k_s) v_s with
@@ -39,7 +41,7 @@ def alibi_slopes(n):
 
 
 def hf_config(hidden=256, layers=("lightning-attn", "lightning-attn", "attn") * 2, heads=4, kv_heads=2,
-              head_dim=64, intermediate=768, vocab=4096, eos=0, max_positions=32768):
+              head_dim=64, intermediate=768, vocab=4096, eos=0, max_positions=32768, logits_scaling=None):
     """A config.json in HypeNet's published spelling (fields hyrecall reads, plus model_type)."""
     return {
         "architectures": ["HypeNetForCausalLM"], "model_type": "hypenet",
@@ -49,7 +51,7 @@ def hf_config(hidden=256, layers=("lightning-attn", "lightning-attn", "attn") * 
         "rms_norm_eps": 1e-6, "rope_theta": 10000.0,
         "rope_parameters": {"rope_theta": 10000.0, "rope_type": "default"},
         "max_position_embeddings": max_positions, "tie_word_embeddings": True,
-        "attn_use_rope": False, "attn_use_output_gate": True, "attn_logits_scaling": None,
+        "attn_use_rope": False, "attn_use_output_gate": True, "attn_logits_scaling": logits_scaling,
         "lightning_nh": heads, "lightning_nkv": heads, "lightning_head_dim": head_dim,
         "lightning_scale": "1/sqrt(d)", "lightning_use_qk_norm": True, "lightning_use_rope": True,
         "lightning_use_output_norm": True, "lightning_use_output_gate": True,
@@ -106,6 +108,17 @@ def lightning_attention(q, k, v, log_decay, chunk=64):
     return o.reshape(B, H, n * C, d)[:, :, :T]
 
 
+def query_scaling_a(spec):
+    """A of "hype A" ("hype" alone: 362), None when the config has no scaling;
+    the constant form of engine/ops/hype.h is not needed by the miniature."""
+    if spec is None:
+        return None
+    words = spec.split()
+    if words[0] != "hype" or len(words) > 2:
+        raise ValueError(f"attn_logits_scaling {spec!r}: the miniature trains only 'hype [A]'")
+    return float(words[1]) if len(words) == 2 else 362.0
+
+
 class Attention(nn.Module):
     def __init__(self, c):
         super().__init__()
@@ -115,10 +128,15 @@ class Attention(nn.Module):
         self.v_proj, self.o_proj = nn.Linear(h, KV * d, bias=False), nn.Linear(H * d, h, bias=False)
         self.o_gate = nn.Linear(h, H * d, bias=False)
         self.q_norm, self.k_norm = RMSNorm(d, c["rms_norm_eps"]), RMSNorm(d, c["rms_norm_eps"])
+        self.hype = query_scaling_a(c.get("attn_logits_scaling"))
 
     def forward(self, x):
         B, T, _ = x.shape
         q = self.q_norm(self.q_proj(x).view(B, T, self.H, self.d)).transpose(1, 2)
+        if self.hype is not None:  # HyPE: sharper queries further on (engine/ops/hype.h)
+            t = torch.arange(T, device=x.device, dtype=torch.float32)
+            s = torch.log(t + self.hype) / math.log(math.floor(self.hype))
+            q = (q.float() * s.view(1, 1, T, 1)).to(torch.bfloat16).to(q.dtype)
         k = self.k_norm(self.k_proj(x).view(B, T, self.KV, self.d)).transpose(1, 2)
         v = self.v_proj(x).view(B, T, self.KV, self.d).transpose(1, 2)
         o = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)

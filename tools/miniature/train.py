@@ -153,9 +153,17 @@ def select_trainable(model, trainable):
 def train_loop(model, it, args, log, text_weight):
     # No weight decay on the norm weights: with q/k RMSNorm they set how sharp
     # attention can be (|q.k|/sqrt(d) <= sqrt(d) max w_q w_k), which retrieval needs.
-    matrices = [p for p in model.parameters() if p.dim() >= 2 and p.requires_grad]
-    vectors = [p for p in model.parameters() if p.dim() < 2 and p.requires_grad]
-    groups = [{"params": matrices, "weight_decay": args.weight_decay}, {"params": vectors, "weight_decay": 0.0}]
+    # W_Q/W_K of the softmax layers get their own decay when --qk-weight-decay is
+    # given (issue #25, hypothesis d); otherwise the same as every matrix.
+    qk_names = softmax_qk_names(model)
+    qk_decay = getattr(args, "qk_weight_decay", None)
+    qk_decay = args.weight_decay if qk_decay is None else qk_decay
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    qk = [p for n, p in named if n in qk_names]
+    matrices = [p for n, p in named if p.dim() >= 2 and n not in qk_names]
+    vectors = [p for n, p in named if p.dim() < 2]
+    groups = [{"params": matrices, "weight_decay": args.weight_decay}, {"params": qk, "weight_decay": qk_decay},
+              {"params": vectors, "weight_decay": 0.0}]
     opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=args.lr, betas=(0.9, 0.95), fused=True)
     t0, seen = time.time(), 0
     for step in range(args.steps):
@@ -304,7 +312,7 @@ def cmd_base(args):
     tok = Tokenizer.from_file(args.tokenizer)
     cfg = hf_config(hidden=args.hidden, heads=args.heads, kv_heads=args.kv_heads, head_dim=args.head_dim,
                     intermediate=args.intermediate, vocab=tok.get_vocab_size(), eos=tok.token_to_id(data.EOS),
-                    layers=args.layers.split(","))
+                    layers=args.layers.split(","), logits_scaling=args.hype)
     model = HypeNet(cfg).cuda()
     print(f"parameters: {sum(p.numel() for p in model.parameters())}", flush=True)
     lengths = [int(x) for x in args.lengths.split(",")]
@@ -314,7 +322,7 @@ def cmd_base(args):
     log = []
     train_loop(model, it, args, log, args.text_weight)
     res = evaluate(model, tok, load_sources(), ["niah_single_1", "niah_single_2", "niah_single_3", "niah_multikey_1"],
-                   [1024, 4096], args.eval_samples, 7)
+                   [int(x) for x in args.eval_lengths.split(",")], args.eval_samples, 7)
     print("eval", json.dumps(res), flush=True)
     save_run(model, args, args.out, args.tokenizer, log, {"eval": res})
 
@@ -379,8 +387,11 @@ def main():
     b.add_argument("--head-dim", type=int, default=64)
     b.add_argument("--intermediate", type=int, default=768)
     b.add_argument("--layers", default="lightning-attn,lightning-attn,attn,lightning-attn,lightning-attn,attn")
+    b.add_argument("--hype", default=None, help="attn_logits_scaling of the softmax layers, e.g. 'hype 500' "
+                   "(HypeNet's query scaling; issue #25, hypothesis b); default none")
     b.add_argument("--lengths", default="256,512,1024,2048,4096")
     b.add_argument("--length-weights", default="1,1,2,2,3")
+    b.add_argument("--eval-lengths", default="1024,4096", help="lengths of the quick GPU check")
     b.add_argument("--text-weight", type=float, default=0.1, help="weight of the plain LM loss beside the answer loss")
     b.add_argument("--short-steps", type=int, default=1500,
                    help="curriculum: the first N steps draw only lengths <= 1024")
@@ -391,6 +402,8 @@ def main():
     s.add_argument("--needle-fraction", type=float, default=0.0,
                    help="fraction of rows that are short needle samples (0: worked sums only)")
     s.add_argument("--needle-lengths", default="256,512", help="token lengths the needle rows are drawn from")
+    s.add_argument("--qk-weight-decay", type=float, default=None,
+                   help="AdamW decay of W_Q/W_K of the softmax layers (default: --weight-decay)")
     s.add_argument("--trainable", choices=["all", "no-qk", "qk-only"], default="all",
                    help="no-qk: W_Q/W_K of the softmax layers frozen; qk-only: only those train")
     s.add_argument("--eval-lengths", default="1024,4096", help="lengths of the quick GPU check")
