@@ -107,7 +107,7 @@ int main(int argc, char **argv)
         for (int64_t k = 0; k < batch * in; k++) xb[k] = (float)(k % 5) * 0.1f;
         double b32 = 1e30, b16 = 1e30;
         struct workspace ws = {0};
-        if (workspace_reserve(&ws, cpu_threads(), linear_workspace_floats(in))) return 1;
+        if (workspace_reserve(&ws, cpu_threads(), linear_workspace_floats(2, in))) return 1;
         for (int r = 0; r < reps; r++) {
             double t0 = clock_seconds();
             linear(xb, batch, &W32, NULL, yb, &ws);

@@ -16,7 +16,9 @@
 #include "engine/memory_plan.h"         /* what a run needs in memory; loading within a limit */
 #include "engine/model.h"               /* a loaded model: config, layer plan, weight views */
 #include "engine/observer.h"            /* callbacks at named points of the forward pass */
+#include "engine/ops/bf16_gemm.h"       /* whether the CPU has AVX512-BF16 (--compute bf16) */
 #include "engine/ops/cpu.h"             /* threads and the OpenBLAS core */
+#include "engine/ops/ops.h"             /* linear_set_compute: how projections multiply (--compute) */
 #include "engine/prefix_cache.h"        /* prefix reuse across prompts with a shared start */
 #include "engine/provenance.h"          /* SHA-256 of builds, models, inputs */
 #include "engine/restore/restore.h"     /* QK-Restore and Procrustes patches at load time */

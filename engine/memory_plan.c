@@ -18,7 +18,7 @@ int memory_plan_estimate(const char *dir, int64_t context, struct memory_plan *p
     struct st_archive a;
     if (st_open_dir(dir, &a, e)) return -1;
     p->mapped = (int64_t)a.mapped_bytes;
-    int64_t kept_cols = 0; /* the widest BF16 matrix read in place */
+    int64_t kept_cols = 0; /* the widest matrix linear() stages (BF16 read in place; all under bf16 compute) */
     for (ptrdiff_t fi = 0; fi < arrlen(a.files); fi++)
         for (ptrdiff_t ti = 0; ti < arrlen(a.files[fi].tensors); ti++) {
             const struct st_tensor *t = &a.files[fi].tensors[ti];
@@ -27,9 +27,10 @@ int memory_plan_estimate(const char *dir, int64_t context, struct memory_plan *p
              * patches becomes a float32 copy too; the plan leaves those out:
              * the Q/K projections are a small share of a model.) */
             const bool kept = t->ndim == 2 && bf16_usable_in_place(t);
+            const bool staged = t->ndim == 2 && (kept || linear_compute() == COMPUTE_BF16); /* ops.h */
             const bool view = t->dtype == DT_F32 && (uintptr_t)t->data % sizeof(float) == 0;
             if (!kept && !view) p->converted += t->numel * (int64_t)sizeof(float);
-            if (kept && t->shape[1] > kept_cols) kept_cols = t->shape[1];
+            if (staged && t->shape[1] > kept_cols) kept_cols = t->shape[1];
         }
     st_close_archive(&a);
     /* The layer plan, without weights, for the state and scratch sizes. */
@@ -40,9 +41,10 @@ int memory_plan_estimate(const char *dir, int64_t context, struct memory_plan *p
     if (model_plan(config, &m, &wanted, e)) return -1;
     p->state = session_state_bytes(&m, context);
     /* The plan's matrices are float32 zeros: the BF16 widening buffer is sized from the checkpoint. */
-    p->scratch = session_scratch_bytes(&m, SESSION_DEFAULT_BATCH) +
-                 session_workspace_bytes(&m, cpu_threads(), SESSION_DEFAULT_BATCH, context) +
-                 (int64_t)cpu_threads() * linear_workspace_floats(kept_cols) * (int64_t)sizeof(float);
+    p->scratch =
+        session_scratch_bytes(&m, SESSION_DEFAULT_BATCH) +
+        session_workspace_bytes(&m, cpu_threads(), SESSION_DEFAULT_BATCH, context) +
+        (int64_t)cpu_threads() * linear_workspace_floats(SESSION_DEFAULT_BATCH, kept_cols) * (int64_t)sizeof(float);
     wanted_tensors_free(wanted);
     model_free(&m);
     p->total = p->mapped + p->converted + p->state + p->scratch;

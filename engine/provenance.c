@@ -9,6 +9,7 @@
 #include "engine/build_info.h"
 #include "engine/load/safetensors.h"
 #include "engine/ops/cpu.h"
+#include "engine/ops/ops.h"
 #include "stb_ds.h"
 
 static void to_hex(const unsigned char *md, char hex[65])
@@ -134,10 +135,11 @@ int model_identity_check(const cJSON *current, const cJSON *recorded, const char
 int build_provenance_meta(const char **meta, char *threads_text, size_t n)
 {
     snprintf(threads_text, n, "%d", cpu_threads());
-    const char *pairs[] = {"hyrecall_version", build_version(),     "git_commit", build_commit(),
-                           "openblas_core",    cpu_openblas_core(), "threads",    threads_text};
-    for (int i = 0; i < 8; i++) meta[i] = pairs[i];
-    return 8;
+    const char *pairs[] = {
+        "hyrecall_version",  build_version(), "git_commit", build_commit(), "openblas_core",
+        cpu_openblas_core(), "threads",       threads_text, "compute",      compute_name(linear_compute())};
+    for (int i = 0; i < 10; i++) meta[i] = pairs[i];
+    return 10;
 }
 
 cJSON *build_provenance_json(void)
@@ -147,6 +149,7 @@ cJSON *build_provenance_json(void)
     cJSON_AddStringToObject(o, "git_commit", build_commit());
     cJSON_AddStringToObject(o, "openblas_core", cpu_openblas_core());
     cJSON_AddNumberToObject(o, "threads", cpu_threads());
+    cJSON_AddStringToObject(o, "compute", compute_name(linear_compute()));
     return o;
 }
 

@@ -38,10 +38,10 @@ cJSON *model_identity_json(const struct model_identity *id);
  * message, prefixed by `what`, naming the first file that differs. */
 int model_identity_check(const cJSON *current, const cJSON *recorded, const char *what, struct hr_error *e);
 
-/* {"hyrecall_version", "git_commit", "openblas_core", "threads"} */
+/* {"hyrecall_version", "git_commit", "openblas_core", "threads", "compute"} */
 cJSON *build_provenance_json(void);
-/* The same four as safetensors metadata pairs (key, value, ...) into meta,
- * the thread count written into threads_text; returns the entries written (8). */
+/* The same five as safetensors metadata pairs (key, value, ...) into meta,
+ * the thread count written into threads_text; returns the entries written (10). */
 int build_provenance_meta(const char **meta, char *threads_text, size_t n);
 
 /* "model": {"dir", "files"} of DIR and, when a restore is applied,

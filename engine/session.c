@@ -56,11 +56,11 @@ int64_t session_state_bytes(const struct model *m, int64_t context)
     return total;
 }
 
-/* The widest BF16 matrix a token passes through: linear() widens blocks of
- * its rows into the workspace. */
-static int64_t widest_bf16(const struct model *m)
+/* The widest matrix a token passes through that linear() stages blocks of
+ * into the workspace (BF16 ones widened; under bf16 compute, all: ops.h). */
+static int64_t widest_staged(const struct model *m)
 {
-    int64_t widest = m->lm_head.bf16 ? m->lm_head.cols : 0;
+    int64_t widest = linear_stages(&m->lm_head) ? m->lm_head.cols : 0;
     for (int i = 0; i < m->cfg.num_layers; i++) {
         const struct layer *L = &m->layers[i];
         const struct weight *w[BLOCK_MAX_MATRICES + 4];
@@ -74,15 +74,15 @@ static int64_t widest_bf16(const struct model *m)
             if (L->moe.has_shared) w[n++] = &L->moe.shared.down;
         }
         for (int k = 0; k < n; k++)
-            if (w[k]->bf16 && w[k]->cols > widest) widest = w[k]->cols;
+            if (linear_stages(w[k]) && w[k]->cols > widest) widest = w[k]->cols;
     }
     return widest;
 }
 
 /* The largest per-thread workspace any kernel needs for n tokens at pos. */
-static int64_t workspace_floats(const struct model *m, int64_t bf16_cols, int n, int64_t pos)
+static int64_t workspace_floats(const struct model *m, int64_t staged_cols, int n, int64_t pos)
 {
-    int64_t floats = n > 1 ? linear_workspace_floats(bf16_cols) : 0;
+    int64_t floats = linear_workspace_floats(n, staged_cols);
     for (int i = 0; i < m->cfg.num_layers; i++) {
         const struct layer *L = &m->layers[i];
         floats = block_max64(floats, block_kind(L->mixer)->workspace_floats(m, L, n, pos));
@@ -93,7 +93,7 @@ static int64_t workspace_floats(const struct model *m, int64_t bf16_cols, int n,
 int64_t session_workspace_bytes(const struct model *m, int threads, int max_batch, int64_t context)
 {
     /* The largest of a full batch and the short batch that ends at the context. */
-    const int64_t bf16 = widest_bf16(m), last = context - (context - 1) % max_batch;
+    const int64_t bf16 = widest_staged(m), last = context - (context - 1) % max_batch;
     const int64_t floats = block_max64(workspace_floats(m, bf16, max_batch, 0),
                                        workspace_floats(m, bf16, (int)(context - last + 1), last - 1));
     return (int64_t)threads * ((floats + 15) / 16 * 16) * (int64_t)sizeof(float);
@@ -103,7 +103,7 @@ int64_t session_workspace_bytes(const struct model *m, int threads, int max_batc
  * thread count. The only place a forward pass allocates kernel scratch. */
 static int reserve_workspace(struct session *s, int n)
 {
-    return workspace_reserve(&s->ws, cpu_threads(), workspace_floats(s->m, s->widest_bf16, n, s->pos));
+    return workspace_reserve(&s->ws, cpu_threads(), workspace_floats(s->m, s->widest_staged, n, s->pos));
 }
 
 /* ---- life cycle --------------------------------------------------------- */
@@ -149,7 +149,7 @@ int session_init(struct session *s, const struct model *m, int max_batch, struct
     s->max_batch = max_batch > 0 ? max_batch : SESSION_DEFAULT_BATCH;
     const struct model_config *c = &m->cfg;
     s->layers = calloc((size_t)c->num_layers, sizeof *s->layers);
-    s->widest_bf16 = widest_bf16(m);
+    s->widest_staged = widest_staged(m);
     if (!s->layers || alloc_scratch(s, s->max_batch) != 0 || rope_table_init(&s->rope, s->max_batch, c->rotary_dim) ||
         init_layer_states(s) != 0 || reserve_workspace(s, s->max_batch) != 0) {
         session_free(s);

@@ -54,7 +54,7 @@ struct session {
     struct rope_table rope;
     struct session_scratch a;
     struct workspace ws;                     /* the kernels' per-thread scratch (engine/ops/workspace.h) */
-    int64_t widest_bf16;                     /* columns of the widest BF16 matrix (linear() widens its blocks in ws) */
+    int64_t widest_staged;                   /* columns of the widest matrix linear() stages in ws (ops.h) */
     const struct session_observer *observer; /* engine/observer.h; NULL: none */
 };
 

@@ -134,6 +134,15 @@ expect 1 "MiB are allowed by --max-memory" -- "$bin" run -m "$model" --ids 1,2 -
 expect 2 "--max-memory expects a size" -- "$bin" run -m "$model" --ids 1,2 --max-memory lots
 expect 0 "" -- "$bin" run -m "$model" --ids 1,2 -n 2 --max-memory unlimited
 expect 0 "" -- "$bin" run -m "$model" --ids 1,2 -n 2 --max-memory 20GiB
+# --compute: two spellings, recorded in a dump's metadata; restore (which computes nothing) has none.
+expect 2 "--compute expects f32 or bf16, got 'fp8'" -- "$bin" run -m "$model" --ids 1,2 --compute fp8
+expect 2 "unknown option '--compute'" -- "$bin" restore --base "$model" --tuned "$model" --method qk --out "$tmp/never" --compute bf16
+expect 0 "" -- "$bin" run -m "$model" --ids 1,2 -n 2 --compute bf16 --dump "$tmp/bf16.safetensors"
+if head -c 4096 "$tmp/bf16.safetensors" | grep -qa '"compute":"bf16"'; then
+  echo "ok   run --compute bf16 records compute=bf16 in the dump"
+else
+  echo "FAIL: the --compute bf16 dump's metadata lacks compute=bf16"; fail=1
+fi
 # A restore option without --restore-from would restore nothing: refused, naming the flag.
 expect 2 "--restore needs --restore-from BASE" -- "$bin" run -m "$model" --ids 1,2 --restore procrustes
 expect 2 "--procrustes-alpha needs --restore-from BASE" -- "$bin" lens -m "$model" --ids 1,2 --procrustes-alpha 0.5

@@ -1,12 +1,14 @@
 /* Same inputs, same bits: logits must be bit-identical between two runs and
  * between thread counts (1, 2, 3, 5: more threads than this machine's cores
  * too), under whichever OpenBLAS core the environment selects, and
- * micro-batched prefill must agree with one batch. */
+ * micro-batched prefill must agree with one batch. A second argument
+ * "bf16-compute" checks the same under --compute bf16 (ops.h). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/model.h"
 #include "engine/ops/cpu.h"
+#include "engine/ops/ops.h"
 #include "engine/session.h"
 #include "tests/test_util.h"
 
@@ -35,6 +37,10 @@ int main(int argc, char **argv)
 {
     cpu_select_openblas_core(argv);
     if (argc < 2) return 2;
+    if (argc > 2 && strcmp(argv[2], "bf16-compute") == 0) {
+        struct hr_error e0;
+        if (linear_set_compute(COMPUTE_BF16, &e0)) return 1;
+    }
     struct model m;
     struct hr_error e;
     if (model_load(argv[1], &m, &e) != 0) {
@@ -48,7 +54,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < T; i++) ids[i] = (int32_t)((x = x * 1664525u + 1013904223u) >> 8) % V;
     const size_t bytes = (size_t)(T + 8) * V * sizeof(float);
 
-    printf("OpenBLAS core %s\n", cpu_openblas_core());
+    printf("OpenBLAS core %s, compute %s\n", cpu_openblas_core(), compute_name(linear_compute()));
     float *a = run_once(&m, ids, T, 1, 0), *b = run_once(&m, ids, T, 1, 0);
     CHECK(memcmp(a, b, bytes) == 0, "two runs with 1 thread differ");
     printf("threads 1 vs 1: %s\n", memcmp(a, b, bytes) ? "differ" : "bit-identical");
@@ -67,11 +73,16 @@ int main(int argc, char **argv)
      * recurrent states cross batch boundaries): the same function of the
      * inputs up to float32 rounding, which random-weight models amplify
      * through 700 tokens (measured: 0 for qwen3_swa, 3e-6 minimax, 1.4e-4
-     * qwen3_next); the golden tolerance of 1e-3 applies. */
+     * qwen3_next); the golden tolerance of 1e-3 applies. Under bf16 compute
+     * those last-bit differences move some activations across a bfloat16
+     * rounding step (2^-8 relative), and random weights amplify that too:
+     * measured 0 qwen3_next, 0.025 jet_nemotron, 0.032 hypenet, where bf16
+     * against float32 itself moves their logits by 0.06-3.4; 0.15 applies. */
+    const double batch_tolerance = linear_compute() == COMPUTE_BF16 ? 0.15 : 1e-3;
     float *d = run_once(&m, ids, T, 2, 64), *f = run_once(&m, ids, T, 2, 100);
     double d64 = max_abs_diff(a, d, (int64_t)(T + 8) * V), d100 = max_abs_diff(a, f, (int64_t)(T + 8) * V);
     printf("prefill in batches of 64 / 100 vs 512: max |diff| %.3g / %.3g\n", d64, d100);
-    CHECK(d64 <= 1e-3 && d100 <= 1e-3, "micro-batched prefill differs: %g, %g", d64, d100);
+    CHECK(d64 <= batch_tolerance && d100 <= batch_tolerance, "micro-batched prefill differs: %g, %g", d64, d100);
     free(a), free(d), free(f), free(ids);
     model_free(&m);
     return test_finish("test_determinism");

@@ -1,6 +1,6 @@
 /* Golden test: hyrecall against Hugging Face transformers' own outputs.
  *
- *   test_golden MODEL_DIR TOLERANCE|- [f32|bf16|f16 [GOLDEN_FILE]]
+ *   test_golden MODEL_DIR TOLERANCE|- [f32|bf16|f16 [GOLDEN_FILE|- [bf16-compute]]]
  *
  * MODEL_DIR holds config.json, model.safetensors and golden.safetensors (see
  * tests/goldens/README.md), or the golden file is given separately (the
@@ -11,7 +11,11 @@
  * logits must stay within TOLERANCE of the golden, and must be bit-identical to
  * those of the same rounded weights stored as F32 (the widening is exact, so
  * any difference would be a loader bug). Greedy choices are reported, not
- * required, since rounding the weights legitimately moves near-ties. */
+ * required, since rounding the weights legitimately moves near-ties.
+ * bf16-compute runs the model under --compute bf16 (ops.h): the logits are
+ * held to TOLERANCE of the float32 golden, greedy choices reported, and with
+ * bf16/f16 storage the F32 copy must still give the same bits (linear()
+ * rounds a float32 matrix to bfloat16, exact for values that came from it). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +23,14 @@
 #include "engine/generate.h"
 #include "engine/model.h"
 #include "engine/ops/cpu.h"
+#include "engine/ops/ops.h"
 #include "tests/test_util.h"
 
 int main(int argc, char **argv)
 {
     cpu_select_openblas_core(argv);
     if (argc < 3) {
-        fprintf(stderr, "usage: test_golden MODEL_DIR TOLERANCE [f32|bf16|f16 [GOLDEN_FILE]]\n");
+        fprintf(stderr, "usage: test_golden MODEL_DIR TOLERANCE [f32|bf16|f16 [GOLDEN_FILE|- [bf16-compute]]]\n");
         return 2;
     }
     const char *dir = argv[1], *dtype = argc > 3 ? argv[3] : "f32";
@@ -33,9 +38,16 @@ int main(int argc, char **argv)
      * the bit identity with F32 storage; rounding random weights moves their
      * logits by O(1)). */
     const double tol = strcmp(argv[2], "-") == 0 ? INFINITY : atof(argv[2]);
-    const bool exact_dtype = strcmp(dtype, "f32") == 0;
+    const bool bf16_compute = argc > 5 && strcmp(argv[5], "bf16-compute") == 0;
+    struct hr_error e0;
+    if (bf16_compute && linear_set_compute(COMPUTE_BF16, &e0)) {
+        fprintf(stderr, "%s\n", e0.msg);
+        return 1;
+    }
+    /* The exact checks (greedy ids, decode = parallel) hold float32 arithmetic on float32 weights. */
+    const bool exact_dtype = strcmp(dtype, "f32") == 0 && !bf16_compute;
     char path[4096];
-    if (argc > 4)
+    if (argc > 4 && strcmp(argv[4], "-") != 0)
         snprintf(path, sizeof path, "%s", argv[4]);
     else
         snprintf(path, sizeof path, "%s/golden.safetensors", dir);
@@ -44,7 +56,7 @@ int main(int argc, char **argv)
 
     char *tmp = NULL, *widened = NULL;
     const char *load_dir = dir;
-    if (!exact_dtype) {
+    if (strcmp(dtype, "f32") != 0) {
         enum dtype to = strcmp(dtype, "bf16") == 0 ? DT_BF16 : DT_F16;
         tmp = make_temp_dir("golden");
         widened = make_temp_dir("golden-f32");
@@ -82,8 +94,8 @@ int main(int argc, char **argv)
         if (!(d <= d_prompt)) d_prompt = d;
     }
     double d_steps = max_abs_diff(step_logits, g.full_logits_last, g.G * V);
-    printf("%s [%s]: T=%d G=%d V=%d, |logit| max %.3f\n", m.cfg.model_type, dtype, g.T, g.G, g.V,
-           max_abs(g.logits, (int64_t)g.R * V));
+    printf("%s [%s%s]: T=%d G=%d V=%d, |logit| max %.3f\n", m.cfg.model_type, dtype,
+           bf16_compute ? ", bf16 compute" : "", g.T, g.G, g.V, max_abs(g.logits, (int64_t)g.R * V));
     printf("  prompt logits  max |diff| = %.3g over %d rows (tolerance %.3g)\n", d_prompt, g.R, tol);
     printf("  decode logits  max |diff| = %.3g over %d teacher-forced steps (tolerance %.3g)\n", d_steps, g.G, tol);
     CHECK(d_prompt <= tol, "prompt logits differ by %g > %g", d_prompt, tol);

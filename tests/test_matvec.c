@@ -111,7 +111,7 @@ static void check_linear_batch(int n, int64_t rows, int64_t cols)
     bool same_threads = true;
     const int thread_counts[] = {1, 3, 5, 2}; /* 2 last: the rest of the test runs on 2 */
     struct workspace ws = {0};
-    CHECK(workspace_reserve(&ws, 5, linear_workspace_floats(cols)) == 0, "workspace");
+    CHECK(workspace_reserve(&ws, 5, linear_workspace_floats(2, cols)) == 0, "workspace");
     for (int i = 0; i < 4; i++) {
         cpu_set_threads(thread_counts[i]);
         linear(x, n, &p.as_bf16, bias, y_threads, &ws);

@@ -30,6 +30,7 @@ allowed_for() {
     niah/run/*)        echo "engine/hyrecall.h tokenizer/ niah/" ;;
     niah/*)            echo "tokenizer/ niah/" ;;
     bench/bench_matvec.c) echo "engine/ops/" ;;                   # a kernel microbenchmark: the kernels themselves
+    bench/bench_bf16_gemm.c) echo "engine/ops/ engine/base/ bench/bench.h" ;;  # the same, for --compute bf16
     bench/*)           echo "engine/hyrecall.h tokenizer/ bench/" ;;
     *)                 echo "*" ;;                                  # tests/, tools/: anything
   esac

@@ -37,7 +37,9 @@ int cli_restore_check(const char *cmd, const struct restore_options *o, bool res
     "  --procrustes-alpha A  --restore-with biases,norms   (see hyrecall restore --help; its spellings\n"              \
     "                        --method, --layers, --parts, --alpha, --with are accepted too)\n"                         \
     "  --max-memory SIZE     refuse runs estimated above SIZE (e.g. 20G; default: available memory;\n"                 \
-    "                        'unlimited' skips the check)\n"
+    "                        'unlimited' skips the check)\n"                                                           \
+    "  --compute f32|bf16    how the projections multiply: float32 (default), or activations rounded to\n"             \
+    "                        bfloat16 and float32 sums of bf16 products, as GPU bf16 inference (oneDNN)\n"
 /* Loads dir, restored when o->base_dir is set, after checking that a run at
  * `context` tokens fits in memory (--max-memory); prints the error. */
 int cli_load_model(const char *cmd, const char *dir, const struct restore_options *o, int64_t context, struct model *m);

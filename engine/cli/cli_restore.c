@@ -1,5 +1,5 @@
-/* The restore flags shared by run (and niah): --restore-from BASE,
- * --restore qk|procrustes, --restore-layers, --procrustes-alpha, --restore-with. */
+/* The flags shared by the commands that load a model: --restore-from BASE,
+ * --restore qk|procrustes, --restore-layers, --procrustes-alpha, --restore-with, --max-memory, --compute. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +35,18 @@ int cli_restore_flag(const char *cmd, int argc, char **argv, int *i, struct rest
     *matched = true;
     if (is(a, "--restore-from", NULL)) {
         if (!(o->base_dir = cli_value(cmd, argc, argv, i))) return -1;
+        return 0;
+    }
+    /* --compute: how every projection multiplies (ops.h), for the whole run;
+     * restore writes weights and computes nothing, so it has no --compute. */
+    if (is(a, "--compute", NULL) && strcmp(cmd, "restore") != 0) {
+        if (!(v = cli_value(cmd, argc, argv, i))) return -1;
+        if (strcmp(v, "f32") != 0 && strcmp(v, "bf16") != 0)
+            return cli_usage_error(cmd, "--compute expects f32 or bf16, got '%s'", v);
+        if (linear_set_compute(strcmp(v, "bf16") == 0 ? COMPUTE_BF16 : COMPUTE_F32, &e)) {
+            fprintf(stderr, "hyrecall %s: %s\n", cmd, e.msg);
+            return -1;
+        }
         return 0;
     }
     if (is(a, "--max-memory", NULL)) {

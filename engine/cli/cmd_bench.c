@@ -12,14 +12,14 @@
 
 static const char *HELP =
     "usage: hyrecall bench -m MODEL_DIR [--contexts 1k,4k,16k,64k] [--decode-tokens N] [--threads N]\n"
-    "                      [--project 128k,256k] [--json FILE] [--max-memory SIZE]\n\n"
+    "                      [--project 128k,256k] [--json FILE] [--max-memory SIZE] [--compute f32|bf16]\n\n"
     "For each context: prefill throughput (tokens/s, and model FLOPs per second as a fraction of\n"
     "this machine's SGEMM peak) and decode throughput after that prompt (tokens/s, and bytes read per\n"
     "token as a fraction of its float32 weight-streaming bandwidth), with the run's peak resident\n"
     "memory. The peak (GFLOP/s) and bandwidth (GB/s) are measured just before and just after each\n"
     "run, and the fractions taken against the better of the two (a shared machine drifts by tens of\n"
     "percent over minutes). The FLOP and byte counts are the estimates documented in bench/bench.c.\n"
-    "Prints a table; --json writes {machine: {sgemm_gflops, stream_gbs, threads, openblas_core},\n"
+    "Prints a table; --json writes {machine: {sgemm_gflops, stream_gbs, threads, openblas_core, compute},\n"
     "runs: [{context, prefill_tokens_per_s, prefill_fraction_of_peak, decode_tokens_per_s,\n"
     "decode_fraction_of_bandwidth, peak_rss_bytes, sgemm_gflops, stream_gbs, prefill_by_kind,\n"
     "niah_sample_seconds}]} (machine: the best measured; each run: the limits its fractions use).\n"
@@ -30,6 +30,8 @@ static const char *HELP =
     "measured context: each part keeps the FLOP rate it ran at, a decode step the bytes per second it\n"
     "read (labelled as projections; in --json as projections: [{context, from_context, prefill_seconds,\n"
     "prefill_by_kind, decode_step_seconds, niah_sample_seconds}]).\n"
+    "--compute bf16 times the bf16 projections (see hyrecall run --help); the fractions stay those of\n"
+    "the float32 SGEMM peak, and --json's machine gets compute and compute_isa.\n"
     "Defaults: contexts 1k,4k; 16 decode tokens.\n\n"
     "exit codes: 0 ok, 1 invalid model or out of memory, 2 usage error\n";
 
@@ -48,7 +50,7 @@ int cmd_bench(int argc, char **argv)
             return EXIT_OK;
         }
         bool matched;
-        if (strcmp(a, "--max-memory") == 0) {
+        if (strcmp(a, "--max-memory") == 0 || strcmp(a, "--compute") == 0) {
             if (cli_restore_flag("bench", argc, argv, &i, &unused, &matched)) return EXIT_USAGE;
             continue;
         }
@@ -88,6 +90,9 @@ int cmd_bench(int argc, char **argv)
     if (cli_load_model("bench", dir, &none, longest + decode, &m)) return EXIT_RUNTIME;
     printf("machine: %d threads, OpenBLAS core %s; SGEMM peak and weight streaming measured around each run\n",
            cpu_threads(), cpu_openblas_core());
+    if (linear_compute() == COMPUTE_BF16) /* the fractions stay those of the float32 SGEMM peak */
+        printf("compute: bf16 projections through oneDNN (%s); 'of peak' is of the float32 SGEMM peak\n",
+               bf16_gemm_isa());
     printf("model:   %s (%s, %lld parameters)\n\n", dir, m.cfg.model_type, (long long)m.num_params);
     printf("%8s %14s %10s %8s %14s %10s %7s %12s\n", "context", "prefill tok/s", "of peak", "GFLOP/s", "decode tok/s",
            "of bw", "GB/s", "peak RSS");
@@ -167,6 +172,8 @@ int cmd_bench(int argc, char **argv)
     cJSON_AddNumberToObject(mach, "stream_gbs", best.stream_gbs);
     cJSON_AddNumberToObject(mach, "threads", best.threads);
     cJSON_AddStringToObject(mach, "openblas_core", best.openblas_core);
+    cJSON_AddStringToObject(mach, "compute", compute_name(linear_compute()));
+    if (linear_compute() == COMPUTE_BF16) cJSON_AddStringToObject(mach, "compute_isa", bf16_gemm_isa());
     if (rc == EXIT_OK && json_path) {
         char *text = cJSON_Print(root);
         struct hr_error e;

@@ -52,14 +52,6 @@ float bf16_to_f32(uint16_t h)
     return bits_to_f32((uint32_t)h << 16);
 }
 
-uint16_t f32_to_bf16(float f)
-{
-    uint32_t u = f32_to_bits(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
-    u += 0x7fffu + ((u >> 16) & 1u);                                          /* nearest even */
-    return (uint16_t)(u >> 16);
-}
-
 /* IEEE half: 1 sign, 5 exponent (bias 15), 10 mantissa bits. */
 float f16_to_f32(uint16_t h)
 {

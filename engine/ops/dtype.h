@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum dtype { DT_F32, DT_F16, DT_BF16, DT_F64, DT_I64, DT_I32, DT_I16, DT_I8, DT_U8, DT_BOOL, DT_COUNT };
 
@@ -19,8 +20,16 @@ size_t dtype_size(enum dtype t);
 
 float bf16_to_f32(uint16_t h);
 float f16_to_f32(uint16_t h);
-/* Round to nearest, ties to even, as torch's .to(bfloat16/float16) does. */
-uint16_t f32_to_bf16(float f);
+/* Round to nearest, ties to even, as torch's .to(bfloat16/float16) does.
+ * f32_to_bf16 is inline so that loops over it vectorise (bf16_round). */
+static inline uint16_t f32_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);                                          /* nearest even */
+    return (uint16_t)(u >> 16);
+}
 uint16_t f32_to_f16(float f);
 
 /* Converts n elements of a floating dtype (F32, F16, BF16) to float32.

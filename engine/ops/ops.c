@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "engine/ops/bf16_gemm.h"
 #include "engine/ops/matvec.h"
 
 /* A batch through W is cut into blocks of output features (linear_block_rows),
@@ -19,7 +20,35 @@
  * caller's workspace (workspace.h; linear_workspace_floats is its size); every
  * element is the same OpenBLAS dot over all of W.cols as with a float32 copy
  * of W, so BF16 storage gives the bits of the same values stored as F32
- * (test_matvec). */
+ * (test_matvec).
+ * Under COMPUTE_BF16 the blocks are the same, and each one rounds x (at most
+ * LINEAR_BLOCK_MAX_ROWS rows at a time) and, for a float32 matrix, its block
+ * of W to bfloat16 in the thread's slice, then takes bf16_gemm_nt's products;
+ * a single row goes the same way, so decode and prefill compute alike. */
+
+static enum compute compute_mode = COMPUTE_F32;
+
+int linear_set_compute(enum compute c, struct hr_error *e)
+{
+    if (c == COMPUTE_BF16 && bf16_gemm_init(e)) return -1;
+    compute_mode = c;
+    return 0;
+}
+
+enum compute linear_compute(void)
+{
+    return compute_mode;
+}
+
+const char *compute_name(enum compute c)
+{
+    return c == COMPUTE_BF16 ? "bf16" : "f32";
+}
+
+bool linear_stages(const struct weight *W)
+{
+    return compute_mode == COMPUTE_BF16 ? weight_present(W) : W->bf16 != NULL;
+}
 
 int64_t linear_block_rows(int64_t rows)
 {
@@ -43,10 +72,31 @@ static void linear_block(const float *x, int n, const struct weight *W, int64_t 
                 (int)out);
 }
 
+/* Rows r0.. of W (a block of at most LINEAR_BLOCK_MAX_ROWS) by bf16 products:
+ * the slice holds x's bfloat16 rows, then (float32 W only) the block's. */
+static void linear_block_bf16(const float *x, int n, const struct weight *W, int64_t r0, int64_t rows, float *y,
+                              float *slice)
+{
+    const int64_t out = W->rows, in = W->cols;
+    const int64_t R = out - r0 < rows ? out - r0 : rows;
+    uint16_t *xb = (uint16_t *)slice, *wb = xb + (int64_t)LINEAR_BLOCK_MAX_ROWS * in;
+    const uint16_t *w = W->bf16 ? W->bf16 + r0 * in : wb;
+    if (!W->bf16) bf16_round(W->f32 + r0 * in, R * in, wb);
+    for (int t0 = 0; t0 < n; t0 += LINEAR_BLOCK_MAX_ROWS) {
+        const int m = n - t0 < LINEAR_BLOCK_MAX_ROWS ? n - t0 : LINEAR_BLOCK_MAX_ROWS;
+        bf16_round(x + (int64_t)t0 * in, (int64_t)m * in, xb);
+        bf16_gemm_nt(xb, m, w, R, in, y + (int64_t)t0 * out + r0, out);
+    }
+}
+
 void linear(const float *x, int n, const struct weight *W, const float *bias, float *y, const struct workspace *ws)
 {
     const int64_t out = W->rows;
-    if (n == 1) {
+    if (compute_mode == COMPUTE_BF16) {
+        const int64_t rows = linear_block_rows(out), blocks = (out + rows - 1) / rows;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(workspace_team(ws))
+        for (int64_t b = 0; b < blocks; b++) linear_block_bf16(x, n, W, b * rows, rows, y, workspace_mine(ws));
+    } else if (n == 1) {
         matvec(W, x, y);
     } else {
         const int64_t rows = linear_block_rows(out), blocks = (out + rows - 1) / rows;
@@ -61,9 +111,11 @@ void linear(const float *x, int n, const struct weight *W, const float *bias, fl
             for (int64_t o = 0; o < out; o++) y[(int64_t)t * out + o] += bias[o];
 }
 
-int64_t linear_workspace_floats(int64_t max_cols)
+int64_t linear_workspace_floats(int n, int64_t max_cols)
 {
-    return LINEAR_BLOCK_MAX_ROWS * max_cols;
+    if (compute_mode == COMPUTE_BF16) /* x's rows and a block of W, 2 bytes each */
+        return LINEAR_BLOCK_MAX_ROWS * max_cols;
+    return n > 1 ? LINEAR_BLOCK_MAX_ROWS * max_cols : 0;
 }
 
 void weight_row(const struct weight *W, int64_t r, float *out)

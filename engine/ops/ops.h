@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "engine/base/error.h"
 #include "engine/ops/workspace.h"
 
 /* A matrix [rows, cols], read-only, stored one of two ways:
@@ -30,8 +31,21 @@ static inline bool weight_present(const struct weight *W)
 /* y[n, W.rows] = x[n, W.cols] Wᵀ (+ bias when non-NULL). A single row is a
  * matvec (matvec.h); a batch is single-threaded OpenBLAS SGEMMs over fixed
  * blocks of rows of W (linear_block_rows), shared among the OpenMP threads, each
- * BF16 block widened to float32 first (never the whole matrix). */
+ * BF16 block widened to float32 first (never the whole matrix).
+ * Under COMPUTE_BF16 every product (one row or a batch) is bf16_gemm.h's
+ * instead: x and the block of W rounded to bfloat16, float32 sums. */
 void linear(const float *x, int n, const struct weight *W, const float *bias, float *y, const struct workspace *ws);
+
+/* How linear() multiplies, for the whole process (--compute): float32
+ * arithmetic (the default; BF16 weights widened exactly) or bfloat16 products
+ * as GPU bf16 inference takes them (bf16_gemm.h). Set before any session is
+ * made: the workspace a session reserves depends on it. Attention scores,
+ * the linear-attention chunks and every other operation stay float32. */
+enum compute { COMPUTE_F32, COMPUTE_BF16 };
+/* -1 with a message when bf16's library (oneDNN) cannot start. */
+int linear_set_compute(enum compute c, struct hr_error *e);
+enum compute linear_compute(void);
+const char *compute_name(enum compute c); /* "f32", "bf16" */
 
 /* A batched linear() cuts W into an even number of blocks of at most
  * LINEAR_BLOCK_MAX_ROWS rows (a multiple of 16), chosen from W's shape alone
@@ -41,9 +55,14 @@ void linear(const float *x, int n, const struct weight *W, const float *bias, fl
 #define LINEAR_BLOCK_MAX_ROWS 1024
 int64_t linear_block_rows(int64_t rows);
 
-/* The workspace slice (floats per thread) a batched linear() needs to widen
- * the BF16 blocks of matrices of at most max_cols columns. */
-int64_t linear_workspace_floats(int64_t max_cols);
+/* The workspace slice (floats per thread) linear() needs for n rows of x
+ * through matrices of at most max_cols columns that it stages: float32, a
+ * batch's widened BF16 blocks (0 for one row); bf16, x and a block of W in
+ * bfloat16 (for any n: x is taken LINEAR_BLOCK_MAX_ROWS rows at a time). */
+int64_t linear_workspace_floats(int n, int64_t max_cols);
+/* Whether linear() stages W (and so counts toward max_cols above): BF16
+ * matrices under float32 compute, every matrix under bf16 compute. */
+bool linear_stages(const struct weight *W);
 
 /* Row r of W as float32 (exact): an embedding lookup. */
 void weight_row(const struct weight *W, int64_t r, float *out);

@@ -123,6 +123,7 @@ cJSON *niah_run_manifest(const struct niah_options *o, const struct essay *es, c
     cJSON_AddStringToObject(m, "wordlists", o->wordlists);
     cJSON_AddBoolToObject(m, "save_inputs", o->save_inputs);
     if (o->lens) cJSON_AddBoolToObject(m, "lens", true);
+    if (linear_compute() == COMPUTE_BF16) cJSON_AddStringToObject(m, "compute", "bf16"); /* f32 runs stay as before */
     if (o->prompts) cJSON_AddStringToObject(m, "prompts", o->prompts);
     return m;
 }
