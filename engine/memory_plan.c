@@ -40,11 +40,11 @@ int memory_plan_estimate(const char *dir, int64_t context, struct memory_plan *p
     struct wanted_tensor *wanted;
     if (model_plan(config, &m, &wanted, e)) return -1;
     p->state = session_state_bytes(&m, context);
-    /* The plan's matrices are float32 zeros: the BF16 widening buffer is sized from the checkpoint. */
-    p->scratch =
-        session_scratch_bytes(&m, SESSION_DEFAULT_BATCH) +
-        session_workspace_bytes(&m, cpu_threads(), SESSION_DEFAULT_BATCH, context) +
-        (int64_t)cpu_threads() * linear_workspace_floats(SESSION_DEFAULT_BATCH, kept_cols) * (int64_t)sizeof(float);
+    /* The plan's matrices are float32 zeros: linear()'s staging is sized from
+     * the checkpoint's widest staged matrix. The workspace is one slice per
+     * thread, as large as the largest kernel's need, linear()'s included. */
+    p->scratch = session_scratch_bytes(&m, SESSION_DEFAULT_BATCH) +
+                 session_workspace_bytes(&m, cpu_threads(), SESSION_DEFAULT_BATCH, context, kept_cols);
     wanted_tensors_free(wanted);
     model_free(&m);
     p->total = p->mapped + p->converted + p->state + p->scratch;

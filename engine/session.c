@@ -90,10 +90,11 @@ static int64_t workspace_floats(const struct model *m, int64_t staged_cols, int 
     return floats;
 }
 
-int64_t session_workspace_bytes(const struct model *m, int threads, int max_batch, int64_t context)
+int64_t session_workspace_bytes(const struct model *m, int threads, int max_batch, int64_t context, int64_t staged_cols)
 {
     /* The largest of a full batch and the short batch that ends at the context. */
-    const int64_t bf16 = widest_staged(m), last = context - (context - 1) % max_batch;
+    const int64_t widest = widest_staged(m), bf16 = widest > staged_cols ? widest : staged_cols,
+                  last = context - (context - 1) % max_batch;
     const int64_t floats = block_max64(workspace_floats(m, bf16, max_batch, 0),
                                        workspace_floats(m, bf16, (int)(context - last + 1), last - 1));
     return (int64_t)threads * ((floats + 15) / 16 * 16) * (int64_t)sizeof(float);

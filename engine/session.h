@@ -86,8 +86,11 @@ int session_forward(struct session *s, const int32_t *ids, int n, float *logits,
 int64_t session_state_bytes(const struct model *m, int64_t context);
 int64_t session_scratch_bytes(const struct model *m, int max_batch);
 /* Bytes of kernel workspace at `threads` threads for batches of max_batch
- * tokens up to `context` (memory_plan counts them). */
-int64_t session_workspace_bytes(const struct model *m, int threads, int max_batch, int64_t context);
+ * tokens up to `context` (memory_plan counts them). staged_cols: columns of
+ * the widest matrix linear() stages, when m's matrices cannot tell (a plan's
+ * are float32 zeros, while the checkpoint's may be BF16); else 0. */
+int64_t session_workspace_bytes(const struct model *m, int threads, int max_batch, int64_t context,
+                                int64_t staged_cols);
 
 /* For the block kinds (engine/layers/): the observer's named points. The
  * mixer inputs of layer li as they lie in the scratch (q, k, v); a block adds

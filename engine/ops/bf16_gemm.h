@@ -32,10 +32,24 @@ const char *bf16_gemm_isa(void);
 /* count floats of x rounded to bfloat16 into out (f32_to_bf16 of dtype.h: nearest even). */
 void bf16_round(const float *x, int64_t count, uint16_t *out);
 
-/* y[t·ldy + o] = Σ_k x[t·k_len + k] · w[o·k_len + k] for t < n, o < rows: x and
- * w bfloat16, row-major, k_len columns each; float32 sums. On the calling
- * thread. A failure inside oneDNN (out of memory) ends the process with a
- * message: it is called from parallel regions that cannot return an error. */
-void bf16_gemm_nt(const uint16_t *x, int n, const uint16_t *w, int64_t rows, int64_t k_len, float *y, int64_t ldy);
+/* C = A · B, each C[i, j] a float32 sum of exact bf16 x bf16 products, on
+ * the calling thread:
+ *   A [m, k] bfloat16, row i at a + i·lda;
+ *   B [k, n] bfloat16, element (p, j) at b[p·b_row + j·b_col]: (1, ldw) is
+ *     Wᵀ for a row-major W [n, k] with rows ldw apart (a projection's
+ *     weights, attention's keys), (ldb, 1) a row-major [k, n] (its values);
+ *   C [m, n] float32, row i at c + i·ldc (the columns past n untouched).
+ * A failure inside oneDNN (out of memory) ends the process with a message:
+ * it is called from parallel regions that cannot return an error. */
+void bf16_gemm(int m, int64_t n, int64_t k, const uint16_t *a, int64_t lda, const uint16_t *b, int64_t b_row,
+               int64_t b_col, float *c, int64_t ldc);
+
+/* y[t·ldy + o] = Σ_c x[t·k_len + c] · w[o·k_len + c] for t < n, o < rows: x
+ * and w row-major with k_len columns each (linear()'s form). */
+static inline void bf16_gemm_nt(const uint16_t *x, int n, const uint16_t *w, int64_t rows, int64_t k_len, float *y,
+                                int64_t ldy)
+{
+    bf16_gemm(n, rows, k_len, x, k_len, w, 1, k_len, y, ldy);
+}
 
 #endif

@@ -27,14 +27,18 @@ void workspace_free(struct workspace *w)
     memset(w, 0, sizeof *w);
 }
 
-/* The calling thread's number in the outermost parallel region: a kernel
- * called inside another region (an MoE expert's linear()) runs there in a
- * team of one (nested regions are inactive: workspace_reserve makes sure),
- * so that number is unique among the threads working at once. */
+/* A kernel called inside another region (an MoE expert's linear()) runs
+ * there in a team of one (nested regions are inactive: workspace_reserve
+ * makes sure), so the outermost region's thread number is the one unique
+ * among the threads working at once. */
+int workspace_thread(void)
+{
+    return omp_get_level() >= 1 ? omp_get_ancestor_thread_num(1) : 0;
+}
+
 float *workspace_mine(const struct workspace *w)
 {
-    const int id = omp_get_level() >= 1 ? omp_get_ancestor_thread_num(1) : 0;
-    return w->data + (int64_t)id * w->slice;
+    return w->data + (int64_t)workspace_thread() * w->slice;
 }
 
 int workspace_team(const struct workspace *w)

@@ -21,7 +21,11 @@ struct workspace {
 int workspace_reserve(struct workspace *w, int threads, int64_t floats);
 void workspace_free(struct workspace *w);
 
-/* The slice of the calling OpenMP thread. */
+/* The calling thread's number in the outermost parallel region (0 outside
+ * one): unique among the threads working at once, even inside a nested
+ * region. Per-thread resources are indexed by it. */
+int workspace_thread(void);
+/* The slice of the calling OpenMP thread (workspace_thread()'s). */
 float *workspace_mine(const struct workspace *w);
 /* The team size a kernel's parallel region may use: the threads OpenMP would
  * start, but never more than w has slices for. */
