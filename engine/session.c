@@ -50,7 +50,8 @@ int64_t session_state_bytes(const struct model *m, int64_t context)
     int64_t total = 0;
     for (int i = 0; i < c->num_layers; i++) {
         const struct recurrent_shape r = recurrent_of(m, i);
-        total += r.heads == 0 ? kv_cache_bytes_for(m->layers[i].window, c->num_kv_heads, c->head_dim, context)
+        total += r.heads == 0 ? kv_cache_bytes_for(m->layers[i].window, c->num_kv_heads, c->head_dim, context,
+                                                   linear_compute() == COMPUTE_BF16)
                               : (matrix_state_floats(r) + r.conv_tail_floats) * (int64_t)sizeof(float);
     }
     return total;
@@ -131,7 +132,7 @@ static int init_layer_states(struct session *s)
     const struct model_config *c = &s->m->cfg;
     for (int i = 0; i < c->num_layers; i++) {
         struct layer_state *st = &s->layers[i];
-        kv_cache_init(&st->kv, s->m->layers[i].window, c->num_kv_heads, c->head_dim);
+        kv_cache_init(&st->kv, s->m->layers[i].window, c->num_kv_heads, c->head_dim, linear_compute() == COMPUTE_BF16);
         const struct recurrent_shape r = recurrent_of(s->m, i);
         if (r.heads == 0) continue;
         st->S_floats = matrix_state_floats(r);
@@ -190,10 +191,12 @@ void session_reset(struct session *s)
 
 /* ---- snapshots ------------------------------------------------------------- */
 
-/* Floats of a sliding-window cache's ring (keys and values), 0 for a full cache. */
+/* Floats of a sliding-window cache's ring (keys and values; bf16 rows take
+ * half as many), 0 for a full cache. */
 static int64_t ring_floats(const struct kv_cache *kv)
 {
-    return kv->window > 0 ? 2 * (int64_t)kv->window * kv->kv_heads * kv->head_dim : 0;
+    const int64_t numbers = kv->window > 0 ? 2 * (int64_t)kv->window * kv->kv_heads * kv->head_dim : 0;
+    return kv->bf16 ? (numbers + 1) / 2 : numbers;
 }
 
 int64_t session_snapshot_floats(const struct session *s)
@@ -207,8 +210,9 @@ int64_t session_snapshot_floats(const struct session *s)
 }
 
 /* Copies each layer's state between the session and a snapshot, in layer
- * order: S, conv tail, ring keys, ring values. A ring not yet allocated (no
- * batch has run) is all zeros in the snapshot. */
+ * order: S, conv tail, ring keys, ring values (as bytes: float32 or bf16
+ * rows). A ring not yet allocated (no batch has run) is all zeros in the
+ * snapshot. */
 static void snapshot_copy(struct session *s, float *snap, bool save)
 {
     for (int i = 0; i < s->m->cfg.num_layers; i++) {
@@ -220,14 +224,18 @@ static void snapshot_copy(struct session *s, float *snap, bool save)
             memcpy(save ? snap : parts[p], save ? parts[p] : snap, (size_t)sizes[p] * sizeof(float));
             snap += sizes[p];
         }
-        const int64_t half = ring_floats(&st->kv) / 2;
-        if (half == 0) continue;
-        float *ring[2] = {st->kv.k, st->kv.v};
-        for (int p = 0; p < 2; p++, snap += half) {
-            if (!save && ring[p]) memcpy(ring[p], snap, (size_t)half * sizeof(float));
-            if (save && ring[p]) memcpy(snap, ring[p], (size_t)half * sizeof(float));
-            if (save && !ring[p]) memset(snap, 0, (size_t)half * sizeof(float));
+        const struct kv_cache *kv = &st->kv;
+        if (kv->window == 0) continue;
+        const size_t half =
+            (size_t)kv->window * kv->kv_heads * kv->head_dim * (kv->bf16 ? sizeof(uint16_t) : sizeof(float));
+        void *ring[2] = {kv->bf16 ? (void *)kv->kh : (void *)kv->k, kv->bf16 ? (void *)kv->vh : (void *)kv->v};
+        char *at = (char *)snap;
+        for (int p = 0; p < 2; p++, at += half) {
+            if (!save && ring[p]) memcpy(ring[p], at, half);
+            if (save && ring[p]) memcpy(at, ring[p], half);
+            if (save && !ring[p]) memset(at, 0, half);
         }
+        snap += ring_floats(kv);
     }
 }
 

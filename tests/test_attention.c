@@ -1,13 +1,21 @@
 /* The cached attention (the fast path used by prefill and decode) against
  * the plain O(T²) form, for full and sliding windows, fed in uneven batches
  * so that ring-buffer wrap-around and batch boundaries are exercised; on one
- * and on two threads, which must give the same bits. */
+ * and on two threads, which must give the same bits.
+ *
+ * Under bf16 compute (attention.h) the naive form is fed q, k and v rounded
+ * to bfloat16, and the one rounding left, of the probabilities to bf16
+ * (relative 2⁻⁹ each), moves an output by at most 2⁻⁹ · max|v| (the weights
+ * sum to one): the check allows 2⁻⁸ · max|v|. The scores' float32 sums of
+ * exact products are far inside that. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/mixers/attention.h"
+#include "engine/ops/bf16_gemm.h"
+#include "engine/ops/dtype.h"
 #include "engine/ops/kernels.h"
 #include "tests/test_util.h"
 
@@ -17,7 +25,12 @@ static float frand(uint64_t *s)
     return (float)((*s >> 40) / 16777216.0) * 2.0f - 1.0f;
 }
 
-static void check_case(int n, int heads, int kv_heads, int d, int window, const int *batches, int nb)
+static void round_to_bf16(float *x, int64_t count)
+{
+    for (int64_t i = 0; i < count; i++) x[i] = bf16_to_f32(f32_to_bf16(x[i]));
+}
+
+static void check_case_as(bool bf16, int n, int heads, int kv_heads, int d, int window, const int *batches, int nb)
 {
     uint64_t seed = (uint64_t)(n * 131 + window * 7 + heads);
     const int64_t qn = (int64_t)n * heads * d, kn = (int64_t)n * kv_heads * d;
@@ -26,7 +39,15 @@ static void check_case(int n, int heads, int kv_heads, int d, int window, const 
     for (int64_t i = 0; i < kn; i++) k[i] = 2.0f * frand(&seed), v[i] = frand(&seed);
     float *ref = malloc(qn * sizeof(float)), *out = malloc(qn * sizeof(float));
     const float scale = 1.0f / sqrtf((float)d);
-    attention_naive(q, k, v, n, heads, kv_heads, d, window, scale, ref);
+    if (bf16) {
+        float *qr = malloc(qn * sizeof(float)), *kr = malloc(kn * sizeof(float)), *vr = malloc(kn * sizeof(float));
+        memcpy(qr, q, qn * sizeof(float)), memcpy(kr, k, kn * sizeof(float)), memcpy(vr, v, kn * sizeof(float));
+        round_to_bf16(qr, qn), round_to_bf16(kr, kn), round_to_bf16(vr, kn);
+        attention_naive(qr, kr, vr, n, heads, kv_heads, d, window, scale, ref);
+        free(qr), free(kr), free(vr);
+    } else {
+        attention_naive(q, k, v, n, heads, kv_heads, d, window, scale, ref);
+    }
 
     /* The cached path twice: on two threads (checked against the naive form)
      * and on one (must give the same bits). */
@@ -36,14 +57,14 @@ static void check_case(int n, int heads, int kv_heads, int d, int window, const 
     for (int threads = 1; threads <= 2; threads++) {
         omp_set_num_threads(threads);
         if (threads == 2) kv_cache_free(&c);
-        kv_cache_init(&c, window, kv_heads, d);
+        kv_cache_init(&c, window, kv_heads, d, bf16);
         float *dst = threads == 1 ? out_one : out;
         int pos = 0, bi = 0;
         while (pos < n) {
             int b = batches[bi % nb];
             if (b > n - pos) b = n - pos;
             bi++;
-            if (workspace_reserve(&ws, threads, attention_workspace_floats(b, pos, window, heads, kv_heads, d)))
+            if (workspace_reserve(&ws, threads, attention_workspace_floats(b, pos, window, heads, kv_heads, d, bf16)))
                 abort();
             attention_forward(&c, q + (int64_t)pos * heads * d, k + (int64_t)pos * kv_heads * d,
                               v + (int64_t)pos * kv_heads * d, b, pos, heads, scale, dst + (int64_t)pos * heads * d,
@@ -55,14 +76,22 @@ static void check_case(int n, int heads, int kv_heads, int d, int window, const 
     CHECK(memcmp(out, out_one, (size_t)qn * sizeof(float)) == 0, "cached attention: 1 and 2 threads differ");
     free(out_one);
     double diff = max_abs_diff(out, ref, qn);
-    printf("  n=%4d heads=%d/%d d=%3d window=%3d batches=", n, heads, kv_heads, d, window);
+    printf("  %s n=%4d heads=%d/%d d=%3d window=%3d batches=", bf16 ? "bf16" : "f32 ", n, heads, kv_heads, d, window);
     for (int i = 0; i < nb; i++) printf("%s%d", i ? "," : "", batches[i]);
     printf(": max |diff| %.2g, cache slots %lld\n", diff, (long long)c.slots);
-    CHECK(diff <= 1e-5, "cached attention differs from naive by %g", diff);
+    const double allowed = bf16 ? ldexp(1.0, -8) : 1e-5; /* max|v| is 1 */
+    CHECK(diff <= allowed, "cached %s attention differs from naive by %g", bf16 ? "bf16" : "f32", diff);
     if (window)
         CHECK(c.slots == window, "sliding cache holds %lld slots, not the window %d", (long long)c.slots, window);
     kv_cache_free(&c);
     free(q), free(k), free(v), free(ref), free(out);
+}
+
+/* Each case under float32 and under bf16 compute. */
+static void check_case(int n, int heads, int kv_heads, int d, int window, const int *batches, int nb)
+{
+    check_case_as(false, n, heads, kv_heads, d, window, batches, nb);
+    check_case_as(true, n, heads, kv_heads, d, window, batches, nb);
 }
 
 /* The softmax's exponential (kernels.h) against libm's, in double, over its
@@ -83,6 +112,11 @@ static void check_exp(void)
 
 int main(void)
 {
+    struct hr_error e;
+    if (bf16_gemm_init(&e)) {
+        fprintf(stderr, "%s\n", e.msg);
+        return 1;
+    }
     check_exp();
     const int one[] = {1}, prefill[] = {1000}, uneven[] = {37, 1, 5, 64, 3}, big_then_steps[] = {150, 1};
     check_case(200, 4, 2, 16, 0, prefill, 1);

@@ -109,6 +109,10 @@ int main(int argc, char **argv)
 {
     cpu_select_openblas_core(argv);
     if (argc < 2) return 2;
+    if (argc > 2 && strcmp(argv[2], "bf16-compute") == 0) { /* bf16 caches: a ring's snapshot is its bf16 rows */
+        struct hr_error e0;
+        if (linear_set_compute(COMPUTE_BF16, &e0)) return 1;
+    }
     struct model m;
     struct hr_error e;
     if (model_load(argv[1], &m, &e) != 0) {

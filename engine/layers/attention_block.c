@@ -39,7 +39,8 @@ static int matrices(const struct layer *L, const struct weight *out[BLOCK_MAX_MA
 static int64_t workspace_floats(const struct model *m, const struct layer *L, int n, int64_t pos)
 {
     const struct model_config *c = &m->cfg;
-    return attention_workspace_floats(n, pos, L->window, c->num_heads, c->num_kv_heads, c->head_dim);
+    return attention_workspace_floats(n, pos, L->window, c->num_heads, c->num_kv_heads, c->head_dim,
+                                      linear_compute() == COMPUTE_BF16);
 }
 
 static int forward(struct session *s, int li, int n)

@@ -7,6 +7,8 @@
 
 #include <cblas.h>
 
+#include "engine/ops/bf16_gemm.h"
+#include "engine/ops/dtype.h"
 #include "engine/ops/kernels.h"
 
 /* Prefill attention works on blocks: QB queries against KB keys at a time,
@@ -24,9 +26,10 @@ enum { QB = 512, KB = 512, BLOCKED_MIN_QUERIES = 16 };
  * contiguous rows and the result does not depend on how many there are. */
 enum { DB = 256 };
 
-int kv_cache_init(struct kv_cache *c, int window, int kv_heads, int head_dim)
+int kv_cache_init(struct kv_cache *c, int window, int kv_heads, int head_dim, bool bf16)
 {
     memset(c, 0, sizeof *c);
+    c->bf16 = bf16;
     c->window = window;
     c->kv_heads = kv_heads;
     c->head_dim = head_dim;
@@ -35,18 +38,24 @@ int kv_cache_init(struct kv_cache *c, int window, int kv_heads, int head_dim)
 
 void kv_cache_free(struct kv_cache *c)
 {
-    free(c->k);
-    free(c->v);
+    free(c->k), free(c->v), free(c->kh), free(c->vh);
     free(c->decode_scratch);
+    free(c->batch_kh), free(c->batch_vh);
     c->k = c->v = c->decode_scratch = NULL;
-    c->slots = 0;
-    c->decode_scratch_floats = 0;
+    c->kh = c->vh = c->batch_kh = c->batch_vh = NULL;
+    c->slots = c->decode_scratch_floats = c->batch_rows = 0;
 }
 
-int64_t kv_cache_bytes_for(int window, int kv_heads, int head_dim, int64_t n)
+/* Bytes of one number in the cache. */
+static size_t elem_bytes(bool bf16)
+{
+    return bf16 ? sizeof(uint16_t) : sizeof(float);
+}
+
+int64_t kv_cache_bytes_for(int window, int kv_heads, int head_dim, int64_t n, bool bf16)
 {
     int64_t slots = window > 0 && window < n ? window : n;
-    return 2 * slots * kv_heads * head_dim * (int64_t)sizeof(float);
+    return 2 * slots * kv_heads * head_dim * (int64_t)elem_bytes(bf16);
 }
 
 static int reserve(struct kv_cache *c, int64_t needed)
@@ -55,13 +64,39 @@ static int reserve(struct kv_cache *c, int64_t needed)
     if (needed <= c->slots) return 0;
     int64_t slots = c->window > 0 ? c->window : (c->slots ? c->slots : 256);
     while (slots < needed) slots *= 2;
-    size_t row = (size_t)c->kv_heads * c->head_dim * sizeof(float);
-    float *k = realloc(c->k, (size_t)slots * row), *v = k ? realloc(c->v, (size_t)slots * row) : NULL;
-    if (k) c->k = k;
-    if (v) c->v = v;
+    const size_t bytes = (size_t)slots * c->kv_heads * c->head_dim * elem_bytes(c->bf16);
+    void *k = realloc(c->bf16 ? (void *)c->kh : (void *)c->k, bytes);
+    if (k && c->bf16) c->kh = k;
+    if (k && !c->bf16) c->k = k;
+    void *v = k ? realloc(c->bf16 ? (void *)c->vh : (void *)c->v, bytes) : NULL;
+    if (v && c->bf16) c->vh = v;
+    if (v && !c->bf16) c->v = v;
     if (!k || !v) return -1;
     c->slots = slots;
     return 0;
+}
+
+/* bf16: the batch's keys and values rounded once into batch_kh, batch_vh,
+ * where every query block reads them (and from where they are stored). */
+static int round_batch(struct kv_cache *c, const float *k, const float *v, int n)
+{
+    const int64_t count = (int64_t)n * c->kv_heads * c->head_dim;
+    if (n > c->batch_rows) {
+        uint16_t *kh = realloc(c->batch_kh, (size_t)count * sizeof *kh);
+        if (kh) c->batch_kh = kh;
+        uint16_t *vh = kh ? realloc(c->batch_vh, (size_t)count * sizeof *vh) : NULL;
+        if (vh) c->batch_vh = vh;
+        if (!kh || !vh) return -1;
+        c->batch_rows = n;
+    }
+    bf16_round(k, count, c->batch_kh);
+    bf16_round(v, count, c->batch_vh);
+    return 0;
+}
+
+static inline int64_t slot_of(const struct kv_cache *c, int64_t j)
+{
+    return c->window > 0 ? j % c->window : j;
 }
 
 /* Row of keys (or values) at position j: from the batch when j >= pos0, else
@@ -70,9 +105,7 @@ static inline const float *kv_row(const struct kv_cache *c, const float *cache, 
                                   int64_t j)
 {
     const int64_t row = (int64_t)c->kv_heads * c->head_dim;
-    if (j >= pos0) return batch + (j - pos0) * row;
-    int64_t slot = c->window > 0 ? j % c->window : j;
-    return cache + slot * row;
+    return j >= pos0 ? batch + (j - pos0) * row : cache + slot_of(c, j) * row;
 }
 
 /* row[j] ← e^(row[j] − mx) for j in [a, z), 0 elsewhere in [0, n); returns the
@@ -192,6 +225,57 @@ static void decode_block_gemm(const struct kv_cache *c, const float *q, int64_t 
                     c->v + j0 * row + (int64_t)kvh * d, row, 0.0f, O + (int64_t)kvh * group * d, d);
 }
 
+/* Key (or value) block [j0, j0 + bk) of KV head kvh as a matrix for a GEMM:
+ * read in place, rows kv_heads · d apart, when it lies in the batch or in a
+ * full cache (whose slot is the position); gathered into buf otherwise (a
+ * block across the batch's start, or a sliding window's ring). */
+static const void *kv_block(const struct kv_cache *c, const void *cache, const void *batch, int64_t pos0, int64_t j0,
+                            int bk, int kvh, void *buf, int *ld)
+{
+    /* Rows of float32 or bfloat16 numbers (the cache's kind), by their bytes. */
+    const int64_t d = c->head_dim, row = c->kv_heads * d, e = (int64_t)elem_bytes(c->bf16);
+    const char *cached = cache, *batched = batch;
+    if (j0 >= pos0 || (c->window == 0 && j0 + bk <= pos0)) {
+        *ld = (int)row;
+        return (j0 >= pos0 ? batched + (j0 - pos0) * row * e : cached + j0 * row * e) + kvh * d * e;
+    }
+    for (int j = 0; j < bk; j++) {
+        const int64_t p = j0 + j;
+        const char *r = p >= pos0 ? batched + (p - pos0) * row * e : cached + slot_of(c, p) * row * e;
+        memcpy((char *)buf + j * d * e, r + kvh * d * e, (size_t)(d * e));
+    }
+    *ld = (int)d;
+    return buf;
+}
+
+/* One decode block under bf16 compute (any cache; a ring's block is gathered
+ * into Kb, Vb): per KV head the group's rounded query rows qh against the
+ * block's bf16 keys, the float32 softmax of decode_block_gemm, the
+ * probabilities rounded into P, and their products with the values. */
+static void decode_block_bf16(const struct kv_cache *c, const uint16_t *qh, int64_t j0, int n, int heads, float scale,
+                              float *S, float *O, float *m, float *l, uint16_t *P, uint16_t *Kb, uint16_t *Vb)
+{
+    const int d = c->head_dim, group = heads / c->kv_heads;
+    const int64_t all_cached = j0 + n; /* the query's row is stored: every key is a cache row */
+    for (int kvh = 0; kvh < c->kv_heads; kvh++) {
+        int ldk;
+        const uint16_t *K = kv_block(c, c->kh, NULL, all_cached, j0, n, kvh, Kb, &ldk);
+        bf16_gemm(group, n, d, qh + (int64_t)kvh * group * d, d, K, 1, ldk, S + (int64_t)kvh * group * DB, DB);
+    }
+    for (int h = 0; h < heads; h++) {
+        float *row = S + (int64_t)h * DB;
+        for (int j = 0; j < n; j++) row[j] *= scale;
+        m[h] = max_row(row, 0, n, -INFINITY);
+        l[h] = exp_row(row, n, 0, n, m[h]);
+        bf16_round(row, n, P + (int64_t)h * DB);
+    }
+    for (int kvh = 0; kvh < c->kv_heads; kvh++) {
+        int ldv;
+        const uint16_t *V = kv_block(c, c->vh, NULL, all_cached, j0, n, kvh, Vb, &ldv);
+        bf16_gemm(group, d, n, P + (int64_t)kvh * group * DB, DB, V, ldv, 1, O + (int64_t)kvh * group * d, d);
+    }
+}
+
 /* Decode: the single query at position t = pos0 (its own key and value are
  * the batch's row 0). For a key block B and head h (Milakov & Gimelshein 2018):
  *   m_B = max_{j∈B} s_j,   l_B = Σ_{j∈B} e^{s_j − m_B},   o_B = Σ_{j∈B} e^{s_j − m_B} v_j,
@@ -205,34 +289,47 @@ static int attend_decode(struct kv_cache *c, const float *q, const float *k, con
     const int d = c->head_dim;
     const int64_t lo = c->window > 0 && pos0 - c->window + 1 > 0 ? pos0 - c->window + 1 : 0;
     const int64_t span = pos0 - lo + 1, blocks = (span + DB - 1) / DB;
-    /* Per block: scores [heads, DB], partial outputs [heads, d], m and l [heads]. */
-    const int64_t per_block = (int64_t)heads * (DB + d + 2);
-    if (c->decode_scratch_floats < blocks * per_block) {
-        float *grown = realloc(c->decode_scratch, (size_t)(blocks * per_block) * sizeof(float));
+    /* Per block: scores [heads, DB], partial outputs [heads, d], m and l
+     * [heads]; under bf16 also the rounded probabilities [heads, DB] and a
+     * gathered key and value block [DB, d], after the rounded query [heads, d]. */
+    const int64_t qh_floats = c->bf16 ? ((int64_t)heads * d + 1) / 2 : 0;
+    const int64_t per_block = (int64_t)heads * (DB + d + 2) + (c->bf16 ? (int64_t)heads * DB / 2 + (int64_t)DB * d : 0);
+    if (c->decode_scratch_floats < qh_floats + blocks * per_block) {
+        float *grown = realloc(c->decode_scratch, (size_t)(qh_floats + blocks * per_block) * sizeof(float));
         if (!grown) return -1;
         c->decode_scratch = grown;
-        c->decode_scratch_floats = blocks * per_block;
+        c->decode_scratch_floats = qh_floats + blocks * per_block;
     }
-#pragma omp parallel for schedule(static) if (span > DB)
+    uint16_t *qh = (uint16_t *)c->decode_scratch;
+    float *scratch = c->decode_scratch + qh_floats;
+    if (c->bf16) bf16_round(q, (int64_t)heads * d, qh);
+        /* oneDNN, called outside a parallel region, would split a product over
+         * the threads itself (bf16_gemm.h): under bf16 even one block is taken
+         * inside the region. */
+#pragma omp parallel for schedule(static) if (span > DB || c->bf16)
     for (int64_t b = 0; b < blocks; b++) {
-        float *S = c->decode_scratch + b * per_block, *O = S + (int64_t)heads * DB;
+        float *S = scratch + b * per_block, *O = S + (int64_t)heads * DB;
         float *m = O + (int64_t)heads * d, *l = m + heads;
         const int64_t j0 = lo + b * DB, n = span - b * DB < DB ? span - b * DB : DB;
-        if (c->window == 0)
+        if (c->bf16) {
+            uint16_t *P = (uint16_t *)(l + heads), *Kb = P + (int64_t)heads * DB, *Vb = Kb + (int64_t)DB * d;
+            decode_block_bf16(c, qh, j0, (int)n, heads, scale, S, O, m, l, P, Kb, Vb);
+        } else if (c->window == 0) {
             decode_block_gemm(c, q, j0, (int)n, heads, scale, S, O, m, l);
-        else
+        } else {
             decode_block_rows(c, q, k, v, pos0, j0, (int)n, heads, scale, S, O, m, l);
+        }
     }
     for (int h = 0; h < heads; h++) {
         float M = -INFINITY;
         for (int64_t b = 0; b < blocks; b++) {
-            const float mb = c->decode_scratch[b * per_block + (int64_t)heads * (DB + d) + h];
+            const float mb = scratch[b * per_block + (int64_t)heads * (DB + d) + h];
             if (mb > M) M = mb;
         }
         float *oh = out + (int64_t)h * d, L = 0;
         memset(oh, 0, (size_t)d * sizeof(float));
         for (int64_t b = 0; b < blocks; b++) {
-            const float *blk = c->decode_scratch + b * per_block, *Ob = blk + (int64_t)heads * DB;
+            const float *blk = scratch + b * per_block, *Ob = blk + (int64_t)heads * DB;
             const float *mb = Ob + (int64_t)heads * d, *lb = mb + heads;
             const float w = expf(mb[h] - M);
             L += w * lb[h];
@@ -248,25 +345,40 @@ struct block_scratch {
     float *S;       /* [QB, KB] scores, then probabilities */
     float *Kb, *Vb; /* [KB, d] keys and values gathered when a block is not one strided run */
     float *m, *l;   /* [QB] running max and sum */
+    /* bf16 compute only: */
+    uint16_t *Qh; /* [QB, d] the query block rounded */
+    uint16_t *P;  /* [QB, KB] probabilities rounded */
+    float *PV;    /* [QB, d] one key block's Σ p v */
 };
 
-/* Key (or value) block [j0, j0 + bk) of KV head kvh as a matrix for SGEMM:
- * read in place, rows kv_heads · d apart, when it lies in the batch or in a
- * full cache (whose slot is the position); gathered into buf otherwise (a
- * block across the batch's start, or a sliding window's ring). */
-static const float *kv_block(const struct kv_cache *c, const float *cache, const float *batch, int64_t pos0, int64_t j0,
-                             int bk, int kvh, float *buf, int *ld)
+/* S [tn, bk] (rows KB apart) = Q Kᵀ · scale for one key block. */
+static void block_scores(const struct kv_cache *c, const float *Q, int ldq, const struct block_scratch *w,
+                         const void *K, int ldk, int tn, int bk, float scale)
 {
-    const int d = c->head_dim, row = c->kv_heads * d;
-    if (j0 >= pos0 || (c->window == 0 && j0 + bk <= pos0)) {
-        *ld = row;
-        return (j0 >= pos0 ? batch + (j0 - pos0) * row : cache + j0 * row) + (int64_t)kvh * d;
+    const int d = c->head_dim;
+    if (!c->bf16) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tn, bk, d, scale, Q, ldq, K, ldk, 0.0f, w->S, KB);
+        return;
     }
-    for (int j = 0; j < bk; j++)
-        memcpy(buf + (int64_t)j * d, kv_row(c, cache, batch, pos0, j0 + j) + (int64_t)kvh * d,
-               (size_t)d * sizeof(float));
-    *ld = d;
-    return buf;
+    bf16_gemm(tn, bk, d, w->Qh, d, K, 1, ldk, w->S, KB);
+    for (int i = 0; i < tn; i++)
+        for (int j = 0; j < bk; j++) w->S[(int64_t)i * KB + j] *= scale;
+}
+
+/* O [tn, d] (rows ldq apart) += P V for one key block, P the probabilities
+ * in S; under bf16 they are rounded first (FlashAttention-2's bf16 P). */
+static void block_values(const struct kv_cache *c, const struct block_scratch *w, const void *V, int ldv, int tn,
+                         int bk, float *O, int ldq)
+{
+    const int d = c->head_dim;
+    if (!c->bf16) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tn, d, bk, 1.0f, w->S, KB, V, ldv, 1.0f, O, ldq);
+        return;
+    }
+    for (int i = 0; i < tn; i++) bf16_round(w->S + (int64_t)i * KB, bk, w->P + (int64_t)i * KB);
+    bf16_gemm(tn, d, bk, w->P, KB, V, ldv, 1, w->PV, d);
+    for (int i = 0; i < tn; i++)
+        for (int x = 0; x < d; x++) O[(int64_t)i * ldq + x] += w->PV[(int64_t)i * d + x];
 }
 
 /* Queries t0 .. t0+tn-1 of head h: out rows = softmax(q Kᵀ · scale) V over the
@@ -283,13 +395,17 @@ static void attend_blocked(const struct kv_cache *c, const float *q, const float
         w->m[i] = -INFINITY;
         w->l[i] = 0;
         memset(O + (int64_t)i * ldq, 0, (size_t)d * sizeof(float));
+        if (c->bf16) bf16_round(Q + (int64_t)i * ldq, d, w->Qh + (int64_t)i * d);
     }
+    /* The cache's rows and the batch's, in the cache's number format. */
+    const void *Kc = c->bf16 ? (const void *)c->kh : c->k, *Vc = c->bf16 ? (const void *)c->vh : c->v;
+    const void *Kn = c->bf16 ? (const void *)c->batch_kh : k, *Vn = c->bf16 ? (const void *)c->batch_vh : v;
     for (int64_t j0 = kmin; j0 <= last_pos; j0 += KB) {
         const int bk = (int)(last_pos - j0 + 1 < KB ? last_pos - j0 + 1 : KB);
         int ldk, ldv;
-        const float *K = kv_block(c, c->k, k, pos0, j0, bk, kvh, w->Kb, &ldk);
-        const float *V = kv_block(c, c->v, v, pos0, j0, bk, kvh, w->Vb, &ldv);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tn, bk, d, scale, Q, ldq, K, ldk, 0.0f, w->S, KB);
+        const void *K = kv_block(c, Kc, Kn, pos0, j0, bk, kvh, w->Kb, &ldk);
+        const void *V = kv_block(c, Vc, Vn, pos0, j0, bk, kvh, w->Vb, &ldv);
+        block_scores(c, Q, ldq, w, K, ldk, tn, bk, scale);
         for (int i = 0; i < tn; i++) {
             const int64_t p = first_pos + i, lo = c->window > 0 && p - c->window + 1 > 0 ? p - c->window + 1 : 0;
             /* Visible keys of this query in the block: [a, z) (causal, and the window). */
@@ -306,7 +422,7 @@ static void attend_blocked(const struct kv_cache *c, const float *q, const float
                 for (int x = 0; x < d; x++) o[x] *= alpha;
             }
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tn, d, bk, 1.0f, w->S, KB, V, ldv, 1.0f, O, ldq);
+        block_values(c, w, V, ldv, tn, bk, O, ldq);
     }
     for (int i = 0; i < tn; i++) {
         const float inv = 1.0f / w->l[i];
@@ -316,23 +432,37 @@ static void attend_blocked(const struct kv_cache *c, const float *q, const float
 }
 
 /* The probabilities of one query row (the lens): the same scores and
- * softmax as attend_one, written out instead of applied. */
+ * softmax as attend_one, written out instead of applied. Under bf16 the
+ * scores are those of the rounded query and the bf16 keys (each product
+ * exact, summed in dot_f32's order). */
 static void probe_row(const struct kv_cache *c, const float *q, const float *k, int64_t pos0, int heads, float scale,
                       const struct attention_probe *probe)
 {
-    const int d = c->head_dim, group = heads / c->kv_heads;
+    const int d = c->head_dim, group = heads / c->kv_heads, row = c->kv_heads * d;
     const int64_t t = probe->pos, lo = c->window > 0 && t - c->window + 1 > 0 ? t - c->window + 1 : 0;
+    float *qr = malloc(2 * (size_t)d * sizeof(float)), *kr = qr + d; /* bf16 rows widened */
+    if (!qr) return; /* the lens is an observer: out of memory leaves its row unwritten */
     for (int h = 0; h < heads; h++) {
         const float *qh = q + ((t - pos0) * heads + h) * d;
-        float *row = probe->probs + (int64_t)h * (t + 1), m = -INFINITY;
+        if (c->bf16)
+            for (int i = 0; i < d; i++) qr[i] = bf16_to_f32(f32_to_bf16(qh[i]));
+        float *out = probe->probs + (int64_t)h * (t + 1), m = -INFINITY;
         for (int64_t j = lo; j <= t; j++) {
-            row[j] = dot_f32(qh, kv_row(c, c->k, k, pos0, j) + (int64_t)(h / group) * d, d) * scale;
-            if (row[j] > m) m = row[j];
+            const int64_t off = (int64_t)(h / group) * d;
+            if (c->bf16) {
+                const uint16_t *kj = (j >= pos0 ? c->batch_kh + (j - pos0) * row : c->kh + slot_of(c, j) * row) + off;
+                for (int i = 0; i < d; i++) kr[i] = bf16_to_f32(kj[i]);
+                out[j] = dot_f32(qr, kr, d) * scale;
+            } else {
+                out[j] = dot_f32(qh, kv_row(c, c->k, k, pos0, j) + off, d) * scale;
+            }
+            if (out[j] > m) m = out[j];
         }
         double sum = 0;
-        for (int64_t j = lo; j <= t; j++) sum += (row[j] = expf(row[j] - m));
-        for (int64_t j = lo; j <= t; j++) row[j] = (float)(row[j] / sum);
+        for (int64_t j = lo; j <= t; j++) sum += (out[j] = expf(out[j] - m));
+        for (int64_t j = lo; j <= t; j++) out[j] = (float)(out[j] / sum);
     }
+    free(qr);
 }
 
 /* Heads of a GQA group attended together by attend_one: at most 64, in
@@ -344,9 +474,18 @@ static int group_slice(int group)
     return slice;
 }
 
-int64_t attention_workspace_floats(int n, int64_t pos0, int window, int heads, int kv_heads, int head_dim)
+/* Batches that take the blocked path: long ones, and under bf16 every
+ * batch of more than one query (attend_one's scores are float32 only). */
+static bool blocked(int n, bool bf16)
 {
-    if (n >= BLOCKED_MIN_QUERIES) return (int64_t)QB * KB + 2 * (int64_t)KB * head_dim + 2 * QB;
+    return n >= BLOCKED_MIN_QUERIES || (bf16 && n > 1);
+}
+
+int64_t attention_workspace_floats(int n, int64_t pos0, int window, int heads, int kv_heads, int head_dim, bool bf16)
+{
+    if (blocked(n, bf16)) /* block_scratch: S, Kb, Vb, m, l; then Qh, P (2 bytes each) and PV */
+        return (int64_t)QB * KB + 2 * (int64_t)KB * head_dim + 2 * QB +
+               (bf16 ? (int64_t)QB * head_dim / 2 + (int64_t)QB * KB / 2 + (int64_t)QB * head_dim : 0);
     if (n == 1) return 0; /* decode: the cache's own per-block buffer */
     const int64_t max_span = window > 0 ? window : pos0 + n;
     return group_slice(heads / kv_heads) * max_span;
@@ -358,17 +497,26 @@ int attention_forward(struct kv_cache *c, const float *q, const float *k, const 
 {
     const int d = c->head_dim, kv_heads = c->kv_heads, group = heads / kv_heads;
     if (reserve(c, pos0 + n) != 0) return -1;
+    if (c->bf16 && round_batch(c, k, v, n) != 0) return -1;
 
     /* Every (query block, head) pair is independent and computed by one
      * thread in a fixed order (OpenBLAS runs single-threaded inside the
      * region), so the result does not depend on the thread count. */
-    if (n >= BLOCKED_MIN_QUERIES) {
+    if (blocked(n, c->bf16)) {
         const int blocks = (n + QB - 1) / QB;
 #pragma omp parallel num_threads(workspace_team(ws))
         {
             float *mine = workspace_mine(ws); /* attention_workspace_floats */
-            struct block_scratch w = {mine, mine + QB * KB, mine + QB * KB + KB * d, mine + QB * KB + 2 * KB * d,
-                                      mine + QB * KB + 2 * KB * d + QB};
+            struct block_scratch w = {.S = mine,
+                                      .Kb = mine + QB * KB,
+                                      .Vb = mine + QB * KB + KB * d,
+                                      .m = mine + QB * KB + 2 * KB * d,
+                                      .l = mine + QB * KB + 2 * KB * d + QB};
+            if (c->bf16) {
+                w.Qh = (uint16_t *)(w.l + QB);
+                w.P = w.Qh + (int64_t)QB * d;
+                w.PV = (float *)(w.P + (int64_t)QB * KB);
+            }
 #pragma omp for collapse(2) schedule(static)
             for (int h = 0; h < heads; h++)
                 for (int b = 0; b < blocks; b++) {
@@ -380,9 +528,14 @@ int attention_forward(struct kv_cache *c, const float *q, const float *k, const 
         /* The query's own key and value go into the cache first (a ring's slot
          * held pos0 − W, which this query no longer sees): every key it reads
          * is then a cache row. */
-        const int64_t row = (int64_t)kv_heads * d, slot = c->window > 0 ? pos0 % c->window : pos0;
-        memcpy(c->k + slot * row, k, (size_t)row * sizeof(float));
-        memcpy(c->v + slot * row, v, (size_t)row * sizeof(float));
+        const int64_t row = (int64_t)kv_heads * d, slot = slot_of(c, pos0);
+        if (c->bf16) {
+            memcpy(c->kh + slot * row, c->batch_kh, (size_t)row * sizeof(uint16_t));
+            memcpy(c->vh + slot * row, c->batch_vh, (size_t)row * sizeof(uint16_t));
+        } else {
+            memcpy(c->k + slot * row, k, (size_t)row * sizeof(float));
+            memcpy(c->v + slot * row, v, (size_t)row * sizeof(float));
+        }
         if (attend_decode(c, q, k, v, pos0, heads, scale, out) != 0) return -1;
     } else {
         const int slice = group_slice(group);
@@ -398,15 +551,21 @@ int attention_forward(struct kv_cache *c, const float *q, const float *k, const 
     }
 
     if (probe && probe->pos >= pos0 && probe->pos < pos0 + n) probe_row(c, q, k, pos0, heads, scale, probe);
+    if (n == 1) return 0; /* decode stored its row first */
 
     /* Store the batch: a full cache keeps every position, a ring only the
      * last W (earlier batch rows would be overwritten anyway). */
     const int64_t row = (int64_t)kv_heads * d;
     int first = c->window > 0 && n > c->window ? n - c->window : 0;
     for (int t = first; t < n; t++) {
-        int64_t pos = pos0 + t, slot = c->window > 0 ? pos % c->window : pos;
-        memcpy(c->k + slot * row, k + (int64_t)t * row, (size_t)row * sizeof(float));
-        memcpy(c->v + slot * row, v + (int64_t)t * row, (size_t)row * sizeof(float));
+        const int64_t slot = slot_of(c, pos0 + t), at = (int64_t)t * row;
+        if (c->bf16) {
+            memcpy(c->kh + slot * row, c->batch_kh + at, (size_t)row * sizeof(uint16_t));
+            memcpy(c->vh + slot * row, c->batch_vh + at, (size_t)row * sizeof(uint16_t));
+        } else {
+            memcpy(c->k + slot * row, k + at, (size_t)row * sizeof(float));
+            memcpy(c->v + slot * row, v + at, (size_t)row * sizeof(float));
+        }
     }
     return 0;
 }

@@ -12,23 +12,34 @@
 #ifndef HYRECALL_ATTENTION_H
 #define HYRECALL_ATTENTION_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "engine/ops/workspace.h"
 
+/* Under bf16 compute (ops.h) the products are attention's share of what a
+ * GPU's bf16 inference takes (FlashAttention-2, Dao 2023): q, k and v rounded
+ * to bfloat16, scores q·k as float32 sums of exact bf16 products, softmax in
+ * float32 (its sum l from the float32 probabilities), the probabilities
+ * rounded to bfloat16 for the float32 sums Σ p v. The cache then holds the
+ * bf16 rows: half the memory, and what those products read. */
 struct kv_cache {
-    float *k, *v;  /* [slots, kv_heads, head_dim] */
-    int64_t slots; /* allocated slots */
-    int window;    /* 0 = full attention */
+    float *k, *v;      /* [slots, kv_heads, head_dim], float32 compute */
+    uint16_t *kh, *vh; /* the same in bfloat16, bf16 compute (k, v NULL) */
+    int64_t slots;     /* allocated slots */
+    int window;        /* 0 = full attention */
     int kv_heads, head_dim;
+    bool bf16;
     float *decode_scratch; /* per-block partial results of decode, grown as the context grows */
     int64_t decode_scratch_floats;
+    uint16_t *batch_kh, *batch_vh; /* bf16: the batch's keys and values, rounded once */
+    int64_t batch_rows;
 };
 
-int kv_cache_init(struct kv_cache *c, int window, int kv_heads, int head_dim);
+int kv_cache_init(struct kv_cache *c, int window, int kv_heads, int head_dim, bool bf16);
 void kv_cache_free(struct kv_cache *c);
 /* Bytes the cache holds for a context of n positions. */
-int64_t kv_cache_bytes_for(int window, int kv_heads, int head_dim, int64_t n);
+int64_t kv_cache_bytes_for(int window, int kv_heads, int head_dim, int64_t n, bool bf16);
 
 /* Attends the n queries at positions pos0 .. pos0+n-1 to everything they may
  * see (earlier positions from the cache, the batch itself from k, v), then
@@ -46,7 +57,7 @@ int attention_forward(struct kv_cache *c, const float *q, const float *k, const 
                       int heads, float scale, float *out, const struct attention_probe *probe,
                       const struct workspace *ws);
 /* The workspace slice attention_forward needs for n queries at pos0. */
-int64_t attention_workspace_floats(int n, int64_t pos0, int window, int heads, int kv_heads, int head_dim);
+int64_t attention_workspace_floats(int n, int64_t pos0, int window, int heads, int kv_heads, int head_dim, bool bf16);
 
 /* The plain O(T²) form for tests: causal (optionally windowed) attention over
  * a whole sequence held in memory, no cache. Same argument layout. */
