@@ -1,6 +1,6 @@
 #!/bin/bash
 # hyrecall and llama.cpp side by side on the same weights (bench/llama_cpp/README.md):
-#   bash bench/llama_cpp/side_by_side.sh WORK_DIR [CONTEXTS] [ROUNDS] [DECODE_TOKENS]
+#   bash bench/llama_cpp/side_by_side.sh WORK_DIR [CONTEXTS] [ROUNDS] [DECODE_TOKENS] [COMPUTE]
 # Makes (once, in WORK_DIR) a Qwen3-1.7B-shape checkpoint of random BF16 weights
 # (hyrecall synth), the same weights as GGUF (write_gguf.py) and llama.cpp's
 # prebuilt CPU engine from npm; then alternates the two engines ROUNDS times
@@ -9,11 +9,13 @@
 # pays the first touches of the mmapped weights: llama.cpp's load does them
 # outside its timings, hyrecall's first context inside). The OpenBLAS variables
 # are unset for hyrecall, as for every benchmark here. Prints the median of each
-# engine's rounds and the ratios; each invocation writes its logs, rounds.jsonl
+# engine's rounds and the ratios. COMPUTE (f32, the default, or bf16) is
+# hyrecall's --compute; llama.cpp's BF16 path rounds activations to bf16 and
+# keeps an F16 KV cache whatever it is. Each invocation writes its logs, rounds.jsonl
 # and side_by_side.json into a new WORK_DIR/run-DATE-TIME/.
 set -euo pipefail
-work=${1:?usage: side_by_side.sh WORK_DIR [CONTEXTS] [ROUNDS] [DECODE_TOKENS]}
-contexts=${2:-512,4096} rounds=${3:-3} decode=${4:-16} threads=2
+work=${1:?usage: side_by_side.sh WORK_DIR [CONTEXTS] [ROUNDS] [DECODE_TOKENS] [COMPUTE]}
+contexts=${2:-512,4096} rounds=${3:-3} decode=${4:-16} compute=${5:-f32} threads=2
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${HYRECALL:-$root/build/hyrecall}
 mkdir -p "$work"
@@ -37,7 +39,7 @@ mkdir "$run"
 log=$run/rounds.jsonl
 for r in $(seq 1 "$rounds"); do
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$bin" bench -m "$model" --contexts "256,$contexts" \
-    --decode-tokens "$decode" --threads $threads --json "$run/hyrecall-$r.json" >"$run/hyrecall-$r.log"
+    --decode-tokens "$decode" --threads $threads --compute "$compute" --json "$run/hyrecall-$r.json" >"$run/hyrecall-$r.log"
   python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -56,7 +58,7 @@ for rec in [l for l in lines if "context" in l][1:]:
     print(json.dumps(rec))
 ' "$run/llama-$r.log" "$r" >>"$log"
 done
-python3 - "$log" "$run/side_by_side.json" <<'EOF'
+python3 - "$log" "$run/side_by_side.json" "$compute" <<'EOF'
 import json, statistics, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 out = []
@@ -73,5 +75,6 @@ for n in sorted({r["context"] for r in recs}):
     print(f"{n:>8} {'ratio':>10} {row['ratio_prefill_tokens_per_s']:>14.2f} {row['ratio_decode_tokens_per_s']:>13.2f}"
           "   (hyrecall / llama.cpp)")
     out.append(row)
-json.dump({"rounds": out, "hyrecall_core": recs[0].get("core")}, open(sys.argv[2], "w"), indent=1)
+json.dump({"rounds": out, "hyrecall_core": recs[0].get("core"), "hyrecall_compute": sys.argv[3]},
+          open(sys.argv[2], "w"), indent=1)
 EOF

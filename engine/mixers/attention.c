@@ -9,6 +9,7 @@
 
 #include "engine/ops/bf16_gemm.h"
 #include "engine/ops/dtype.h"
+#include "engine/ops/exp_row.h"
 #include "engine/ops/kernels.h"
 
 /* Prefill attention works on blocks: QB queries against KB keys at a time,
@@ -106,22 +107,6 @@ static inline const float *kv_row(const struct kv_cache *c, const float *cache, 
 {
     const int64_t row = (int64_t)c->kv_heads * c->head_dim;
     return j >= pos0 ? batch + (j - pos0) * row : cache + slot_of(c, j) * row;
-}
-
-/* row[j] ← e^(row[j] − mx) for j in [a, z), 0 elsewhere in [0, n); returns the
- * sum (eight partial sums, fixed order). The hot loop of prefill attention;
- * written so that the compiler vectorises it (kernels.h). */
-static float exp_row(float *row, int n, int a, int z, float mx)
-{
-    for (int j = 0; j < a; j++) row[j] = 0.0f;
-    for (int j = z; j < n; j++) row[j] = 0.0f;
-    for (int j = a; j < z; j++) row[j] = exp_nonpos_f32(row[j] - mx);
-    float part[8] = {0};
-    int j = a;
-    for (; j + 8 <= z; j += 8)
-        for (int l = 0; l < 8; l++) part[l] += row[j + l];
-    for (; j < z; j++) part[j & 7] += row[j];
-    return ((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]));
 }
 
 /* max(init, row[a .. z)) with eight running maxima (the loop vectorises;

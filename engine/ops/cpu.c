@@ -8,16 +8,20 @@
 #include <strings.h>
 #include <unistd.h>
 
-static int has_avx512(void)
+bool cpu_has_avx512(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    static int cached = -1; /* every thread that races here stores the same answer */
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    }
+    return cached;
 }
 
 void cpu_select_openblas_core(char **argv)
 {
-    if (getenv("OPENBLAS_CORETYPE") || !has_avx512()) return;
+    if (getenv("OPENBLAS_CORETYPE") || !cpu_has_avx512()) return;
     const char *core = openblas_get_corename();
     if (core && (strcasecmp(core, "skylakex") == 0 || strcasecmp(core, "cooperlake") == 0 ||
                  strcasecmp(core, "sapphirerapids") == 0))

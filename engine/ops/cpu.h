@@ -2,6 +2,12 @@
 #ifndef HYRECALL_CPU_H
 #define HYRECALL_CPU_H
 
+#include <stdbool.h>
+
+/* Whether the CPU has AVX-512 F, BW, DQ and VL: what the hand kernels'
+ * AVX-512 forms (matvec.c, exp_row.c) are compiled for. */
+bool cpu_has_avx512(void);
+
 /* Debian's OpenBLAS 0.3.21 does not know AMD Zen 4/5 and falls back to its
  * Haswell (AVX2) kernels, half the SGEMM speed the CPU's AVX-512 gives. The
  * core is chosen when the library loads, before main(), so the only way to

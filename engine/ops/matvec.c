@@ -3,6 +3,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "engine/ops/cpu.h"
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define HAVE_AVX512_PATH 1
@@ -169,11 +171,7 @@ AVX512_TARGET static void rows_avx512(const struct weight *W, int64_t r0, int64_
 int matvec_uses_avx512(void)
 {
 #ifdef HAVE_AVX512_PATH
-    static int cached = -1;
-    if (cached < 0)
-        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                 __builtin_cpu_supports("avx512vl");
-    return cached;
+    return cpu_has_avx512();
 #else
     return 0;
 #endif
