@@ -4,11 +4,14 @@
  *     (tails of 0-15 elements, groups of eight from an unaligned start);
  *   - every float in [-90, 0] stepped through both forms gives the same
  *     bits, and e^x within 4e-7 relative (a double-precision exp);
- *   - −∞ gives 0, as the masked scores of a softmax need. */
+ *   - −∞ gives 0, as the masked scores of a softmax need;
+ *   - exp_row_bf16 (both forms, same bits) is exp_row of the scaled row,
+ *     rounded by f32_to_bf16, with the same sum. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/ops/bf16_gemm.h"
 #include "engine/ops/exp_row.h"
 #include "tests/test_util.h"
 
@@ -34,6 +37,18 @@ static void rows_match(void)
             CHECK(memcmp(fast, slow, sizeof fast) == 0, "row differs at a=%d z=%d", a, z);
             CHECK(memcmp(&sf, &ss, sizeof sf) == 0, "sum differs at a=%d z=%d: %.9g vs %.9g", a, z, sf, ss);
             cases++;
+            /* The bf16 form: scores scaled inside, probabilities rounded. */
+            const float scale = 0.0883883f, smx = 3.0f * scale;
+            uint16_t pf[N], ps[N], want[N];
+            for (int j = 0; j < N; j++) slow[j] = src[j] * scale;
+            const float sw = exp_row_portable(slow, N, a, z, smx);
+            bf16_round(slow, N, want);
+            const float bf = exp_row_bf16(src, N, a, z, scale, smx, pf),
+                        bs = exp_row_bf16_portable(src, N, a, z, scale, smx, ps);
+            CHECK(memcmp(pf, ps, sizeof pf) == 0, "bf16 row differs between forms at a=%d z=%d", a, z);
+            CHECK(memcmp(&bf, &bs, sizeof bf) == 0, "bf16 sum differs between forms at a=%d z=%d", a, z);
+            CHECK(memcmp(ps, want, sizeof ps) == 0, "bf16 row is not exp_row rounded at a=%d z=%d", a, z);
+            CHECK(memcmp(&bs, &sw, sizeof bs) == 0, "bf16 sum is not exp_row's at a=%d z=%d", a, z);
         }
     printf("exp_row: %d ranges, %s form, same bits as exp_row_portable\n", cases,
            exp_row_uses_avx512() ? "AVX-512" : "portable");

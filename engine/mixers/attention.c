@@ -123,6 +123,15 @@ static float max_row(const float *row, int a, int z, float init)
     return mx;
 }
 
+/* max(init, row[a .. z) · scale): the largest raw score times the scale,
+ * the same float as the largest scaled score (rounding is monotonic and
+ * scale > 0), so bf16's scores need no scaling pass of their own. */
+static float scaled_max(const float *row, int a, int z, float scale, float init)
+{
+    const float raw = max_row(row, a, z, -INFINITY), scaled = raw * scale;
+    return scaled > init ? scaled : init;
+}
+
 /* One query row of the `group` heads that share KV head kvh (GQA): scores,
  * float32 softmax with the max subtracted, weighted sum of values. Each key and
  * value row is read once for the whole group: decode reads the KV cache, and
@@ -247,12 +256,10 @@ static void decode_block_bf16(const struct kv_cache *c, const uint16_t *qh, int6
         const uint16_t *K = kv_block(c, c->kh, NULL, all_cached, j0, n, kvh, Kb, &ldk);
         bf16_gemm(group, n, d, qh + (int64_t)kvh * group * d, d, K, 1, ldk, S + (int64_t)kvh * group * DB, DB);
     }
-    for (int h = 0; h < heads; h++) {
-        float *row = S + (int64_t)h * DB;
-        for (int j = 0; j < n; j++) row[j] *= scale;
-        m[h] = max_row(row, 0, n, -INFINITY);
-        l[h] = exp_row(row, n, 0, n, m[h]);
-        bf16_round(row, n, P + (int64_t)h * DB);
+    for (int h = 0; h < heads; h++) { /* the scale after the product (scaled_max) */
+        const float *row = S + (int64_t)h * DB;
+        m[h] = scaled_max(row, 0, n, scale, -INFINITY);
+        l[h] = exp_row_bf16(row, n, 0, n, scale, m[h], P + (int64_t)h * DB);
     }
     for (int kvh = 0; kvh < c->kv_heads; kvh++) {
         int ldv;
@@ -336,22 +343,22 @@ struct block_scratch {
     float *PV;    /* [QB, d] one key block's Σ p v */
 };
 
-/* S [tn, bk] (rows KB apart) = Q Kᵀ · scale for one key block. */
+/* S [tn, bk] (rows KB apart) = Q Kᵀ for one key block: times the scale
+ * under float32 (SGEMM's alpha); under bf16 the float32 sums as they are,
+ * the scale applied by the softmax that reads them (exp_row_bf16). */
 static void block_scores(const struct kv_cache *c, const float *Q, int ldq, const struct block_scratch *w,
                          const void *K, int ldk, int tn, int bk, float scale)
 {
     const int d = c->head_dim;
-    if (!c->bf16) {
+    if (!c->bf16)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tn, bk, d, scale, Q, ldq, K, ldk, 0.0f, w->S, KB);
-        return;
-    }
-    bf16_gemm(tn, bk, d, w->Qh, d, K, 1, ldk, w->S, KB);
-    for (int i = 0; i < tn; i++)
-        for (int j = 0; j < bk; j++) w->S[(int64_t)i * KB + j] *= scale;
+    else
+        bf16_gemm(tn, bk, d, w->Qh, d, K, 1, ldk, w->S, KB);
 }
 
-/* O [tn, d] (rows ldq apart) += P V for one key block, P the probabilities
- * in S; under bf16 they are rounded first (FlashAttention-2's bf16 P). */
+/* O [tn, d] (rows ldq apart) += P V for one key block: P the float32
+ * probabilities in S, or under bf16 the rounded ones in w->P
+ * (FlashAttention-2's bf16 P). */
 static void block_values(const struct kv_cache *c, const struct block_scratch *w, const void *V, int ldv, int tn,
                          int bk, float *O, int ldq)
 {
@@ -360,7 +367,6 @@ static void block_values(const struct kv_cache *c, const struct block_scratch *w
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tn, d, bk, 1.0f, w->S, KB, V, ldv, 1.0f, O, ldq);
         return;
     }
-    for (int i = 0; i < tn; i++) bf16_round(w->S + (int64_t)i * KB, bk, w->P + (int64_t)i * KB);
     bf16_gemm(tn, d, bk, w->P, KB, V, ldv, 1, w->PV, d);
     for (int i = 0; i < tn; i++)
         for (int x = 0; x < d; x++) O[(int64_t)i * ldq + x] += w->PV[(int64_t)i * d + x];
@@ -397,10 +403,12 @@ static void attend_blocked(const struct kv_cache *c, const float *q, const float
             const int a = lo > j0 ? (int)(lo - j0 < bk ? lo - j0 : bk) : 0;
             const int z = p - j0 + 1 < bk ? (int)(p - j0 + 1 > a ? p - j0 + 1 : a) : bk;
             float *row = w->S + (int64_t)i * KB;
-            const float mx = max_row(row, a, z, w->m[i]);
+            const float mx = c->bf16 ? scaled_max(row, a, z, scale, w->m[i]) : max_row(row, a, z, w->m[i]);
             /* Rescale what was accumulated under the old maximum. */
             const float alpha = mx == -INFINITY ? 1.0f : exp_nonpos_f32(w->m[i] - mx);
-            w->l[i] = w->l[i] * alpha + exp_row(row, bk, a, z, mx);
+            const float sum =
+                c->bf16 ? exp_row_bf16(row, bk, a, z, scale, mx, w->P + (int64_t)i * KB) : exp_row(row, bk, a, z, mx);
+            w->l[i] = w->l[i] * alpha + sum;
             w->m[i] = mx;
             if (alpha != 1.0f) {
                 float *o = O + (int64_t)i * ldq;

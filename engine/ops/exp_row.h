@@ -4,6 +4,7 @@
 #define HYRECALL_EXP_ROW_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* row[j] ← e^(row[j] − mx) for j in [a, z), 0 elsewhere in [0, n), each by
  * exp_nonpos_f32 (kernels.h); returns their sum as eight partial sums, lane
@@ -16,7 +17,15 @@ float exp_row(float *row, int n, int a, int z, float mx);
 /* The definition: plain C, which the compiler vectorises to SSE2's width. */
 float exp_row_portable(float *row, int n, int a, int z, float mx);
 
-/* Whether exp_row takes the AVX-512 form on this CPU. */
+/* bf16 compute's form, the probabilities of FlashAttention-2's bf16 P:
+ * p[j] ← bf16(e^(row[j] · scale − mx)) for j in [a, z), 0 elsewhere in
+ * [0, n), row left as it is; returns the sum of the float32 exponentials in
+ * exp_row's order. The scale is applied here rather than in a pass of its
+ * own: row[j] · scale is the same float either way. */
+float exp_row_bf16(const float *row, int n, int a, int z, float scale, float mx, uint16_t *p);
+float exp_row_bf16_portable(const float *row, int n, int a, int z, float scale, float mx, uint16_t *p);
+
+/* Whether exp_row and exp_row_bf16 take the AVX-512 form on this CPU. */
 bool exp_row_uses_avx512(void);
 
 #endif
