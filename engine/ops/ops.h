@@ -39,8 +39,10 @@ void linear(const float *x, int n, const struct weight *W, const float *bias, fl
 /* How linear() multiplies, for the whole process (--compute): float32
  * arithmetic (the default; BF16 weights widened exactly) or bfloat16 products
  * as GPU bf16 inference takes them (bf16_gemm.h). Set before any session is
- * made: the workspace a session reserves depends on it. Attention scores,
- * the linear-attention chunks and every other operation stay float32. */
+ * made: the workspace a session reserves depends on it. Softmax attention
+ * follows it too (attention.h: bf16 q, k, v, scores and P·V as bf16
+ * products, the softmax in float32); the linear-attention chunks and every
+ * other operation stay float32. */
 enum compute { COMPUTE_F32, COMPUTE_BF16 };
 /* -1 with a message when bf16's library (oneDNN) cannot start. */
 int linear_set_compute(enum compute c, struct hr_error *e);
