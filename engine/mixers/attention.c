@@ -8,6 +8,7 @@
 #include <cblas.h>
 
 #include "engine/ops/bf16_gemm.h"
+#include "engine/ops/bf16_rows.h"
 #include "engine/ops/dtype.h"
 #include "engine/ops/exp_row.h"
 #include "engine/ops/kernels.h"
@@ -242,30 +243,41 @@ static const void *kv_block(const struct kv_cache *c, const void *cache, const v
     return buf;
 }
 
-/* One decode block under bf16 compute (any cache; a ring's block is gathered
- * into Kb, Vb): per KV head the group's rounded query rows qh against the
- * block's bf16 keys, the float32 softmax of decode_block_gemm, the
- * probabilities rounded into P, and their products with the values. */
+/* A decode block's positions [j0, j0 + n) as runs of consecutive cache
+ * slots: one in a full cache (slot = position), two where a sliding window's
+ * ring wraps inside the block (at most once: n is at most the window). */
+static int slot_runs(const struct kv_cache *c, int64_t j0, int n, int64_t start[2], int len[2])
+{
+    start[0] = slot_of(c, j0), len[0] = n;
+    if (c->window == 0 || start[0] + n <= c->window) return 1;
+    len[0] = (int)(c->window - start[0]), start[1] = 0, len[1] = n - len[0];
+    return 2;
+}
+
+/* One decode block under bf16 compute: every query head's rounded row qh
+ * against the block's bf16 keys, the float32 softmax of decode_block_gemm,
+ * the probabilities rounded into P, and their products with the values, each
+ * a float32 sum of exact bf16 products (bf16_rows.h: one pass over the rows
+ * in memory order; oneDNN's matmul per KV head read the cache at half the
+ * bandwidth). The query's own row is stored, so every key is a cache row. */
 static void decode_block_bf16(const struct kv_cache *c, const uint16_t *qh, int64_t j0, int n, int heads, float scale,
-                              float *S, float *O, float *m, float *l, uint16_t *P, uint16_t *Kb, uint16_t *Vb)
+                              float *S, float *O, float *m, float *l, uint16_t *P)
 {
     const int d = c->head_dim, group = heads / c->kv_heads;
-    const int64_t all_cached = j0 + n; /* the query's row is stored: every key is a cache row */
-    for (int kvh = 0; kvh < c->kv_heads; kvh++) {
-        int ldk;
-        const uint16_t *K = kv_block(c, c->kh, NULL, all_cached, j0, n, kvh, Kb, &ldk);
-        bf16_gemm(group, n, d, qh + (int64_t)kvh * group * d, d, K, 1, ldk, S + (int64_t)kvh * group * DB, DB);
-    }
+    const int64_t row = (int64_t)c->kv_heads * d;
+    int64_t start[2];
+    int len[2];
+    const int runs = slot_runs(c, j0, n, start, len);
+    for (int r = 0, j = 0; r < runs; j += len[r++])
+        bf16_dot_rows(qh, heads, group, d, c->kh + start[r] * row, row, len[r], S + j, DB);
     for (int h = 0; h < heads; h++) { /* the scale after the product (scaled_max) */
-        const float *row = S + (int64_t)h * DB;
-        m[h] = scaled_max(row, 0, n, scale, -INFINITY);
-        l[h] = exp_row_bf16(row, n, 0, n, scale, m[h], P + (int64_t)h * DB);
+        const float *s = S + (int64_t)h * DB;
+        m[h] = scaled_max(s, 0, n, scale, -INFINITY);
+        l[h] = exp_row_bf16(s, n, 0, n, scale, m[h], P + (int64_t)h * DB);
     }
-    for (int kvh = 0; kvh < c->kv_heads; kvh++) {
-        int ldv;
-        const uint16_t *V = kv_block(c, c->vh, NULL, all_cached, j0, n, kvh, Vb, &ldv);
-        bf16_gemm(group, d, n, P + (int64_t)kvh * group * DB, DB, V, ldv, 1, O + (int64_t)kvh * group * d, d);
-    }
+    memset(O, 0, (size_t)heads * d * sizeof(float));
+    for (int r = 0, j = 0; r < runs; j += len[r++])
+        bf16_weighted_rows(P + j, DB, heads, group, c->vh + start[r] * row, row, len[r], d, O);
 }
 
 /* Decode: the single query at position t = pos0 (its own key and value are
@@ -282,10 +294,10 @@ static int attend_decode(struct kv_cache *c, const float *q, const float *k, con
     const int64_t lo = c->window > 0 && pos0 - c->window + 1 > 0 ? pos0 - c->window + 1 : 0;
     const int64_t span = pos0 - lo + 1, blocks = (span + DB - 1) / DB;
     /* Per block: scores [heads, DB], partial outputs [heads, d], m and l
-     * [heads]; under bf16 also the rounded probabilities [heads, DB] and a
-     * gathered key and value block [DB, d], after the rounded query [heads, d]. */
+     * [heads]; under bf16 also the rounded probabilities [heads, DB], after
+     * the rounded query [heads, d]. */
     const int64_t qh_floats = c->bf16 ? ((int64_t)heads * d + 1) / 2 : 0;
-    const int64_t per_block = (int64_t)heads * (DB + d + 2) + (c->bf16 ? (int64_t)heads * DB / 2 + (int64_t)DB * d : 0);
+    const int64_t per_block = (int64_t)heads * (DB + d + 2) + (c->bf16 ? (int64_t)heads * DB / 2 : 0);
     if (c->decode_scratch_floats < qh_floats + blocks * per_block) {
         float *grown = realloc(c->decode_scratch, (size_t)(qh_floats + blocks * per_block) * sizeof(float));
         if (!grown) return -1;
@@ -295,17 +307,13 @@ static int attend_decode(struct kv_cache *c, const float *q, const float *k, con
     uint16_t *qh = (uint16_t *)c->decode_scratch;
     float *scratch = c->decode_scratch + qh_floats;
     if (c->bf16) bf16_round(q, (int64_t)heads * d, qh);
-        /* oneDNN, called outside a parallel region, would split a product over
-         * the threads itself (bf16_gemm.h): under bf16 even one block is taken
-         * inside the region. */
-#pragma omp parallel for schedule(static) if (span > DB || c->bf16)
+#pragma omp parallel for schedule(static) if (span > DB)
     for (int64_t b = 0; b < blocks; b++) {
         float *S = scratch + b * per_block, *O = S + (int64_t)heads * DB;
         float *m = O + (int64_t)heads * d, *l = m + heads;
         const int64_t j0 = lo + b * DB, n = span - b * DB < DB ? span - b * DB : DB;
         if (c->bf16) {
-            uint16_t *P = (uint16_t *)(l + heads), *Kb = P + (int64_t)heads * DB, *Vb = Kb + (int64_t)DB * d;
-            decode_block_bf16(c, qh, j0, (int)n, heads, scale, S, O, m, l, P, Kb, Vb);
+            decode_block_bf16(c, qh, j0, (int)n, heads, scale, S, O, m, l, (uint16_t *)(l + heads));
         } else if (c->window == 0) {
             decode_block_gemm(c, q, j0, (int)n, heads, scale, S, O, m, l);
         } else {
@@ -484,6 +492,25 @@ int64_t attention_workspace_floats(int n, int64_t pos0, int window, int heads, i
     return group_slice(heads / kv_heads) * max_span;
 }
 
+/* Stores the batch's n rows at positions pos0 .. (under bf16 from the rows
+ * round_batch made): a full cache keeps every position, a ring only the
+ * last W (earlier batch rows would be overwritten anyway). */
+static void store_batch(struct kv_cache *c, const float *k, const float *v, int n, int64_t pos0)
+{
+    const int64_t row = (int64_t)c->kv_heads * c->head_dim;
+    int first = c->window > 0 && n > c->window ? n - c->window : 0;
+    for (int t = first; t < n; t++) {
+        const int64_t slot = slot_of(c, pos0 + t), at = (int64_t)t * row;
+        if (c->bf16) {
+            memcpy(c->kh + slot * row, c->batch_kh + at, (size_t)row * sizeof(uint16_t));
+            memcpy(c->vh + slot * row, c->batch_vh + at, (size_t)row * sizeof(uint16_t));
+        } else {
+            memcpy(c->k + slot * row, k + at, (size_t)row * sizeof(float));
+            memcpy(c->v + slot * row, v + at, (size_t)row * sizeof(float));
+        }
+    }
+}
+
 int attention_forward(struct kv_cache *c, const float *q, const float *k, const float *v, int n, int64_t pos0,
                       int heads, float scale, float *out, const struct attention_probe *probe,
                       const struct workspace *ws)
@@ -544,22 +571,14 @@ int attention_forward(struct kv_cache *c, const float *q, const float *k, const 
     }
 
     if (probe && probe->pos >= pos0 && probe->pos < pos0 + n) probe_row(c, q, k, pos0, heads, scale, probe);
-    if (n == 1) return 0; /* decode stored its row first */
+    if (n > 1) store_batch(c, k, v, n, pos0); /* decode stored its row first */
+    return 0;
+}
 
-    /* Store the batch: a full cache keeps every position, a ring only the
-     * last W (earlier batch rows would be overwritten anyway). */
-    const int64_t row = (int64_t)kv_heads * d;
-    int first = c->window > 0 && n > c->window ? n - c->window : 0;
-    for (int t = first; t < n; t++) {
-        const int64_t slot = slot_of(c, pos0 + t), at = (int64_t)t * row;
-        if (c->bf16) {
-            memcpy(c->kh + slot * row, c->batch_kh + at, (size_t)row * sizeof(uint16_t));
-            memcpy(c->vh + slot * row, c->batch_vh + at, (size_t)row * sizeof(uint16_t));
-        } else {
-            memcpy(c->k + slot * row, k + at, (size_t)row * sizeof(float));
-            memcpy(c->v + slot * row, v + at, (size_t)row * sizeof(float));
-        }
-    }
+int kv_cache_append(struct kv_cache *c, const float *k, const float *v, int n, int64_t pos0)
+{
+    if (reserve(c, pos0 + n) != 0 || (c->bf16 && round_batch(c, k, v, n) != 0)) return -1;
+    store_batch(c, k, v, n, pos0);
     return 0;
 }
 

@@ -56,6 +56,10 @@ struct attention_probe {
 int attention_forward(struct kv_cache *c, const float *q, const float *k, const float *v, int n, int64_t pos0,
                       int heads, float scale, float *out, const struct attention_probe *probe,
                       const struct workspace *ws);
+/* Stores n keys and values at positions pos0 .. pos0+n-1 without attending
+ * (what attention_forward does after attending): for benchmarks that need a
+ * long cache without its prefill. -1 when the cache cannot grow. */
+int kv_cache_append(struct kv_cache *c, const float *k, const float *v, int n, int64_t pos0);
 /* The workspace slice attention_forward needs for n queries at pos0. */
 int64_t attention_workspace_floats(int n, int64_t pos0, int window, int heads, int kv_heads, int head_dim, bool bf16);
 

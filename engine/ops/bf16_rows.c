@@ -1,0 +1,183 @@
+#include "engine/ops/bf16_rows.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "engine/ops/cpu.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_AVX512_PATH 1
+#endif
+
+/* A bfloat16 number is the top half of a float32 (dtype.h). */
+static inline float widen(uint16_t h)
+{
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* The sixteen partial sums halved in the documented order. */
+static float halve(float lane[16])
+{
+    for (int w = 8; w >= 1; w /= 2)
+        for (int l = 0; l < w; l++) lane[l] = lane[l] + lane[l + w];
+    return lane[0];
+}
+
+void bf16_dot_rows_portable(const uint16_t *q, int heads, int group, int d, const uint16_t *k, int64_t ldk, int n,
+                            float *S, int64_t lds)
+{
+    for (int h = 0; h < heads; h++)
+        for (int j = 0; j < n; j++) {
+            const uint16_t *qh = q + (int64_t)h * d, *kj = k + j * ldk + (int64_t)(h / group) * d;
+            float lane[16] = {0};
+            for (int c = 0; c < d; c++) lane[c & 15] = fmaf(widen(qh[c]), widen(kj[c]), lane[c & 15]);
+            S[h * lds + j] = halve(lane);
+        }
+}
+
+void bf16_weighted_rows_portable(const uint16_t *p, int64_t ldp, int heads, int group, const uint16_t *v, int64_t ldv,
+                                 int n, int d, float *O)
+{
+    for (int h = 0; h < heads; h++)
+        for (int c = 0; c < d; c++) {
+            const uint16_t *vc = v + (int64_t)(h / group) * d + c;
+            float s = O[(int64_t)h * d + c];
+            for (int j = 0; j < n; j++) s = fmaf(widen(p[h * ldp + j]), widen(vc[j * ldv]), s);
+            O[(int64_t)h * d + c] = s;
+        }
+}
+
+#ifdef HAVE_AVX512_PATH
+#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+
+/* The AVX-512 forms walk the cache ROWS rows at a time, all KV heads of a row
+ * before the next rows: reading each row's KV heads in separate passes (as
+ * one product per KV head does) left the cache's rows 2 KiB apart for the
+ * hardware prefetcher, and decode read the cache at a third of the
+ * bandwidth. They take head_dim a multiple of 64 (every model here: 64, 128
+ * or 256) and at most MAX_QUERY_FLOATS query numbers; other shapes go to the
+ * portable loops. */
+enum { ROWS = 4, HEADS_PER_PASS = 4, COLUMNS = 64, MAX_QUERY_FLOATS = 8192 };
+
+/* Sixteen bfloat16 numbers widened to float32 (exactly). */
+AVX512_TARGET static inline __m512 widen16(const uint16_t *h)
+{
+    const __m512i u = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)h));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
+}
+
+/* halve() on a register: lanes l + l + 8, then + 4, + 2, + 1. */
+AVX512_TARGET static inline float halve16(__m512 v)
+{
+    const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
+/* Scores of up to HEADS_PER_PASS heads (query rows qf, widened) against
+ * `rows` (1 or ROWS) key rows kr: ROWS × HEADS_PER_PASS independent chains. */
+AVX512_TARGET static inline void dot_pass(const float *qf, int gn, int d, const uint16_t *kr, int64_t ldk, int rows,
+                                          float *S, int64_t lds)
+{
+    __m512 acc[HEADS_PER_PASS][ROWS];
+    for (int g = 0; g < HEADS_PER_PASS; g++)
+        for (int r = 0; r < ROWS; r++) acc[g][r] = _mm512_setzero_ps();
+    for (int c = 0; c < d; c += 16) {
+        __m512 kv[ROWS];
+        for (int r = 0; r < ROWS; r++)
+            if (r < rows) kv[r] = widen16(kr + r * ldk + c);
+        for (int g = 0; g < HEADS_PER_PASS; g++) {
+            if (g >= gn) break;
+            const __m512 x = _mm512_loadu_ps(qf + (int64_t)g * d + c);
+            for (int r = 0; r < ROWS; r++)
+                if (r < rows) acc[g][r] = _mm512_fmadd_ps(x, kv[r], acc[g][r]);
+        }
+    }
+    for (int g = 0; g < gn; g++)
+        for (int r = 0; r < rows; r++) S[g * lds + r] = halve16(acc[g][r]);
+}
+
+AVX512_TARGET static void dot_rows_avx512(const uint16_t *q, int heads, int group, int d, const uint16_t *k,
+                                          int64_t ldk, int n, float *S, int64_t lds)
+{
+    float qf[MAX_QUERY_FLOATS];
+    for (int i = 0; i < heads * d; i += 16) _mm512_storeu_ps(qf + i, widen16(q + i));
+    for (int j = 0; j < n;) {
+        const int rows = n - j >= ROWS ? ROWS : 1;
+        for (int kvh = 0; kvh < heads / group; kvh++)
+            for (int g0 = 0; g0 < group; g0 += HEADS_PER_PASS) {
+                const int h0 = kvh * group + g0, gn = group - g0 < HEADS_PER_PASS ? group - g0 : HEADS_PER_PASS;
+                dot_pass(qf + (int64_t)h0 * d, gn, d, k + j * ldk + (int64_t)kvh * d, ldk, rows, S + h0 * lds + j, lds);
+            }
+        j += rows;
+    }
+}
+
+/* O of up to HEADS_PER_PASS heads, COLUMNS columns, += the terms of `rows`
+ * (1 or ROWS) value rows, row by row: each output's chain in ascending j. */
+AVX512_TARGET static inline void weighted_pass(const uint16_t *p, int64_t ldp, int gn, const uint16_t *vr, int64_t ldv,
+                                               int rows, int d, float *O)
+{
+    __m512 v[ROWS][4];
+    for (int r = 0; r < ROWS; r++)
+        if (r < rows)
+            for (int i = 0; i < 4; i++) v[r][i] = widen16(vr + r * ldv + 16 * i);
+    for (int g = 0; g < HEADS_PER_PASS; g++) {
+        if (g >= gn) break;
+        float *o = O + (int64_t)g * d;
+        __m512 acc[4];
+        for (int i = 0; i < 4; i++) acc[i] = _mm512_loadu_ps(o + 16 * i);
+        for (int r = 0; r < ROWS; r++) {
+            if (r >= rows) break;
+            const __m512 w = _mm512_castsi512_ps(_mm512_set1_epi32((int32_t)((uint32_t)p[g * ldp + r] << 16)));
+            for (int i = 0; i < 4; i++) acc[i] = _mm512_fmadd_ps(w, v[r][i], acc[i]);
+        }
+        for (int i = 0; i < 4; i++) _mm512_storeu_ps(o + 16 * i, acc[i]);
+    }
+}
+
+AVX512_TARGET static void weighted_rows_avx512(const uint16_t *p, int64_t ldp, int heads, int group, const uint16_t *v,
+                                               int64_t ldv, int n, int d, float *O)
+{
+    for (int j = 0; j < n;) {
+        const int rows = n - j >= ROWS ? ROWS : 1;
+        for (int kvh = 0; kvh < heads / group; kvh++)
+            for (int g0 = 0; g0 < group; g0 += HEADS_PER_PASS) {
+                const int h0 = kvh * group + g0, gn = group - g0 < HEADS_PER_PASS ? group - g0 : HEADS_PER_PASS;
+                for (int c0 = 0; c0 < d; c0 += COLUMNS)
+                    weighted_pass(p + h0 * ldp + j, ldp, gn, v + j * ldv + (int64_t)kvh * d + c0, ldv, rows, d,
+                                  O + (int64_t)h0 * d + c0);
+            }
+        j += rows;
+    }
+}
+#endif
+
+void bf16_dot_rows(const uint16_t *q, int heads, int group, int d, const uint16_t *k, int64_t ldk, int n, float *S,
+                   int64_t lds)
+{
+#ifdef HAVE_AVX512_PATH
+    if (cpu_has_avx512() && d % COLUMNS == 0 && heads * d <= MAX_QUERY_FLOATS) {
+        dot_rows_avx512(q, heads, group, d, k, ldk, n, S, lds);
+        return;
+    }
+#endif
+    bf16_dot_rows_portable(q, heads, group, d, k, ldk, n, S, lds);
+}
+
+void bf16_weighted_rows(const uint16_t *p, int64_t ldp, int heads, int group, const uint16_t *v, int64_t ldv, int n,
+                        int d, float *O)
+{
+#ifdef HAVE_AVX512_PATH
+    if (cpu_has_avx512() && d % COLUMNS == 0) {
+        weighted_rows_avx512(p, ldp, heads, group, v, ldv, n, d, O);
+        return;
+    }
+#endif
+    bf16_weighted_rows_portable(p, ldp, heads, group, v, ldv, n, d, O);
+}
