@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "engine/hyrecall.h"
+#include "engine/mixers/attention.h"
 
 void bench_machine(struct machine_limits *m)
 {
@@ -140,16 +141,17 @@ double bench_prefill_flops(const struct model *m, int64_t T)
 
 /* Bytes a decode step reads: every active weight once (as stored in memory),
  * the lm_head, and each layer's sequence state (KV cache of the visible
- * positions, or the recurrent state read and written). */
+ * positions at the width the cache stores them, kv_cache_bytes_for; or the
+ * recurrent state read and written). */
 double bench_decode_bytes(const struct model *m, int64_t T)
 {
     const struct model_config *c = &m->cfg;
     double b = active_matrix_size(m, BYTES) + matrix_size(&m->lm_head, BYTES);
     for (int i = 0; i < c->num_layers; i++) {
         const struct layer *L = &m->layers[i];
-        if (L->mixer == MIXER_SOFTMAX_ATTENTION) {
-            const double visible = L->window > 0 && L->window < T ? L->window : (double)T;
-            b += 2.0 * 4.0 * visible * c->num_kv_heads * c->head_dim;
+        if (L->mixer == MIXER_SOFTMAX_ATTENTION) { /* float32 rows, or bfloat16 under bf16 compute */
+            b += (double)kv_cache_bytes_for(L->window, c->num_kv_heads, c->head_dim, T,
+                                            linear_compute() == COMPUTE_BF16);
         } else {
             const struct recurrent_shape r = block_kind(L->mixer)->recurrent(m, L);
             b += 2.0 * 4.0 * r.heads * r.dk * r.dv;
