@@ -10,7 +10,6 @@
 #include <time.h>
 
 #include "engine/hyrecall.h"
-#include "engine/mixers/attention.h"
 
 void bench_machine(struct machine_limits *m)
 {

@@ -22,9 +22,7 @@
 
 #include "bench/bench.h"
 #include "engine/base/clock.h"
-#include "engine/mixers/attention.h"
-#include "engine/ops/cpu.h"
-#include "engine/ops/ops.h"
+#include "engine/hyrecall.h"
 
 enum { HEADS = 16, KV_HEADS = 8, HEAD_DIM = 128, FILL_ROWS = 4096 };
 

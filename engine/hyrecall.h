@@ -14,6 +14,7 @@
 #include "engine/lens.h"                /* the routing lens */
 #include "engine/load/safetensors.h"    /* reading and writing safetensors files (dumps) */
 #include "engine/memory_plan.h"         /* what a run needs in memory; loading within a limit */
+#include "engine/mixers/attention.h"    /* the KV cache: its bytes (bench), decode attention alone */
 #include "engine/model.h"               /* a loaded model: config, layer plan, weight views */
 #include "engine/observer.h"            /* callbacks at named points of the forward pass */
 #include "engine/ops/bf16_gemm.h"       /* whether the CPU has AVX512-BF16 (--compute bf16) */
