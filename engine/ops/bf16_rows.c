@@ -54,7 +54,8 @@ void bf16_weighted_rows_portable(const uint16_t *p, int64_t ldp, int heads, int 
 #ifdef HAVE_AVX512_PATH
 #define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 
-/* The AVX-512 forms walk the cache ROWS rows at a time, all KV heads of a row
+/* The AVX-512 forms walk the cache 16 rows (scores) or ROWS rows (Σ p v) at a
+ * time, all KV heads of those rows
  * before the next rows: reading each row's KV heads in separate passes (as
  * one product per KV head does) left the cache's rows 2 KiB apart for the
  * hardware prefetcher, and decode read the cache at a third of the
@@ -79,27 +80,81 @@ AVX512_TARGET static inline float halve16(__m512 v)
     return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
 }
 
-/* Scores of up to HEADS_PER_PASS heads (query rows qf, widened) against
- * `rows` (1 or ROWS) key rows kr: ROWS × HEADS_PER_PASS independent chains. */
-AVX512_TARGET static inline void dot_pass(const float *qf, int gn, int d, const uint16_t *kr, int64_t ldk, int rows,
-                                          float *S, int64_t lds)
+/* halve16 of sixteen registers at once, the same additions in the same order
+ * for each (so the same bits), shared among them by shuffles: each step adds
+ * the upper half of every partial-sum group to its lower half, packing two
+ * registers' halves into one. Afterwards lane 4b + m holds acc[b + 4m]'s sum.
+ * 15 additions and 30 shuffles for 16 sums, against 7 operations for each. */
+AVX512_TARGET static inline __m512 halve16x16(const __m512 acc[16])
 {
-    __m512 acc[HEADS_PER_PASS][ROWS];
-    for (int g = 0; g < HEADS_PER_PASS; g++)
-        for (int r = 0; r < ROWS; r++) acc[g][r] = _mm512_setzero_ps();
+    __m512 t[8], u[4], v[2];
+    for (int p = 0; p < 8; p++) /* lanes l + l + 8 */
+        t[p] = _mm512_add_ps(_mm512_shuffle_f32x4(acc[2 * p], acc[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_f32x4(acc[2 * p], acc[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    for (int q = 0; q < 4; q++) /* + 4: block b of u[q] is acc[4q + b]'s */
+        u[q] = _mm512_add_ps(_mm512_shuffle_f32x4(t[2 * q], t[2 * q + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(t[2 * q], t[2 * q + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    for (int w = 0; w < 2; w++) /* + 2 */
+        v[w] = _mm512_add_ps(_mm512_shuffle_ps(u[2 * w], u[2 * w + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(u[2 * w], u[2 * w + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm512_add_ps(_mm512_shuffle_ps(v[0], v[1], _MM_SHUFFLE(2, 0, 2, 0)), /* + 1 */
+                         _mm512_shuffle_ps(v[0], v[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* One score by the definition's order: a single key row against one head. */
+AVX512_TARGET static inline float dot_row(const float *qf, int d, const uint16_t *kr)
+{
+    __m512 a = _mm512_setzero_ps();
+    for (int c = 0; c < d; c += 16) a = _mm512_fmadd_ps(_mm512_loadu_ps(qf + c), widen16(kr + c), a);
+    return halve16(a);
+}
+
+/* Scores of gn heads (1-4, query rows qf, widened) against 16 / gn key rows
+ * kr: sixteen independent chains (accumulator g + gn·r), summed together.
+ * gn is a constant where it is called, so the loops unroll into registers. */
+AVX512_TARGET static inline __attribute__((always_inline)) void
+dot_tile(const float *qf, const int gn, int d, const uint16_t *kr, int64_t ldk, float *S, int64_t lds)
+{
+    const int R = 16 / gn;
+    __m512 acc[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
     for (int c = 0; c < d; c += 16) {
-        __m512 kv[ROWS];
-        for (int r = 0; r < ROWS; r++)
-            if (r < rows) kv[r] = widen16(kr + r * ldk + c);
-        for (int g = 0; g < HEADS_PER_PASS; g++) {
-            if (g >= gn) break;
-            const __m512 x = _mm512_loadu_ps(qf + (int64_t)g * d + c);
-            for (int r = 0; r < ROWS; r++)
-                if (r < rows) acc[g][r] = _mm512_fmadd_ps(x, kv[r], acc[g][r]);
+        __m512 x[4];
+#pragma GCC unroll 4
+        for (int g = 0; g < gn; g++) x[g] = _mm512_loadu_ps(qf + (int64_t)g * d + c);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; r++) {
+            const __m512 kv = widen16(kr + r * ldk + c);
+#pragma GCC unroll 4
+            for (int g = 0; g < gn; g++) acc[g + gn * r] = _mm512_fmadd_ps(x[g], kv, acc[g + gn * r]);
         }
     }
-    for (int g = 0; g < gn; g++)
-        for (int r = 0; r < rows; r++) S[g * lds + r] = halve16(acc[g][r]);
+    float lanes[16];
+    _mm512_storeu_ps(lanes, halve16x16(acc));
+    for (int r = 0; r < R; r++)
+        for (int g = 0; g < gn; g++) {
+            const int i = g + gn * r;
+            S[g * lds + r] = lanes[4 * (i % 4) + i / 4];
+        }
+}
+
+/* 16 rows (in L1 while every KV head's heads take them) or a single row. */
+AVX512_TARGET static void dot_group(const float *qf, int gn, int d, const uint16_t *kr, int64_t ldk, int rows, float *S,
+                                    int64_t lds)
+{
+    int r0 = 0;
+    if (rows == 16) {
+        const int R = 16 / gn;
+        for (; r0 + R <= 16; r0 += R) switch (gn) {
+            case 1: dot_tile(qf, 1, d, kr + r0 * ldk, ldk, S + r0, lds); break;
+            case 2: dot_tile(qf, 2, d, kr + r0 * ldk, ldk, S + r0, lds); break;
+            case 3: dot_tile(qf, 3, d, kr + r0 * ldk, ldk, S + r0, lds); break;
+            default: dot_tile(qf, 4, d, kr + r0 * ldk, ldk, S + r0, lds); break;
+            }
+    }
+    for (; r0 < rows; r0++)
+        for (int g = 0; g < gn; g++) S[g * lds + r0] = dot_row(qf + (int64_t)g * d, d, kr + r0 * ldk);
 }
 
 AVX512_TARGET static void dot_rows_avx512(const uint16_t *q, int heads, int group, int d, const uint16_t *k,
@@ -108,11 +163,12 @@ AVX512_TARGET static void dot_rows_avx512(const uint16_t *q, int heads, int grou
     float qf[MAX_QUERY_FLOATS];
     for (int i = 0; i < heads * d; i += 16) _mm512_storeu_ps(qf + i, widen16(q + i));
     for (int j = 0; j < n;) {
-        const int rows = n - j >= ROWS ? ROWS : 1;
+        const int rows = n - j >= 16 ? 16 : 1;
         for (int kvh = 0; kvh < heads / group; kvh++)
             for (int g0 = 0; g0 < group; g0 += HEADS_PER_PASS) {
                 const int h0 = kvh * group + g0, gn = group - g0 < HEADS_PER_PASS ? group - g0 : HEADS_PER_PASS;
-                dot_pass(qf + (int64_t)h0 * d, gn, d, k + j * ldk + (int64_t)kvh * d, ldk, rows, S + h0 * lds + j, lds);
+                dot_group(qf + (int64_t)h0 * d, gn, d, k + j * ldk + (int64_t)kvh * d, ldk, rows, S + h0 * lds + j,
+                          lds);
             }
         j += rows;
     }
