@@ -85,19 +85,23 @@ int64_t memory_parse_size(const char *text)
     return (int64_t)(v * unit);
 }
 
-int model_load_within(const char *dir, const struct restore_options *o, int64_t context, int64_t limit, struct model *m,
-                      struct hr_error *e)
+int model_load_within(const char *dir, const struct restore_options *o, int64_t context, int64_t extra, int64_t limit,
+                      struct model *m, struct hr_error *e)
 {
     /* Plan before allocating: refuse a run that cannot fit. */
     struct memory_plan plan;
     struct hr_error ignored;
     const int64_t allowed = limit ? limit : memory_available();
-    if (allowed > 0 && memory_plan_estimate(dir, context, &plan, &ignored) == 0 && plan.total > allowed)
+    if (allowed > 0 && memory_plan_estimate(dir, context, &plan, &ignored) == 0 && plan.total + extra > allowed) {
+        char extra_part[96] = "";
+        if (extra > 0)
+            snprintf(extra_part, sizeof extra_part, ", prefix-cache snapshots up to %.1f", extra / 1048576.0);
         return hr_fail(e,
                        "%s at %lld tokens needs about %.1f MiB (weights mapped %.1f, float32 copies %.1f, caches "
-                       "and states %.1f, activations %.1f) but %.1f MiB are %s; use --max-memory to override",
-                       dir, (long long)context, plan.total / 1048576.0, plan.mapped / 1048576.0,
-                       plan.converted / 1048576.0, plan.state / 1048576.0, plan.scratch / 1048576.0,
+                       "and states %.1f, activations %.1f%s) but %.1f MiB are %s; use --max-memory to override",
+                       dir, (long long)context, (plan.total + extra) / 1048576.0, plan.mapped / 1048576.0,
+                       plan.converted / 1048576.0, plan.state / 1048576.0, plan.scratch / 1048576.0, extra_part,
                        allowed / 1048576.0, limit ? "allowed by --max-memory" : "available");
+    }
     return o && o->base_dir ? restore_load_model(dir, o, m, e) : model_load(dir, m, e);
 }

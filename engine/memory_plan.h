@@ -23,9 +23,11 @@ int64_t memory_available(void);
 int64_t memory_parse_size(const char *text);
 
 /* Loads dir (restored when o->base_dir is set) after checking that a run at
- * `context` tokens fits: limit in bytes, 0 for the memory available now, -1
- * for no check. The refusal names every part of the estimate. */
-int model_load_within(const char *dir, const struct restore_options *o, int64_t context, int64_t limit, struct model *m,
-                      struct hr_error *e);
+ * `context` tokens fits, with `extra` bytes the caller will hold besides the
+ * model and its session (the NIAH runner's prefix-cache snapshots, at their
+ * cap): limit in bytes, 0 for the memory available now, -1 for no check. The
+ * refusal names every part of the estimate. */
+int model_load_within(const char *dir, const struct restore_options *o, int64_t context, int64_t extra, int64_t limit,
+                      struct model *m, struct hr_error *e);
 
 #endif

@@ -214,6 +214,10 @@ expect 2 "--compare names the variant 'a' twice" "$bin" niah --compare "a=$tmp/m
 expect 2 "--tasks names niah_single_1 twice" "$bin" niah -m "$tmp/m" --tasks S1,niah_single_1 --out "$tmp/x"
 expect 2 "--lengths gives 1024 twice" "$bin" niah -m "$tmp/m" --lengths 1k,1024 --out "$tmp/x"
 [ -e "$tmp/x" ] && bad "a usage error left $tmp/x"
+# The memory plan counts the prefix cache's snapshots (at their 1 GiB cap) unless --no-prefix-cache.
+expect 1 "prefix-cache snapshots up to 1024.0" "$bin" niah -m "$tmp/m" --tasks S1 --lengths 2k --samples 1 --max-memory 512M --out "$tmp/mem"
+[ -e "$tmp/mem" ] && bad "a refused run left $tmp/mem"
+expect 0 "wrote $tmp/mem" "$bin" niah -m "$tmp/m" --tasks S1 --lengths 2k --samples 1 --max-memory 512M --no-prefix-cache --out "$tmp/mem"
 
 ls -A "$tmp" | grep -q 'hyrecall-tmp' && bad "a temporary directory was left behind"
 exit $fail

@@ -100,7 +100,7 @@ int cli_restore_check(const char *cmd, const struct restore_options *o, bool res
 int cli_load_model(const char *cmd, const char *dir, const struct restore_options *o, int64_t context, struct model *m)
 {
     struct hr_error e;
-    if (model_load_within(dir, o, context, cli_max_memory(), m, &e) == 0) return 0;
+    if (model_load_within(dir, o, context, 0, cli_max_memory(), m, &e) == 0) return 0;
     fprintf(stderr, "hyrecall %s: %s\n", cmd, e.msg);
     return -1;
 }

@@ -94,7 +94,8 @@ int niah_load_variant(struct run_context *c, int vi, struct hr_error *e)
     const struct variant *v = &o->variants[vi];
     const struct restore_options ro = variant_restore_options(v, &o->restore);
     c->variant = v->name;
-    if (model_load_within(v->dir, &ro, c->longest, o->max_memory, &c->model, e)) return -1;
+    const int64_t snapshots = niah_prefix_reuse(o) ? PREFIX_CACHE_DEFAULT_BYTES : 0;
+    if (model_load_within(v->dir, &ro, c->longest, snapshots, o->max_memory, &c->model, e)) return -1;
     const char *warning = model_context_warning(&c->model, c->longest);
     if (warning && vi == 0) fprintf(stderr, "hyrecall niah: %s\n", warning);
     c->have_model = true;
