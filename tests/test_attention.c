@@ -137,5 +137,9 @@ int main(void)
      * one) and 8 (Qwen3-Next's 16/2), head dims not a multiple of 32. */
     check_case(1100, 12, 2, 40, 0, long_then_steps, 2);
     check_case(1100, 16, 2, 72, 0, long_then_steps, 2);
+    /* head_dim 128, where bf16 decode takes bf16_rows.c's AVX-512 form: full
+     * attention over five blocks, and a 300-key ring that wraps inside one. */
+    check_case(1100, 4, 2, 128, 0, long_then_steps, 2);
+    check_case(700, 8, 4, 128, 300, one, 1);
     return test_finish("test_attention");
 }
