@@ -54,14 +54,13 @@ void bf16_weighted_rows_portable(const uint16_t *p, int64_t ldp, int heads, int 
 #ifdef HAVE_AVX512_PATH
 #define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 
-/* The AVX-512 forms walk the cache 16 rows (scores) or ROWS rows (Σ p v) at a
- * time, all KV heads of those rows
- * before the next rows: reading each row's KV heads in separate passes (as
- * one product per KV head does) left the cache's rows 2 KiB apart for the
- * hardware prefetcher, and decode read the cache at a third of the
- * bandwidth. They take head_dim a multiple of 64 (every model here: 64, 128
- * or 256) and at most MAX_QUERY_FLOATS query numbers; other shapes go to the
- * portable loops. */
+/* The AVX-512 forms walk the cache 16 rows (scores) or ROWS rows (Σ p v) at
+ * a time, every KV head of those rows before the next ones: reading each KV
+ * head's slice of every row in a pass of its own (as one product per KV head
+ * does) left the rows 2 KiB apart for the hardware prefetcher, and decode read
+ * the cache at a third of the bandwidth. They take head_dim a multiple of 64
+ * (every model here: 64, 128 or 256) and at most MAX_QUERY_FLOATS query
+ * numbers; other shapes go to the portable loops. */
 enum { ROWS = 4, HEADS_PER_PASS = 4, COLUMNS = 64, MAX_QUERY_FLOATS = 8192 };
 
 /* Sixteen bfloat16 numbers widened to float32 (exactly). */
