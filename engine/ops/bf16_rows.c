@@ -1,23 +1,14 @@
 #include "engine/ops/bf16_rows.h"
 
 #include <math.h>
-#include <string.h>
 
 #include "engine/ops/cpu.h"
+#include "engine/ops/dtype.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define HAVE_AVX512_PATH 1
 #endif
-
-/* A bfloat16 number is the top half of a float32 (dtype.h). */
-static inline float widen(uint16_t h)
-{
-    const uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
 
 /* The sixteen partial sums halved in the documented order. */
 static float halve(float lane[16])
@@ -34,7 +25,7 @@ void bf16_dot_rows_portable(const uint16_t *q, int heads, int group, int d, cons
         for (int j = 0; j < n; j++) {
             const uint16_t *qh = q + (int64_t)h * d, *kj = k + j * ldk + (int64_t)(h / group) * d;
             float lane[16] = {0};
-            for (int c = 0; c < d; c++) lane[c & 15] = fmaf(widen(qh[c]), widen(kj[c]), lane[c & 15]);
+            for (int c = 0; c < d; c++) lane[c & 15] = fmaf(bf16_to_f32(qh[c]), bf16_to_f32(kj[c]), lane[c & 15]);
             S[h * lds + j] = halve(lane);
         }
 }
@@ -46,7 +37,7 @@ void bf16_weighted_rows_portable(const uint16_t *p, int64_t ldp, int heads, int 
         for (int c = 0; c < d; c++) {
             const uint16_t *vc = v + (int64_t)(h / group) * d + c;
             float s = O[(int64_t)h * d + c];
-            for (int j = 0; j < n; j++) s = fmaf(widen(p[h * ldp + j]), widen(vc[j * ldv]), s);
+            for (int j = 0; j < n; j++) s = fmaf(bf16_to_f32(p[h * ldp + j]), bf16_to_f32(vc[j * ldv]), s);
             O[(int64_t)h * d + c] = s;
         }
 }
